@@ -1,0 +1,82 @@
+#include "domain/command_service.h"
+
+#include <future>
+
+namespace latchkey::domain {
+
+using events::Sequencer;
+
+CommandService::CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
+                               Sequencer::Options options)
+    : log_(log), views_(views) {
+  sequencer_ = std::make_unique<Sequencer>(
+      log, clock, [this](std::span<const events::Event> committed) { views_.apply(committed); }, options);
+}
+
+CommandService::~CommandService() { stop(); }
+
+void CommandService::stop() { sequencer_->stop(); }
+
+void CommandService::set_batch_observer(Sequencer::BatchObserver observer) {
+  sequencer_->set_batch_observer(std::move(observer));
+}
+
+void CommandService::execute(Command cmd, events::RequestContext ctx, Done done) {
+  sequencer_->submit(
+      Sequencer::Isolation::exclusive,
+      [this, cmd = std::move(cmd), ctx = std::move(ctx)](Micros now) -> Result<std::vector<events::Draft>> {
+        auto drafts = decide(views_.writer_view(), cmd, now);
+        if (!drafts) return drafts.error();
+        for (auto& d : *drafts) d.context = ctx;
+        return drafts;
+      },
+      std::move(done));
+}
+
+void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, LoginDone done) {
+  auto decision = std::make_shared<LoginDecision>();
+  sequencer_->submit(
+      Sequencer::Isolation::shared,
+      [this, attempt = std::move(attempt), ctx = std::move(ctx), decision](Micros now) -> Result<std::vector<events::Draft>> {
+        *decision = decide_login(views_.writer_view(), throttle_, attempt, now);
+        std::vector<events::Draft> drafts = std::move(decision->events);
+        decision->events.clear();
+        for (auto& d : drafts) d.context = ctx;
+        return drafts;
+      },
+      [decision, done = std::move(done)](Result<std::vector<events::Event>> r) {
+        if (!r) {
+          done(r.error());
+        } else {
+          done(std::move(*decision));
+        }
+      });
+}
+
+void CommandService::record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done) {
+  for (auto& d : drafts) d.context = ctx;
+  sequencer_->submit(
+      Sequencer::Isolation::shared,
+      [drafts = std::move(drafts)](Micros) mutable -> Result<std::vector<events::Draft>> { return std::move(drafts); },
+      std::move(done));
+}
+
+void CommandService::submit(Sequencer::Isolation isolation, Sequencer::Producer producer, Done done) {
+  sequencer_->submit(isolation, std::move(producer), std::move(done));
+}
+
+Result<std::vector<events::Event>> CommandService::execute_and_wait(Command cmd, events::RequestContext ctx) {
+  std::promise<Result<std::vector<events::Event>>> p;
+  auto f = p.get_future();
+  execute(std::move(cmd), std::move(ctx), [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Result<LoginDecision> CommandService::login_and_wait(LoginAttempt attempt, events::RequestContext ctx) {
+  std::promise<Result<LoginDecision>> p;
+  auto f = p.get_future();
+  login(std::move(attempt), std::move(ctx), [&p](Result<LoginDecision> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+}  // namespace latchkey::domain

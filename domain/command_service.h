@@ -1,0 +1,67 @@
+#pragma once
+// The write side of latchkey: turns commands into events through the rules
+// (decide) and the group-committing writer, and keeps the live views current.
+//
+//   caller -> execute(cmd) -> writer thread: decide(views, cmd, now)
+//          -> EventLog::append (one synced batch) -> views apply -> done(events)
+//
+// Views change only from committed events. All methods are thread-safe; every
+// completion runs on the writer thread and must only hand its result off.
+
+#include <functional>
+#include <memory>
+
+#include "domain/commands.h"
+#include "domain/decide.h"
+#include "domain/throttle.h"
+#include "events/event_log.h"
+#include "events/sequencer.h"
+#include "projections/live_views.h"
+
+namespace latchkey::domain {
+
+class CommandService {
+ public:
+  using Done = std::function<void(Result<std::vector<events::Event>>)>;
+  using LoginDone = std::function<void(Result<LoginDecision>)>;
+
+  CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
+                 events::Sequencer::Options options = {});
+  CommandService(const CommandService&) = delete;
+  CommandService& operator=(const CommandService&) = delete;
+  ~CommandService();
+
+  // An admin or self-service command. Runs alone (exclusive), so it sees every
+  // earlier change. done: the committed events (none if nothing changed), the
+  // rule's rejection, or unavailable if the log could not be written.
+  void execute(Command cmd, events::RequestContext ctx, Done done);
+
+  // A login, grouped with concurrent ones into one synced append. done: the
+  // decision once its events (if any) are durable, or unavailable.
+  void login(LoginAttempt attempt, events::RequestContext ctx, LoginDone done);
+
+  // Appends records that decide nothing (email outcomes, audit reads), grouped.
+  void record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done);
+
+  // A raw producer, for work that needs the log's head (e.g. checkpoints).
+  void submit(events::Sequencer::Isolation isolation, events::Sequencer::Producer producer, Done done);
+
+  // Blocking forms for tools and tests; never on an I/O thread.
+  Result<std::vector<events::Event>> execute_and_wait(Command cmd, events::RequestContext ctx);
+  Result<LoginDecision> login_and_wait(LoginAttempt attempt, events::RequestContext ctx);
+
+  void set_batch_observer(events::Sequencer::BatchObserver observer);
+  projections::LiveViews& views() { return views_; }
+  events::EventLog& log() { return log_; }
+
+  // Finishes what was submitted and stops the writer thread.
+  void stop();
+
+ private:
+  events::EventLog& log_;
+  projections::LiveViews& views_;
+  LoginThrottle throttle_;  // writer thread only
+  std::unique_ptr<events::Sequencer> sequencer_;
+};
+
+}  // namespace latchkey::domain

@@ -1,0 +1,378 @@
+#include "domain/decide.h"
+
+#include <algorithm>
+
+#include "domain/credentials.h"
+
+namespace latchkey::domain {
+namespace {
+
+using events::Draft;
+using events::EventType;
+using projections::ApiKey;
+using projections::KeyState;
+using projections::Principal;
+using projections::Views;
+
+Error invalid(std::string message) { return make_error(Errc::invalid_request, std::move(message)); }
+Error not_found(std::string message) { return make_error(Errc::not_found, std::move(message)); }
+
+bool has_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+std::string kind_label(PrincipalKind k) { return k == PrincipalKind::user ? "user" : "service account"; }
+
+// A principal that exists and, if `kind` is given, is of that kind.
+Result<const Principal*> live_principal(const Views& v, std::optional<PrincipalKind> kind, const std::string& id) {
+  const Principal* p = v.principals.find(id);
+  if (!p || p->deleted() || (kind && p->kind != *kind)) {
+    return not_found("no " + (kind ? kind_label(*kind) : std::string("principal")) + " " + id);
+  }
+  return p;
+}
+
+std::size_t admins_other_than(const Views& v, const std::string& id) {
+  std::size_t n = 0;
+  for (const Principal& p : v.principals.all()) {
+    if (!p.deleted() && p.id != id && p.has_role("admin")) ++n;
+  }
+  return n;
+}
+
+Draft draft(EventType t, events::Data d) { return Draft{t, std::move(d), {}}; }
+
+struct Decider {
+  const Views& v;
+  Micros now;
+
+  Result<std::vector<Draft>> operator()(const CreatePrincipal& c) const {
+    if (!is_principal_id(c.id)) return invalid("malformed id");
+    if (v.principals.find(c.id)) return make_error(Errc::conflict, "id already in use");
+    if (auto e = check_name(c.name)) return invalid(*e);
+    if (c.kind == PrincipalKind::user && c.email.empty()) return invalid("email is required for a user");
+    if (!c.email.empty()) {
+      if (auto e = check_email(c.email)) return invalid(*e);
+    }
+    if (auto e = check_roles(c.roles)) return invalid(*e);
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_created : EventType::service_account_created;
+    return std::vector<Draft>{draft(t, events::PrincipalCreated{c.id, c.name, c.email, c.roles})};
+  }
+
+  Result<std::vector<Draft>> operator()(const UpdatePrincipal& c) const {
+    auto p = live_principal(v, c.kind, c.id);
+    if (!p) return p.error();
+    events::PrincipalUpdated u{c.id, {}, {}, {}};
+    if (c.name && *c.name != (*p)->name) {
+      if (auto e = check_name(*c.name)) return invalid(*e);
+      u.name = c.name;
+    }
+    if (c.email && *c.email != (*p)->email) {
+      if (c.email->empty() && c.kind == PrincipalKind::user) return invalid("email is required for a user");
+      if (!c.email->empty()) {
+        if (auto e = check_email(*c.email)) return invalid(*e);
+      }
+      u.email = c.email;
+    }
+    if (c.roles && *c.roles != (*p)->roles) {
+      if (auto e = check_roles(*c.roles)) return invalid(*e);
+      const bool keeps_admin = std::find(c.roles->begin(), c.roles->end(), "admin") != c.roles->end();
+      if ((*p)->has_role("admin") && !keeps_admin && admins_other_than(v, c.id) == 0) {
+        return make_error(Errc::conflict, "the last admin cannot lose the admin role");
+      }
+      u.roles = c.roles;
+    }
+    if (!u.name && !u.email && !u.roles) return std::vector<Draft>{};
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_updated : EventType::service_account_updated;
+    return std::vector<Draft>{draft(t, std::move(u))};
+  }
+
+  Result<std::vector<Draft>> operator()(const DeletePrincipal& c) const {
+    auto p = live_principal(v, c.kind, c.id);
+    if (!p) return p.error();
+    if ((*p)->has_role("admin") && admins_other_than(v, c.id) == 0) {
+      return make_error(Errc::conflict, "the last admin cannot be deleted");
+    }
+    events::PrincipalDeleted d{c.id, {}};
+    for (std::uint32_t pos : (*p)->keys) {
+      const ApiKey& k = v.keys.at(pos);
+      if (k.state != KeyState::deleted) d.keys_deactivated.push_back(k.apikey);
+    }
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_deleted : EventType::service_account_deleted;
+    return std::vector<Draft>{draft(t, std::move(d))};
+  }
+
+  Result<std::vector<Draft>> operator()(const CreateKey& c) const {
+    auto p = live_principal(v, c.kind, c.principal_id);
+    if (!p) return p.error();
+    if (!is_apikey(c.apikey) || v.keys.find(c.apikey)) return make_error(Errc::internal, "bad fresh apikey");
+    if (auto e = check_description(c.description)) return invalid(*e);
+    const auto& s = v.settings;
+    const Micros max_expiry = now + s.max_key_lifetime_days * kMicrosPerDay;
+    Micros expires_at = 0;
+    std::string source;
+    if (c.lifetime_days && c.expires_at) return invalid("give lifetime_days or expires_at, not both");
+    if (c.lifetime_days) {
+      if (*c.lifetime_days < 1) return invalid("lifetime_days must be at least 1");
+      if (*c.lifetime_days > s.max_key_lifetime_days) {
+        return invalid("lifetime_days exceeds max_key_lifetime_days (" + std::to_string(s.max_key_lifetime_days) + ")");
+      }
+      expires_at = now + *c.lifetime_days * kMicrosPerDay;
+      source = "lifetime_days";
+    } else if (c.expires_at) {
+      if (*c.expires_at <= now) return invalid("expires_at must be in the future");
+      if (*c.expires_at > max_expiry) {
+        return invalid("expires_at is beyond max_key_lifetime_days (" + std::to_string(s.max_key_lifetime_days) + ")");
+      }
+      expires_at = *c.expires_at;
+      source = "expires_at";
+    } else {
+      expires_at = now + std::min(s.default_key_lifetime_days, s.max_key_lifetime_days) * kMicrosPerDay;
+      source = "default";
+    }
+    if (c.send_email) {
+      if ((*p)->email.empty()) {
+        return invalid("send_email needs an email address: this " + kind_label((*p)->kind) + " has none");
+      }
+      if (!c.mail_configured) return invalid("send_email needs SMTP, and this server has no smtp_url configured");
+    }
+    std::int64_t live = 0;
+    for (std::uint32_t pos : (*p)->keys) {
+      const ApiKey& k = v.keys.at(pos);
+      if (k.state != KeyState::deleted && k.expires_at > now) ++live;
+    }
+    if (live >= s.max_keys_per_principal) {
+      return make_error(Errc::conflict, "key limit reached: max_keys_per_principal is " +
+                                            std::to_string(s.max_keys_per_principal));
+    }
+    events::KeyCreated k;
+    k.apikey = c.apikey;
+    k.principal_id = c.principal_id;
+    k.secret_hash = c.secret_hash;
+    k.description = c.description;
+    k.expires_at = expires_at;
+    k.lifetime_source = source;
+    k.send_email = c.send_email;
+    return std::vector<Draft>{draft(EventType::key_created, std::move(k))};
+  }
+
+  Result<std::vector<Draft>> operator()(const ChangeKey& c) const {
+    auto p = live_principal(v, c.kind, c.principal_id);
+    if (!p) return p.error();
+    const ApiKey* k = v.keys.find(c.apikey);
+    if (!k || v.principals.at(k->principal).id != c.principal_id || k->state == KeyState::deleted) {
+      return not_found("no key " + c.apikey + " for " + c.principal_id);
+    }
+    EventType t;
+    switch (c.action) {
+      case KeyAction::disable:
+        if (k->state == KeyState::disabled) return std::vector<Draft>{};
+        t = EventType::key_disabled;
+        break;
+      case KeyAction::enable:
+        if (k->state == KeyState::active) return std::vector<Draft>{};
+        t = EventType::key_enabled;
+        break;
+      case KeyAction::remove: t = EventType::key_deleted; break;
+      default: return make_error(Errc::internal, "unknown key action");
+    }
+    return std::vector<Draft>{draft(t, events::KeyChanged{c.apikey, c.principal_id})};
+  }
+
+  Result<std::vector<Draft>> operator()(const ChangeSettings& c) const {
+    projections::Settings next = v.settings;
+    events::SettingsChanged changed;
+    for (const auto& [name, value] : c.values) {
+      const auto& ranges = setting_ranges();
+      const auto it = std::find_if(ranges.begin(), ranges.end(), [&](const auto& r) { return name == r.name; });
+      if (it == ranges.end()) return invalid("unknown setting " + name);
+      if (value < it->min || value > it->max) {
+        return invalid(name + " must be between " + std::to_string(it->min) + " and " + std::to_string(it->max));
+      }
+      next.set(name, value);
+    }
+    if (next.default_key_lifetime_days > next.max_key_lifetime_days) {
+      return invalid("default_key_lifetime_days cannot exceed max_key_lifetime_days");
+    }
+    v.settings.each([&](const char* name, const std::int64_t& old_value) {
+      const std::int64_t new_value = *next.get(name);
+      if (new_value != old_value) changed.changes.push_back({name, old_value, new_value});
+    });
+    if (changed.changes.empty()) return std::vector<Draft>{};
+    return std::vector<Draft>{draft(EventType::settings_changed, std::move(changed))};
+  }
+
+  Result<std::vector<Draft>> operator()(const RotateSigningKey& c) const {
+    events::SigningKeyRotated r;
+    r.kid = c.kid;
+    r.alg = c.alg;
+    r.public_jwk = c.public_jwk;
+    if (const auto* active = v.signing.active()) {
+      if (active->kid == c.kid) return invalid("the new signing key is the active one");
+      r.old_kid = active->kid;
+      // Every token the old key signed expires by now + the current token lifetime.
+      r.old_valid_until = now + v.settings.token_lifetime_seconds * kMicrosPerSecond;
+    }
+    return std::vector<Draft>{draft(EventType::signing_key_rotated, std::move(r))};
+  }
+};
+
+}  // namespace
+
+Result<std::vector<events::Draft>> decide(const Views& views, const Command& cmd, Micros now) {
+  return std::visit(Decider{views, now}, cmd);
+}
+
+LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginAttempt& a, Micros now) {
+  LoginDecision d;
+  const bool apikey_ok = is_apikey(a.apikey);
+  const std::string apikey = apikey_ok ? a.apikey : std::string();
+  // Locks first: a locked address or key is refused even with the right secret.
+  Micros until = v.lockouts.locked_until("source", a.source_ip, now);
+  if (apikey_ok) until = std::max(until, v.lockouts.locked_until("apikey", apikey, now));
+  if (until > now) {
+    d.outcome = Errc::too_many_requests;
+    d.retry_after_seconds = static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
+    d.reason = "locked";
+    return d;
+  }
+
+  const ApiKey* key = apikey_ok ? v.keys.find(apikey) : nullptr;
+  // Compare in constant time whether or not the key exists, so timing tells nothing.
+  static const Digest kNoKey{};
+  const Digest& stored = key ? key->secret_hash : kNoKey;
+  const bool secret_ok = constant_time_equal(stored, a.presented_hash) && key != nullptr && a.well_formed;
+
+  std::string reason;
+  const Principal* owner = key ? &v.principals.at(key->principal) : nullptr;
+  if (!apikey_ok || !a.well_formed) {
+    reason = "malformed";
+  } else if (!key) {
+    reason = "unknown_key";
+  } else if (!secret_ok) {
+    reason = "wrong_secret";
+  } else if (key->state == KeyState::deleted) {
+    reason = "deleted";
+  } else if (key->principal_deleted || owner->deleted()) {
+    reason = "principal_deleted";
+  } else if (key->state == KeyState::disabled) {
+    reason = "disabled";
+  } else if (now >= key->expires_at) {
+    reason = "expired";
+  }
+
+  if (reason.empty()) {
+    throttle.success(apikey);
+    events::TokenIssued t;
+    t.jti = a.jti;
+    t.apikey = apikey;
+    t.principal_id = owner->id;
+    t.iat = now / kMicrosPerSecond;
+    t.exp = t.iat + v.settings.token_lifetime_seconds;
+    t.kid = a.kid;
+    t.roles = owner->roles;
+    d.outcome = Errc::ok;
+    d.claims = t;
+    d.events.push_back(draft(EventType::token_issued, std::move(t)));
+    return d;
+  }
+
+  d.outcome = Errc::invalid_credentials;
+  d.reason = reason;
+  const LoginThrottle::Verdict verdict = throttle.failure(apikey, a.source_ip, now, v.settings);
+  if (verdict.record) {
+    events::LoginFailed f;
+    f.apikey = apikey;
+    f.principal_id = owner ? owner->id : std::string();
+    f.reason = reason;
+    f.attempts = verdict.attempts;
+    d.events.push_back(draft(EventType::login_failed, std::move(f)));
+  }
+  if (verdict.lock_apikey_until) {
+    d.events.push_back(draft(EventType::login_locked,
+                             events::LoginLocked{"apikey", apikey, *verdict.lock_apikey_until, verdict.apikey_failures}));
+  }
+  if (verdict.lock_source_until) {
+    d.events.push_back(draft(EventType::login_locked, events::LoginLocked{"source", a.source_ip,
+                                                                          *verdict.lock_source_until,
+                                                                          verdict.source_failures}));
+  }
+  return d;
+}
+
+std::optional<std::string> check_name(std::string_view name) {
+  if (name.empty() || std::all_of(name.begin(), name.end(), [](char c) { return c == ' '; })) {
+    return "name must not be empty";
+  }
+  if (name.size() > 200) return "name is longer than 200 bytes";
+  if (has_control(name)) return "name must not contain control characters";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_email(std::string_view email) {
+  if (email.size() > 254) return "email is longer than 254 bytes";
+  const auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || at > 64 || email.find('@', at + 1) != std::string_view::npos) {
+    return "email is not an address";
+  }
+  const std::string_view local = email.substr(0, at);
+  const std::string_view domain = email.substr(at + 1);
+  static constexpr std::string_view kLocal = ".!#$%&'*+/=?^_`{|}~-";
+  for (char c : local) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kLocal.find(c) == std::string_view::npos) {
+      return "email is not an address";
+    }
+  }
+  if (domain.empty() || domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) {
+    return "email is not an address";
+  }
+  for (char c : domain) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return "email is not an address";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_roles(const std::vector<std::string>& roles) {
+  if (roles.size() > 16) return "at most 16 roles";
+  for (const auto& r : roles) {
+    if (r.empty() || r.size() > 64) return "a role is 1 to 64 characters";
+    for (char c : r) {
+      if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_' &&
+          c != '-' && c != '.' && c != ':') {
+        return "a role has only a-z, 0-9 and _ - . :";
+      }
+    }
+  }
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (std::find(roles.begin() + static_cast<long>(i) + 1, roles.end(), roles[i]) != roles.end()) {
+      return "a role is listed twice";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_description(std::string_view description) {
+  if (description.size() > 500) return "description is longer than 500 bytes";
+  if (has_control(description)) return "description must not contain control characters";
+  return std::nullopt;
+}
+
+const std::vector<SettingRange>& setting_ranges() {
+  static const std::vector<SettingRange> ranges = {
+      {"default_key_lifetime_days", 1, 36500},
+      {"max_key_lifetime_days", 1, 36500},
+      {"token_lifetime_seconds", 60, 7 * 86400},
+      {"max_keys_per_principal", 1, 1000},
+      {"lockout_threshold", 1, 1000},
+      {"lockout_source_threshold", 1, 1000000},
+      {"lockout_window_seconds", 1, 86400},
+      {"lockout_duration_seconds", 1, 7 * 86400},
+      {"expiry_reminder_days", 0, 365},
+  };
+  return ranges;
+}
+
+}  // namespace latchkey::domain

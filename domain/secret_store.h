@@ -1,0 +1,54 @@
+#pragma once
+// The secret material beside the log: the pepper and the token signing keys,
+// each a 0600 file in a 0700 directory.
+//
+//   DATA/log/                 the event log (RocksDB)
+//   DATA/pepper               32 random bytes
+//   DATA/signing/KID.pem      one PKCS#8 private key per signing key
+//
+// Nothing here is ever written to the log: the log holds only public keys and
+// HMACs made with the pepper.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "domain/credentials.h"
+#include "events/error.h"
+#include "events/signing.h"
+
+namespace latchkey::domain {
+
+class SecretStore {
+ public:
+  // Creates the pepper and a first signing key in `data_dir`. Fails with
+  // `exists` if a pepper is already there.
+  static Result<std::unique_ptr<SecretStore>> create(const std::string& data_dir, SignAlg alg);
+  // Loads the material. With `check_permissions`, refuses (invalid_request)
+  // if the directory or any file can be read by group or others.
+  static Result<std::unique_ptr<SecretStore>> open(const std::string& data_dir, bool check_permissions);
+
+  const Pepper& pepper() const { return pepper_; }
+  // The private key with that kid, or nullptr. Thread-safe.
+  std::shared_ptr<const SigningKey> signing_key(const std::string& kid) const;
+  // The key created with the store (or the newest on disk).
+  std::shared_ptr<const SigningKey> newest() const;
+  // Writes a new signing key file and returns it. Thread-safe.
+  Result<std::shared_ptr<const SigningKey>> add_signing_key(SignAlg alg);
+
+  static std::string log_dir(const std::string& data_dir) { return data_dir + "/log"; }
+
+ private:
+  SecretStore(std::string dir, Pepper pepper) : dir_(std::move(dir)), pepper_(std::move(pepper)) {}
+  std::string dir_;
+  Pepper pepper_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const SigningKey>> keys_;  // GUARDED_BY(mu_)
+  std::shared_ptr<const SigningKey> newest_;                       // GUARDED_BY(mu_)
+};
+
+// Writes `content` to `path` with mode 0600, atomically (temp file + rename) and synced.
+Status write_private_file(const std::string& path, const std::string& content);
+
+}  // namespace latchkey::domain

@@ -1,0 +1,57 @@
+#pragma once
+// Brute-force protection state: failed logins counted per apikey and per
+// source address in fixed windows (settings: lockout_window_seconds,
+// lockout_threshold, lockout_source_threshold, lockout_duration_seconds).
+//
+// Not every failure becomes an event: per window, a subject's first
+// `threshold` failures are each recorded, then only the 2^k-th ones, each
+// event saying how many attempts it stands for. A million failures from one
+// address thus leave a few dozen events, never a full disk.
+//
+// Owned by the writer thread: not thread-safe. In memory only: locks
+// themselves are events (login.locked) and survive a restart; counts don't.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "events/clock.h"
+#include "projections/views.h"
+
+namespace latchkey::domain {
+
+class LoginThrottle {
+ public:
+  struct Verdict {
+    bool record = false;           // append a login.failed event
+    std::uint64_t attempts = 0;    // failures that event stands for
+    std::optional<Micros> lock_apikey_until;
+    std::optional<Micros> lock_source_until;
+    std::uint64_t apikey_failures = 0;
+    std::uint64_t source_failures = 0;
+  };
+
+  // Counts one failed attempt. `apikey` is empty when none of the right form was given.
+  Verdict failure(const std::string& apikey, const std::string& source, Micros now,
+                  const projections::Settings& s);
+  // A successful login clears the apikey's count (not the address's).
+  void success(const std::string& apikey);
+
+  std::size_t tracked() const { return apikeys_.size() + sources_.size(); }
+
+ private:
+  struct Counter {
+    Micros window_start = 0;
+    std::uint64_t failures = 0;    // in the current window
+    std::uint64_t unreported = 0;  // failures not yet covered by an event
+  };
+  static bool worth_recording(std::uint64_t failures, std::int64_t threshold);
+  void sweep(Micros now, Micros window);
+
+  std::unordered_map<std::string, Counter> apikeys_;
+  std::unordered_map<std::string, Counter> sources_;
+  std::uint64_t since_sweep_ = 0;
+};
+
+}  // namespace latchkey::domain

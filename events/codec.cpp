@@ -1,0 +1,295 @@
+#include "events/codec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "events/binary.h"
+
+namespace latchkey::events {
+namespace {
+
+constexpr std::uint8_t kFormat = 1;
+
+struct TypeInfo {
+  const char* name;
+  std::size_t data_index;
+  std::uint16_t version;
+};
+
+template <class T>
+constexpr std::size_t idx() {
+  return Data(std::in_place_type<T>).index();
+}
+
+// Indexed by wire id; entry 0 is unused. Frozen: append only.
+const TypeInfo kTypes[kMaxEventType + 1] = {
+    {nullptr, 0, 0},
+    {"system.initialized", idx<SystemInitialized>(), 1},
+    {"user.created", idx<PrincipalCreated>(), 1},
+    {"user.updated", idx<PrincipalUpdated>(), 1},
+    {"user.deleted", idx<PrincipalDeleted>(), 1},
+    {"service_account.created", idx<PrincipalCreated>(), 1},
+    {"service_account.updated", idx<PrincipalUpdated>(), 1},
+    {"service_account.deleted", idx<PrincipalDeleted>(), 1},
+    {"key.created", idx<KeyCreated>(), 1},
+    {"key.disabled", idx<KeyChanged>(), 1},
+    {"key.enabled", idx<KeyChanged>(), 1},
+    {"key.deleted", idx<KeyChanged>(), 1},
+    {"token.issued", idx<TokenIssued>(), 1},
+    {"login.failed", idx<LoginFailed>(), 1},
+    {"login.locked", idx<LoginLocked>(), 1},
+    {"settings.changed", idx<SettingsChanged>(), 1},
+    {"email.sent", idx<EmailOutcome>(), 1},
+    {"email.failed", idx<EmailOutcome>(), 1},
+    {"signing_key.rotated", idx<SigningKeyRotated>(), 1},
+    {"audit.read", idx<AuditRead>(), 1},
+    {"checkpoint", idx<Checkpoint>(), 1},
+};
+
+bool known(std::uint16_t t) { return t >= 1 && t <= kMaxEventType; }
+
+// Reads at most `limit` fields, leaving the rest at their defaults: data
+// written by an older schema version has fewer fields.
+struct LimitedReader {
+  bin::FieldReader inner;
+  std::uint64_t limit;
+  std::uint64_t seen = 0;
+  template <class T>
+  void operator()(const char* n, T& v) {
+    if (seen++ < limit) inner(n, v);
+  }
+};
+
+// The upcasting hook: turns data decoded under an older schema version into
+// the current one. Version 1 is the first schema of every type, so there is
+// nothing to convert yet; a future change adds its case here, e.g.
+//   case EventType::key_created: if (from < 2) { ...fill the new field... }
+void upcast(EventType, std::uint16_t /*from_version*/, Data&) {}
+
+// ---- JSON ----
+struct JsonWriter {
+  nlohmann::json& out;
+  void operator()(const char* n, const std::string& v) { out[n] = v; }
+  void operator()(const char* n, const bool& v) { out[n] = v; }
+  void operator()(const char* n, const std::int64_t& v) {
+    // Microsecond instants print as RFC 3339; plain counts and JWT seconds as numbers.
+    const std::string_view name(n);
+    if (name == "expires_at" || name == "until" || name == "old_valid_until") {
+      out[n] = v == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(v));
+    } else {
+      out[n] = v;
+    }
+  }
+  void operator()(const char* n, const std::uint64_t& v) { out[n] = v; }
+  void operator()(const char* n, const Digest& v) {
+    if (std::string_view(n) == "secret_hash") return;  // never printed
+    out[n] = to_hex(v);
+  }
+  void operator()(const char* n, const std::vector<std::string>& v) { out[n] = v; }
+  template <class T>
+  void operator()(const char* n, const std::optional<T>& v) {
+    if (v) (*this)(n, *v);
+  }
+  template <class T>
+    requires requires(T& t, JsonWriter& w) { t.fields(w); }
+  void operator()(const char* n, const std::vector<T>& v) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& e : v) {
+      nlohmann::json obj = nlohmann::json::object();
+      JsonWriter w{obj};
+      const_cast<T&>(e).fields(w);
+      arr.push_back(std::move(obj));
+    }
+    out[n] = std::move(arr);
+  }
+};
+
+}  // namespace
+
+const char* type_name(EventType t) noexcept {
+  const auto v = static_cast<std::uint16_t>(t);
+  return known(v) ? kTypes[v].name : nullptr;
+}
+
+std::optional<EventType> type_from_name(std::string_view name) noexcept {
+  for (std::uint16_t i = 1; i <= kMaxEventType; ++i) {
+    if (name == kTypes[i].name) return static_cast<EventType>(i);
+  }
+  return std::nullopt;
+}
+
+std::uint16_t current_version(EventType t) noexcept {
+  const auto v = static_cast<std::uint16_t>(t);
+  return known(v) ? kTypes[v].version : 0;
+}
+
+std::size_t data_index_for(EventType t) noexcept {
+  const auto v = static_cast<std::uint16_t>(t);
+  return known(v) ? kTypes[v].data_index : std::variant_npos;
+}
+
+std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash) {
+  return "latchkey-checkpoint:v1:" + std::to_string(head_seq) + ":" + to_hex(head_hash);
+}
+
+Subjects subjects_of(const Event& e) {
+  Subjects s;
+  std::visit(
+      [&](const auto& d) {
+        using T = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<T, PrincipalCreated> || std::is_same_v<T, PrincipalUpdated>) {
+          s.principal_id = d.id;
+        } else if constexpr (std::is_same_v<T, PrincipalDeleted>) {
+          s.principal_id = d.id;
+          s.apikeys = d.keys_deactivated;
+        } else if constexpr (std::is_same_v<T, KeyCreated> || std::is_same_v<T, KeyChanged> ||
+                             std::is_same_v<T, TokenIssued> || std::is_same_v<T, LoginFailed> ||
+                             std::is_same_v<T, EmailOutcome>) {
+          s.principal_id = d.principal_id;
+          if (!d.apikey.empty()) s.apikeys.push_back(d.apikey);
+        } else if constexpr (std::is_same_v<T, LoginLocked>) {
+          if (d.scope == "apikey") s.apikeys.push_back(d.subject);
+        }
+      },
+      e.data);
+  return s;
+}
+
+std::string encode_data(const Data& d) {
+  bin::Writer w;
+  std::visit(
+      [&](const auto& data) {
+        using T = std::decay_t<decltype(data)>;
+        bin::FieldCounter counter;
+        const_cast<T&>(data).fields(counter);
+        w.varint(counter.n);
+        bin::FieldWriter fw{w};
+        const_cast<T&>(data).fields(fw);
+      },
+      d);
+  return w.take();
+}
+
+Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view bytes) {
+  const auto t = static_cast<std::uint16_t>(type);
+  if (!known(t)) return make_error(Errc::corruption, "unknown event type " + std::to_string(t));
+  if (version == 0 || version > kTypes[t].version) {
+    return make_error(Errc::corruption, "unsupported schema version " + std::to_string(version) +
+                                            " of " + kTypes[t].name);
+  }
+  Data data;
+  bool ok = false;
+  bin::Reader r(bytes);
+  const std::uint64_t count = r.varint();
+  auto decode = [&]<class T>(std::in_place_type_t<T>) {
+    T value{};
+    bin::FieldCounter counter;
+    value.fields(counter);
+    // A newer writer may have appended fields this version cannot read.
+    if (count > counter.n && version == kTypes[t].version) return;
+    LimitedReader lr{bin::FieldReader{r}, count};
+    value.fields(lr);
+    if (r.ok() && r.at_end()) {
+      data = std::move(value);
+      ok = true;
+    }
+  };
+  switch (kTypes[t].data_index) {
+    case idx<SystemInitialized>(): decode(std::in_place_type<SystemInitialized>); break;
+    case idx<PrincipalCreated>(): decode(std::in_place_type<PrincipalCreated>); break;
+    case idx<PrincipalUpdated>(): decode(std::in_place_type<PrincipalUpdated>); break;
+    case idx<PrincipalDeleted>(): decode(std::in_place_type<PrincipalDeleted>); break;
+    case idx<KeyCreated>(): decode(std::in_place_type<KeyCreated>); break;
+    case idx<KeyChanged>(): decode(std::in_place_type<KeyChanged>); break;
+    case idx<TokenIssued>(): decode(std::in_place_type<TokenIssued>); break;
+    case idx<LoginFailed>(): decode(std::in_place_type<LoginFailed>); break;
+    case idx<LoginLocked>(): decode(std::in_place_type<LoginLocked>); break;
+    case idx<SettingsChanged>(): decode(std::in_place_type<SettingsChanged>); break;
+    case idx<EmailOutcome>(): decode(std::in_place_type<EmailOutcome>); break;
+    case idx<SigningKeyRotated>(): decode(std::in_place_type<SigningKeyRotated>); break;
+    case idx<AuditRead>(): decode(std::in_place_type<AuditRead>); break;
+    case idx<Checkpoint>(): decode(std::in_place_type<Checkpoint>); break;
+    default: break;
+  }
+  if (!ok) return make_error(Errc::corruption, std::string("malformed data of ") + kTypes[t].name);
+  if (version < kTypes[t].version) upcast(type, version, data);
+  return data;
+}
+
+std::string encode_canonical(const Event& e) {
+  bin::Writer w;
+  w.reserve(160);
+  w.u8(kFormat);
+  w.varint(e.seq);
+  w.svarint(e.time);
+  w.u16(static_cast<std::uint16_t>(e.type));
+  w.u16(e.version);
+  w.bytes(e.context.actor);
+  w.bytes(e.context.request_id);
+  w.bytes(e.context.source_ip);
+  w.digest(e.prev_hash);
+  w.bytes(encode_data(e.data));
+  return w.take();
+}
+
+std::string encode_stored(Event& e) {
+  std::string out = encode_canonical(e);
+  e.hash = sha256(out);
+  out.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+  return out;
+}
+
+Result<Event> decode_stored(std::string_view stored) {
+  if (stored.size() < 1 + 32 + 32) return make_error(Errc::corruption, "record too short");
+  const std::string_view canonical = stored.substr(0, stored.size() - 32);
+  const std::string_view hash = stored.substr(stored.size() - 32);
+  Event e;
+  std::memcpy(e.hash.data(), hash.data(), 32);
+  if (sha256(canonical) != e.hash) return make_error(Errc::corruption, "record hash mismatch");
+  bin::Reader r(canonical);
+  if (r.u8() != kFormat) return make_error(Errc::corruption, "unknown record format");
+  e.seq = r.varint();
+  e.time = r.svarint();
+  const std::uint16_t type = r.u16();
+  e.version = r.u16();
+  e.context.actor.assign(r.bytes());
+  e.context.request_id.assign(r.bytes());
+  e.context.source_ip.assign(r.bytes());
+  e.prev_hash = r.digest();
+  const std::string_view data = r.bytes();
+  if (!r.ok() || !r.at_end()) return make_error(Errc::corruption, "malformed record");
+  if (!known(type)) return make_error(Errc::corruption, "unknown event type " + std::to_string(type));
+  e.type = static_cast<EventType>(type);
+  auto d = decode_data(e.type, e.version, data);
+  if (!d) return d.error();
+  e.data = std::move(*d);
+  return e;
+}
+
+nlohmann::json data_to_json(const Data& d) {
+  nlohmann::json out = nlohmann::json::object();
+  std::visit(
+      [&](const auto& data) {
+        using T = std::decay_t<decltype(data)>;
+        JsonWriter w{out};
+        const_cast<T&>(data).fields(w);
+      },
+      d);
+  return out;
+}
+
+nlohmann::json to_json(const Event& e) {
+  nlohmann::json j;
+  j["seq"] = e.seq;
+  j["time"] = format_rfc3339(e.time);
+  j["type"] = type_name(e.type);
+  j["version"] = e.version;
+  j["actor"] = e.context.actor;
+  j["request_id"] = e.context.request_id;
+  j["source_ip"] = e.context.source_ip;
+  j["data"] = data_to_json(e.data);
+  j["prev_hash"] = to_hex(e.prev_hash);
+  j["hash"] = to_hex(e.hash);
+  return j;
+}
+
+}  // namespace latchkey::events

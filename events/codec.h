@@ -1,0 +1,41 @@
+#pragma once
+// Stored form of an event and its JSON rendering.
+//
+// Stored value = canonical bytes || SHA-256(canonical bytes). The canonical
+// bytes hold every field of the event, prev_hash included, so the hashes chain
+// the log: changing, removing or reordering any event breaks the chain at it.
+//
+//   u8 format(=1) | varint seq | svarint time | u16 type | u16 version |
+//   bytes actor | bytes request_id | bytes source_ip | 32 prev_hash |
+//   bytes data (varint field count, then the fields in declaration order)
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "events/error.h"
+#include "events/event.h"
+
+namespace latchkey::events {
+
+// Canonical bytes of `e` (its `hash` field is ignored).
+std::string encode_canonical(const Event& e);
+// The stored value: canonical bytes then their SHA-256. Sets e.hash.
+std::string encode_stored(Event& e);
+// Decodes a stored value and checks its own hash. Errc::corruption on any
+// malformed input, unknown type or a hash that does not match; never throws,
+// never reads outside `stored`.
+Result<Event> decode_stored(std::string_view stored);
+
+// Data-only encoding (for tests and snapshots of event data).
+std::string encode_data(const Data& d);
+// Decodes data written under schema `version` of `type`, upcasting it to the current version.
+Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view bytes);
+
+// JSON for audit output and the CLI: every field but the secret hash, times in
+// RFC 3339 UTC with microseconds, digests in hex.
+nlohmann::json to_json(const Event& e);
+nlohmann::json data_to_json(const Data& d);
+
+}  // namespace latchkey::events

@@ -1,0 +1,302 @@
+#pragma once
+// The events of latchkey: what happened, in the past tense. The wire ids of
+// EventType are frozen: never renumber or reuse one (a removed type keeps its
+// number, retired). Each type has a schema version; data written by an older
+// version is upcast when read (events/codec.cpp).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "events/clock.h"
+#include "events/encoding.h"
+
+namespace latchkey::events {
+
+using Seq = std::uint64_t;
+
+enum class EventType : std::uint16_t {
+  system_initialized = 1,
+  user_created = 2,
+  user_updated = 3,
+  user_deleted = 4,
+  service_account_created = 5,
+  service_account_updated = 6,
+  service_account_deleted = 7,
+  key_created = 8,
+  key_disabled = 9,
+  key_enabled = 10,
+  key_deleted = 11,
+  token_issued = 12,
+  login_failed = 13,
+  login_locked = 14,
+  settings_changed = 15,
+  email_sent = 16,
+  email_failed = 17,
+  signing_key_rotated = 18,
+  audit_read = 19,
+  checkpoint = 20,
+};
+constexpr std::uint16_t kMaxEventType = 20;
+
+// "user.created", ...; nullptr for an id this build does not know.
+const char* type_name(EventType t) noexcept;
+std::optional<EventType> type_from_name(std::string_view name) noexcept;
+// Current schema version written for a type.
+std::uint16_t current_version(EventType t) noexcept;
+
+// ---- event data ----------------------------------------------------------
+// Each struct lists its fields once; append new fields at the end and bump the
+// type's version (see codec.cpp for the upcasting hook).
+
+struct SystemInitialized {
+  std::string instance_id;
+  std::uint64_t format_version = 1;
+  template <class V> void fields(V& v) {
+    v("instance_id", instance_id);
+    v("format_version", format_version);
+  }
+};
+
+// user.created and service_account.created.
+struct PrincipalCreated {
+  std::string id;
+  std::string name;
+  std::string email;  // may be empty for a service account
+  std::vector<std::string> roles;
+  template <class V> void fields(V& v) {
+    v("id", id);
+    v("name", name);
+    v("email", email);
+    v("roles", roles);
+  }
+};
+
+// user.updated and service_account.updated: the fields that changed, new values.
+struct PrincipalUpdated {
+  std::string id;
+  std::optional<std::string> name;
+  std::optional<std::string> email;
+  std::optional<std::vector<std::string>> roles;
+  template <class V> void fields(V& v) {
+    v("id", id);
+    v("name", name);
+    v("email", email);
+    v("roles", roles);
+  }
+};
+
+// user.deleted and service_account.deleted. Deleting a principal deactivates
+// its keys; they are listed so each key's history shows it.
+struct PrincipalDeleted {
+  std::string id;
+  std::vector<std::string> keys_deactivated;
+  template <class V> void fields(V& v) {
+    v("id", id);
+    v("keys_deactivated", keys_deactivated);
+  }
+};
+
+struct KeyCreated {
+  std::string apikey;
+  std::string principal_id;
+  // HMAC-SHA256(pepper, secretkey). Never printed (see codec's to_json).
+  Digest secret_hash{};
+  std::string description;
+  Micros expires_at = 0;
+  std::string lifetime_source;  // "default" | "lifetime_days" | "expires_at"
+  bool send_email = false;
+  template <class V> void fields(V& v) {
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("secret_hash", secret_hash);
+    v("description", description);
+    v("expires_at", expires_at);
+    v("lifetime_source", lifetime_source);
+    v("send_email", send_email);
+  }
+};
+
+// key.disabled, key.enabled, key.deleted.
+struct KeyChanged {
+  std::string apikey;
+  std::string principal_id;
+  template <class V> void fields(V& v) {
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+  }
+};
+
+// The claims of an issued token (the token itself is never stored).
+struct TokenIssued {
+  std::string jti;
+  std::string apikey;
+  std::string principal_id;
+  std::int64_t iat = 0;  // seconds since the epoch, as in the JWT
+  std::int64_t exp = 0;  // seconds since the epoch, as in the JWT
+  std::string kid;
+  std::vector<std::string> roles;
+  template <class V> void fields(V& v) {
+    v("jti", jti);
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("iat", iat);
+    v("exp", exp);
+    v("kid", kid);
+    v("roles", roles);
+  }
+};
+
+// A failed login. `reason` is the true reason (the client only ever sees
+// invalid_credentials): unknown_key, wrong_secret, expired, disabled, deleted,
+// principal_deleted, malformed. `attempts` is how many failed attempts this
+// event stands for: failures are recorded in bounded numbers (see domain/throttle).
+struct LoginFailed {
+  std::string apikey;  // as presented, if it has the form of an apikey; else ""
+  std::string principal_id;
+  std::string reason;
+  std::uint64_t attempts = 1;
+  template <class V> void fields(V& v) {
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("reason", reason);
+    v("attempts", attempts);
+  }
+};
+
+// Logins for an apikey or from a source address are refused until `until`.
+struct LoginLocked {
+  std::string scope;    // "apikey" | "source"
+  std::string subject;  // the apikey or the address
+  Micros until = 0;
+  std::uint64_t failures = 0;
+  template <class V> void fields(V& v) {
+    v("scope", scope);
+    v("subject", subject);
+    v("until", until);
+    v("failures", failures);
+  }
+};
+
+struct SettingChange {
+  std::string name;
+  std::int64_t old_value = 0;
+  std::int64_t new_value = 0;
+  template <class V> void fields(V& v) {
+    v("name", name);
+    v("old", old_value);
+    v("new", new_value);
+  }
+};
+
+struct SettingsChanged {
+  std::vector<SettingChange> changes;
+  template <class V> void fields(V& v) { v("changes", changes); }
+};
+
+// email.sent and email.failed. Never holds the secret or the message body.
+struct EmailOutcome {
+  std::string kind;  // "key_created" | "expiry_reminder"
+  std::string apikey;
+  std::string principal_id;
+  std::string to;
+  std::string error;  // email.failed only: what the mail server or transport said
+  template <class V> void fields(V& v) {
+    v("kind", kind);
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("to", to);
+    v("error", error);
+  }
+};
+
+// A new token signing key. The old key stays published until `old_valid_until`.
+struct SigningKeyRotated {
+  std::string kid;
+  std::string alg;         // "ES256" | "EdDSA"
+  std::string public_jwk;  // the public key as a JWK (JSON text)
+  std::string old_kid;     // empty for the first key
+  Micros old_valid_until = 0;
+  template <class V> void fields(V& v) {
+    v("kid", kid);
+    v("alg", alg);
+    v("public_jwk", public_jwk);
+    v("old_kid", old_kid);
+    v("old_valid_until", old_valid_until);
+  }
+};
+
+struct AuditRead {
+  std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline" | "cli"
+  std::string filters;  // the query as given, canonical order
+  std::uint64_t returned = 0;
+  template <class V> void fields(V& v) {
+    v("route", route);
+    v("filters", filters);
+    v("returned", returned);
+  }
+};
+
+// A signed statement of the log's head: everything up to head_seq hashes to head_hash.
+struct Checkpoint {
+  std::uint64_t head_seq = 0;
+  Digest head_hash{};
+  std::string kid;
+  std::string alg;
+  std::string signature;  // base64url, over checkpoint_message(head_seq, head_hash)
+  template <class V> void fields(V& v) {
+    v("head_seq", head_seq);
+    v("head_hash", head_hash);
+    v("kid", kid);
+    v("alg", alg);
+    v("signature", signature);
+  }
+};
+
+// The bytes a checkpoint signature covers.
+std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
+
+using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
+                          KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
+                          SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint>;
+
+// Where a request came from; carried by every event it caused.
+struct RequestContext {
+  std::string actor = "system";  // principal id, or "system"
+  std::string request_id;
+  std::string source_ip;
+};
+
+// An event before the log has accepted it: no seq, time or hashes yet.
+struct Draft {
+  EventType type;
+  Data data;
+  RequestContext context;
+};
+
+// A committed event, as stored.
+struct Event {
+  Seq seq = 0;
+  Micros time = 0;
+  EventType type = EventType::system_initialized;
+  std::uint16_t version = 1;
+  RequestContext context;
+  Data data;
+  Digest prev_hash{};
+  Digest hash{};
+};
+
+// The principal and apikeys an event concerns, for the log's indexes.
+struct Subjects {
+  std::string principal_id;
+  std::vector<std::string> apikeys;
+};
+Subjects subjects_of(const Event& e);
+
+// The data alternative a type must carry (its index in Data).
+std::size_t data_index_for(EventType t) noexcept;
+
+}  // namespace latchkey::events

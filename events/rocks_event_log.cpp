@@ -1,0 +1,477 @@
+// The RocksDB implementation of EventLog: the only code in latchkey that
+// includes RocksDB headers (with events/testing.cpp).
+//
+// Column families and key layout (see docs/architecture.md):
+//   log            be64(seq)                      -> stored event (codec.h)
+//   idx_principal  principal_id 0x00 be64(seq)    -> be16(type) be64(time)
+//   idx_apikey     apikey 0x00 be64(seq)          -> be16(type) be64(time)
+//   idx_actor      actor 0x00 be64(seq)           -> be16(type) be64(time)
+//   idx_type       be16(type) be64(seq)           -> be64(time)
+//   idx_time       be64(time) be64(last seq of the batch) -> ""
+//   snapshots      be64(seq)                      -> view snapshot bytes
+//   default        "format" -> "1"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include "events/binary.h"
+#include "events/codec.h"
+#include "events/event_log.h"
+#include "events/rocks_internal.h"
+
+namespace latchkey::events {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error from_status(const rocksdb::Status& s, Errc code, const std::string& what) {
+  return make_error(code, what, s.ToString());
+}
+
+std::string index_key(std::string_view key, Seq seq) {
+  std::string k;
+  k.reserve(key.size() + 9);
+  k.append(key);
+  k.push_back('\0');
+  k.append(bin::be64(seq));
+  return k;
+}
+
+std::string type_prefix(EventType t) {
+  bin::Writer w;
+  w.u16(static_cast<std::uint16_t>(t));
+  return w.take();
+}
+
+std::string index_value(EventType t, Micros time) {
+  bin::Writer w;
+  w.u16(static_cast<std::uint16_t>(t));
+  w.u64(static_cast<std::uint64_t>(time));
+  return w.take();
+}
+
+class RocksEventLog final : public EventLog {
+ public:
+  RocksEventLog(std::unique_ptr<RocksHandles> h, OpenMode mode, bool sync)
+      : h_(std::move(h)), mode_(mode) {
+    write_options_.sync = sync;
+    write_options_.disableWAL = false;
+  }
+
+  ~RocksEventLog() override {
+    if (h_->db && mode_ != OpenMode::read_only) h_->db->FlushWAL(true);
+  }
+
+  Status load_head() {
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
+    it->SeekToLast();
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    Head head;
+    if (it->Valid()) {
+      const std::string_view key = it->key().ToStringView();
+      const std::string_view value = it->value().ToStringView();
+      if (key.size() != 8 || value.size() < 32) {
+        return make_error(Errc::corruption, "the last record of the log is malformed");
+      }
+      head.seq = bin::read_be64(key);
+      std::memcpy(head.hash.data(), value.data() + value.size() - 32, 32);
+      auto e = decode_stored(value);
+      if (e) {
+        head.time = e->time;
+      } else if (mode_ != OpenMode::read_only) {
+        return make_error(Errc::corruption,
+                          "the last record of the log (seq " + std::to_string(head.seq) +
+                              ") does not decode; run `latchkey verify`");
+      }
+    }
+    std::lock_guard lock(head_mu_);
+    head_ = head;
+    return {};
+  }
+
+  Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override {
+    if (mode_ == OpenMode::read_only) return make_error(Errc::unavailable, "the log is open read-only");
+    if (drafts.empty()) return std::vector<Event>{};
+    const Head head = this->head();
+    const Micros t = std::max(time, head.time);
+    std::vector<Event> out;
+    out.reserve(drafts.size());
+    rocksdb::WriteBatch batch;
+    Digest prev = head.hash;
+    Seq seq = head.seq;
+    for (const Draft& d : drafts) {
+      if (data_index_for(d.type) != d.data.index()) {
+        return make_error(Errc::internal, "event data does not match its type");
+      }
+      Event e;
+      e.seq = ++seq;
+      e.time = t;
+      e.type = d.type;
+      e.version = current_version(d.type);
+      e.context = d.context;
+      e.data = d.data;
+      e.prev_hash = prev;
+      const std::string value = encode_stored(e);
+      prev = e.hash;
+      const std::string key = bin::be64(e.seq);
+      batch.Put(h_->cf(kLogCf), key, value);
+      const std::string iv = index_value(e.type, e.time);
+      const Subjects s = subjects_of(e);
+      if (!s.principal_id.empty()) batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, e.seq), iv);
+      for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, e.seq), iv);
+      if (!e.context.actor.empty()) batch.Put(h_->cf(kIdxActorCf), index_key(e.context.actor, e.seq), iv);
+      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e.type) + key, bin::be64(static_cast<std::uint64_t>(e.time)));
+      out.push_back(std::move(e));
+    }
+    batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(seq), "");
+    const rocksdb::Status st = h_->db->Write(write_options_, &batch);
+    if (!st.ok()) return from_status(st, Errc::unavailable, "the event log cannot be written");
+    {
+      std::lock_guard lock(head_mu_);
+      head_ = Head{seq, t, prev};
+    }
+    for (const auto& fn : subscribers_) fn(out);
+    return out;
+  }
+
+  Status recover() override {
+    if (mode_ == OpenMode::read_only) return {};
+    const rocksdb::Status st = h_->db->Resume();
+    if (!st.ok()) return from_status(st, Errc::unavailable, "the event log is still not writable");
+    return {};
+  }
+
+  Head head() const override {
+    std::lock_guard lock(head_mu_);
+    return head_;
+  }
+
+  bool read_only() const override { return mode_ == OpenMode::read_only; }
+
+  Result<Event> get(Seq seq) const override {
+    std::string value;
+    const rocksdb::Status st = h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
+    if (st.IsNotFound()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the log");
+    return decode_stored(value);
+  }
+
+  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    rocksdb::ReadOptions ro;
+    ro.readahead_size = 2u << 20;
+    const std::string upper = bin::be64(to == UINT64_MAX ? to : to + 1);
+    rocksdb::Slice upper_slice(upper);
+    if (to != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
+    for (it->Seek(bin::be64(from)); it->Valid(); it->Next()) {
+      auto e = decode_stored(it->value().ToStringView());
+      if (!e) {
+        const Seq at = bin::read_be64(it->key().ToStringView());
+        return make_error(Errc::corruption, "event " + std::to_string(at) + ": " + e.error().message);
+      }
+      if (!fn(*e)) return {};
+    }
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    return {};
+  }
+
+  Status scan_raw(const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    rocksdb::ReadOptions ro;
+    ro.readahead_size = 2u << 20;
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!fn(it->key().ToStringView(), it->value().ToStringView())) return {};
+    }
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    return {};
+  }
+
+  Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
+                    const std::function<bool(const IndexEntry&)>& fn) const override {
+    std::string prefix;
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    std::optional<EventType> fixed_type;
+    switch (index) {
+      case Index::principal: cf = h_->cf(kIdxPrincipalCf); break;
+      case Index::apikey: cf = h_->cf(kIdxApikeyCf); break;
+      case Index::actor: cf = h_->cf(kIdxActorCf); break;
+      case Index::type: cf = h_->cf(kIdxTypeCf); break;
+    }
+    if (index == Index::type) {
+      fixed_type = type_from_name(key);
+      if (!fixed_type) return make_error(Errc::invalid_request, "unknown event type");
+      prefix = type_prefix(*fixed_type);
+    } else {
+      if (key.find('\0') != std::string_view::npos) return {};
+      prefix.assign(key);
+      prefix.push_back('\0');
+    }
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), cf));
+    auto valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
+    if (dir == Direction::forward) {
+      it->Seek(prefix + bin::be64(from));
+    } else {
+      it->SeekForPrev(prefix + bin::be64(from == 0 ? UINT64_MAX : from));
+    }
+    for (; valid(); dir == Direction::forward ? it->Next() : it->Prev()) {
+      const std::string_view k = it->key().ToStringView();
+      const std::string_view v = it->value().ToStringView();
+      IndexEntry entry;
+      entry.seq = bin::read_be64(k.substr(k.size() - 8));
+      bin::Reader r(v);
+      if (fixed_type) {
+        entry.type = *fixed_type;
+      } else {
+        entry.type = static_cast<EventType>(r.u16());
+      }
+      entry.time = static_cast<Micros>(r.u64());
+      if (!r.ok()) return make_error(Errc::corruption, "malformed index entry");
+      if (!fn(entry)) return {};
+    }
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read an index");
+    return {};
+  }
+
+  Result<Seq> seq_at_time(Micros t) const override {
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
+    if (t < 0) return Seq{0};
+    it->SeekForPrev(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(UINT64_MAX));
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the time index");
+    if (!it->Valid()) return Seq{0};
+    const std::string_view k = it->key().ToStringView();
+    if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
+    return bin::read_be64(k.substr(8));
+  }
+
+  Status put_snapshot(const Snapshot& s) override {
+    if (mode_ == OpenMode::read_only) return make_error(Errc::unavailable, "the log is open read-only");
+    rocksdb::WriteOptions wo;
+    wo.sync = write_options_.sync;
+    const rocksdb::Status st = h_->db->Put(wo, h_->cf(kSnapshotsCf), bin::be64(s.seq), s.bytes);
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot write a snapshot");
+    return {};
+  }
+
+  Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
+    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
+    it->SeekForPrev(bin::be64(at));
+    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
+    if (!it->Valid()) return std::optional<Snapshot>{};
+    Snapshot s;
+    s.seq = bin::read_be64(it->key().ToStringView());
+    s.bytes = it->value().ToString();
+    return std::optional<Snapshot>(std::move(s));
+  }
+
+  Status refresh() override {
+    if (mode_ != OpenMode::read_only) return {};
+    const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
+    return load_head();
+  }
+
+  void subscribe(std::function<void(std::span<const Event>)> fn) override {
+    subscribers_.push_back(std::move(fn));
+  }
+
+  // Writes the stored records 1..upto of `from` unchanged (bytes and hashes),
+  // with their index entries and the snapshots up to `upto`. REQUIRES: an empty log.
+  Status copy_from(const EventLog& from, Seq upto) {
+    rocksdb::WriteOptions wo;
+    rocksdb::WriteBatch batch;
+    Status failure;
+    Micros last_time = 0;
+    Seq last_seq = 0;
+    Digest last_hash{};
+    auto flush = [&]() -> bool {
+      if (batch.Count() == 0) return true;
+      const rocksdb::Status st = h_->db->Write(wo, &batch);
+      batch.Clear();
+      if (!st.ok()) failure = from_status(st, Errc::unavailable, "cannot write the copy");
+      return st.ok();
+    };
+    const Status scanned = from.scan_raw([&](std::string_view key, std::string_view value) {
+      const Seq seq = bin::read_be64(key);
+      if (seq > upto) return false;
+      auto e = decode_stored(value);
+      if (!e) {
+        failure = make_error(Errc::corruption, "event " + std::to_string(seq) + ": " + e.error().message);
+        return false;
+      }
+      batch.Put(h_->cf(kLogCf), key, value);
+      const std::string iv = index_value(e->type, e->time);
+      const Subjects s = subjects_of(*e);
+      if (!s.principal_id.empty()) batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, seq), iv);
+      for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, seq), iv);
+      if (!e->context.actor.empty()) batch.Put(h_->cf(kIdxActorCf), index_key(e->context.actor, seq), iv);
+      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e->type) + std::string(key), bin::be64(static_cast<std::uint64_t>(e->time)));
+      if (last_seq != 0 && e->time != last_time) {
+        batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
+      }
+      last_time = e->time;
+      last_seq = seq;
+      last_hash = e->hash;
+      return batch.Count() < 4096 || flush();
+    });
+    if (!scanned) return scanned;
+    if (!failure) return failure;
+    if (last_seq != 0) {
+      batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
+    }
+    for (Seq at = upto;;) {
+      auto snap = from.find_snapshot(at);
+      if (!snap || !*snap) break;
+      batch.Put(h_->cf(kSnapshotsCf), bin::be64((*snap)->seq), (*snap)->bytes);
+      if ((*snap)->seq == 0) break;
+      at = (*snap)->seq - 1;
+    }
+    if (!flush()) return failure;
+    rocksdb::FlushOptions fo;
+    h_->db->Flush(fo, h_->handles);
+    std::lock_guard lock(head_mu_);
+    head_ = Head{last_seq, last_time, last_hash};
+    return {};
+  }
+
+ private:
+  std::unique_ptr<RocksHandles> h_;
+  OpenMode mode_;
+  rocksdb::WriteOptions write_options_;
+  mutable std::mutex head_mu_;
+  Head head_;  // GUARDED_BY(head_mu_)
+  std::vector<std::function<void(std::span<const Event>)>> subscribers_;
+};
+
+}  // namespace
+
+RocksHandles::~RocksHandles() {
+  if (db) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    handles.clear();
+    db->Close();
+    db.reset();
+  }
+  if (!secondary_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(secondary_dir, ec);
+  }
+}
+
+Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& dir, OpenMode mode,
+                                                           const LogOptions& options) {
+  std::error_code ec;
+  const bool has_log = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (mode == OpenMode::create_new && has_log) {
+    return make_error(Errc::exists, dir + " already holds a log");
+  }
+  if (mode != OpenMode::create_new && !has_log) {
+    return make_error(Errc::not_found, dir + " holds no log (run `latchkey init --data " + dir + "` first)");
+  }
+  if (mode == OpenMode::create_new) {
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(Errc::unavailable, "cannot create " + dir + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+  }
+
+  rocksdb::Options opts;
+  opts.create_if_missing = mode == OpenMode::create_new;
+  opts.create_missing_column_families = mode != OpenMode::read_only;
+  opts.keep_log_file_num = 4;
+  opts.max_log_file_size = 8u << 20;
+  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  opts.max_open_files = -1;  // required by secondary instances
+  opts.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset();
+  rocksdb::ColumnFamilyOptions cf_opts(opts);
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_opts.compression = rocksdb::kLZ4Compression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kColumnFamilies) cfs.emplace_back(name, cf_opts);
+
+  auto h = std::make_unique<RocksHandles>();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st;
+  if (mode == OpenMode::read_only) {
+    char tmpl[] = "/tmp/latchkey-reader-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return make_error(Errc::unavailable, "cannot create a temporary directory");
+    h->secondary_dir = tmpl;
+    st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, cfs, &h->handles, &raw);
+  } else {
+    st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfs, &h->handles, &raw);
+  }
+  if (!st.ok()) {
+    if (st.IsIOError() && st.ToString().find("lock") != std::string::npos) {
+      return make_error(Errc::unavailable,
+                        dir + " is in use by another latchkey process (stop the server, or use a read-only command)",
+                        st.ToString());
+    }
+    return from_status(st, Errc::unavailable, "cannot open the log in " + dir);
+  }
+  h->db.reset(raw);
+  if (mode == OpenMode::read_only) {
+    const rocksdb::Status cst = h->db->TryCatchUpWithPrimary();
+    if (!cst.ok()) return from_status(cst, Errc::unavailable, "cannot catch up with the writer");
+  }
+  if (mode == OpenMode::create_new) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    st = h->db->Put(wo, "format", "1");
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot write to " + dir);
+  }
+  return h;
+}
+
+Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenMode mode,
+                                                   const LogOptions& options) {
+  auto h = open_rocksdb_handles(dir, mode, options);
+  if (!h) return h.error();
+  auto log = std::make_unique<RocksEventLog>(std::move(*h), mode, options.sync);
+  if (auto st = log->load_head(); !st) return st.error();
+  return std::unique_ptr<EventLog>(std::move(log));
+}
+
+Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir, std::string* how) {
+  std::error_code ec;
+  if (fs::exists(to_dir, ec)) return make_error(Errc::exists, to_dir + " already exists");
+  fs::create_directories(fs::path(to_dir).parent_path().empty() ? fs::path(".") : fs::path(to_dir).parent_path(), ec);
+  {
+    auto primary = open_rocksdb_handles(from_dir, OpenMode::read_write, LogOptions{});
+    if (primary) {
+      rocksdb::Checkpoint* cp = nullptr;
+      rocksdb::Status st = rocksdb::Checkpoint::Create((*primary)->db.get(), &cp);
+      if (st.ok()) st = cp->CreateCheckpoint(to_dir);
+      delete cp;
+      if (!st.ok()) return from_status(st, Errc::unavailable, "cannot create a checkpoint in " + to_dir);
+      ::chmod(to_dir.c_str(), 0700);
+      if (how) *how = "checkpoint";
+      return {};
+    }
+    if (primary.error().code != Errc::unavailable) return primary.error();
+  }
+  // The log is in use: copy through a reader.
+  auto reader = open_rocksdb_log(from_dir, OpenMode::read_only);
+  if (!reader) return reader.error();
+  auto out = open_rocksdb_log(to_dir, OpenMode::create_new);
+  if (!out) return out.error();
+  const Head head = (*reader)->head();
+  auto* target = static_cast<RocksEventLog*>(out->get());
+  Status copy_st = target->copy_from(**reader, head.seq);
+  if (!copy_st) return copy_st;
+  if (how) *how = "copy of " + std::to_string(head.seq) + " events";
+  return {};
+}
+
+}  // namespace latchkey::events

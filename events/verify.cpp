@@ -1,0 +1,59 @@
+#include "events/verify.h"
+
+#include "events/binary.h"
+#include "events/codec.h"
+
+namespace latchkey::events {
+
+VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys) {
+  VerifyReport report;
+  Seq expected = 1;
+  Digest prev{};
+  Micros prev_time = INT64_MIN;
+  auto fail = [&](Seq at, std::string why) {
+    report.ok = false;
+    report.first_bad = at;
+    report.reason = std::move(why);
+    return false;
+  };
+  const Status st = log.scan_raw([&](std::string_view key, std::string_view value) {
+    if (key.size() != 8) return fail(expected, "malformed key");
+    const Seq seq = bin::read_be64(key);
+    if (seq != expected) return fail(expected, seq > expected ? "missing event" : "sequence out of order");
+    auto e = decode_stored(value);
+    if (!e) return fail(seq, e.error().message);
+    if (e->seq != seq) return fail(seq, "record holds event " + std::to_string(e->seq));
+    if (e->prev_hash != prev) return fail(seq, "prev_hash does not match the previous event's hash");
+    if (e->time < prev_time) return fail(seq, "time goes backwards");
+    if (const auto* cp = std::get_if<Checkpoint>(&e->data)) {
+      if (cp->head_seq + 1 != seq || cp->head_hash != prev) {
+        return fail(seq, "checkpoint does not match the chain before it");
+      }
+      if (!keys.empty()) {
+        const auto it = keys.find(cp->kid);
+        if (it == keys.end()) return fail(seq, "checkpoint signed by an unknown key " + cp->kid);
+        const auto sig = base64url_decode(cp->signature);
+        if (!sig || !it->second.verify(checkpoint_message(cp->head_seq, cp->head_hash), *sig)) {
+          return fail(seq, "checkpoint signature is not valid");
+        }
+        ++report.checkpoints_signed_ok;
+      }
+      ++report.checkpoints;
+      report.last_checkpoint = seq;
+    }
+    prev = e->hash;
+    prev_time = e->time;
+    report.events = seq;
+    ++expected;
+    return true;
+  });
+  if (!st && report.ok) {
+    report.ok = false;
+    report.first_bad = expected;
+    report.reason = st.error().message;
+  }
+  report.head_hash = prev;
+  return report;
+}
+
+}  // namespace latchkey::events

@@ -1,0 +1,30 @@
+#pragma once
+// Verification of a whole log: the sequence is dense from 1, every record's
+// hash matches its bytes, every prev_hash names the previous record's hash,
+// time never decreases, and every checkpoint names the true head hash and, if
+// public keys are given, carries a valid signature by one of them.
+
+#include <map>
+#include <string>
+
+#include "events/event_log.h"
+#include "events/signing.h"
+
+namespace latchkey::events {
+
+struct VerifyReport {
+  bool ok = true;
+  Seq events = 0;               // records checked
+  Seq first_bad = 0;            // 0 when ok
+  std::string reason;           // what is wrong at first_bad
+  std::uint64_t checkpoints = 0;           // checkpoints whose head hash matched
+  std::uint64_t checkpoints_signed_ok = 0; // of those, signatures verified
+  Seq last_checkpoint = 0;
+  Digest head_hash{};
+};
+
+// `keys` by kid; when empty, checkpoint signatures are not checked (their head
+// hashes still are). An unknown kid or a bad signature with keys given fails.
+VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys = {});
+
+}  // namespace latchkey::events

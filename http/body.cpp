@@ -1,0 +1,175 @@
+#include "http/body.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/params_view.hpp>
+#include <boost/url/encoding_opts.hpp>
+
+namespace latchkey::http {
+namespace {
+
+Error invalid(std::string m) { return make_error(Errc::invalid_request, std::move(m)); }
+
+// nlohmann::json converts from almost anything, so say which side of the result is meant.
+Result<nlohmann::json> ok(nlohmann::json j) { return Result<nlohmann::json>(boost::system::in_place_value, std::move(j)); }
+
+Result<std::map<std::string, std::string>> parse_pairs(std::string_view text, bool plus_is_space) {
+  std::map<std::string, std::string> out;
+  if (text.empty()) return out;
+  auto parsed = boost::urls::parse_query(text);
+  if (!parsed) return invalid("malformed query or form encoding");
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = plus_is_space;
+  boost::urls::params_view params(text, opts);  // valid: checked by parse_query above
+  for (const auto& p : params) {
+    if (p.key.empty()) continue;
+    if (!out.emplace(p.key, p.has_value ? p.value : std::string()).second) {
+      return invalid("parameter '" + p.key + "' is given twice");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<nlohmann::json> parse_json_object(std::string_view body) {
+  // Track keys per open object to refuse duplicates; depth is bounded.
+  std::vector<std::set<std::string>> keys;
+  bool duplicate = false;
+  bool too_deep = false;
+  std::string dup_key;
+  auto cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (depth > kMaxJsonDepth) {
+      too_deep = true;
+      return false;
+    }
+    if (ev == E::object_start) keys.emplace_back();
+    if (ev == E::object_end && !keys.empty()) keys.pop_back();
+    if (ev == E::key && !keys.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys.back().insert(k).second) {
+        duplicate = true;
+        dup_key = k;
+      }
+    }
+    return true;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body.begin(), body.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+  } catch (const nlohmann::json::parse_error&) {
+    if (too_deep) return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth));
+    return invalid("malformed JSON body");
+  }
+  if (too_deep) return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth));
+  if (duplicate) return invalid("field '" + dup_key + "' is given twice");
+  if (!j.is_object()) return invalid("the body must be a JSON object");
+  return ok(std::move(j));
+}
+
+Result<std::map<std::string, std::string>> parse_form(std::string_view body) { return parse_pairs(body, true); }
+
+Result<std::map<std::string, std::string>> parse_query(std::string_view query) { return parse_pairs(query, false); }
+
+Result<nlohmann::json> parse_body(const Request& req, BodyKinds kinds, bool optional) {
+  const std::string type = req.content_type();
+  if (req.body.empty() && optional) return ok(nlohmann::json::object());
+  if (type == "application/json") return parse_json_object(req.body);
+  if (kinds == BodyKinds::json_or_form && type == "application/x-www-form-urlencoded") {
+    auto form = parse_form(req.body);
+    if (!form) return form.error();
+    nlohmann::json j = nlohmann::json::object();
+    for (auto& [k, v] : *form) {
+      j[k] = v;
+    }
+    // Form values must be valid UTF-8 too: dump() throws on invalid UTF-8.
+    try {
+      (void)j.dump();
+    } catch (const nlohmann::json::type_error&) {
+      return invalid("form values must be UTF-8");
+    }
+    return ok(std::move(j));
+  }
+  if (req.body.empty()) return invalid("a JSON body is required");
+  return make_error(Errc::unsupported_media_type,
+                    kinds == BodyKinds::json_only
+                        ? "Content-Type must be application/json"
+                        : "Content-Type must be application/json or application/x-www-form-urlencoded");
+}
+
+const nlohmann::json* Fields::get(const char* name) {
+  read_.insert(name);
+  const auto it = obj_.find(name);
+  if (it == obj_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Result<std::optional<std::string>> Fields::string(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::optional<std::string>{};
+  if (!v->is_string()) return invalid(std::string(name) + " must be a string");
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::string> Fields::required_string(const char* name) {
+  auto v = string(name);
+  if (!v) return v.error();
+  if (!*v) return invalid(std::string(name) + " is required");
+  return **v;
+}
+
+Result<std::optional<std::int64_t>> Fields::integer(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::optional<std::int64_t>{};
+  if (v->is_number_integer()) {
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      return invalid(std::string(name) + " is out of range");
+    }
+    return std::optional<std::int64_t>(v->get<std::int64_t>());
+  }
+  if (v->is_string()) {  // form bodies carry strings
+    const std::string s = v->get<std::string>();
+    std::size_t pos = 0;
+    try {
+      const long long n = std::stoll(s, &pos);
+      if (pos == s.size()) return std::optional<std::int64_t>(n);
+    } catch (...) {
+    }
+  }
+  if (v->is_number_float()) return invalid(std::string(name) + " must be a whole number in range");
+  return invalid(std::string(name) + " must be an integer");
+}
+
+Result<std::optional<bool>> Fields::boolean(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::optional<bool>{};
+  if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
+  if (v->is_string()) {
+    const std::string s = v->get<std::string>();
+    if (s == "true") return std::optional<bool>(true);
+    if (s == "false") return std::optional<bool>(false);
+  }
+  return invalid(std::string(name) + " must be true or false");
+}
+
+Result<std::optional<std::vector<std::string>>> Fields::strings(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::optional<std::vector<std::string>>{};
+  if (!v->is_array()) return invalid(std::string(name) + " must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : *v) {
+    if (!e.is_string()) return invalid(std::string(name) + " must be an array of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+Status Fields::no_others() const {
+  for (const auto& [k, v] : obj_.items()) {
+    if (!read_.count(k)) return invalid("unknown field '" + k + "'");
+  }
+  return {};
+}
+
+}  // namespace latchkey::http

@@ -1,0 +1,48 @@
+#pragma once
+// Signed checkpoints: every N events or M seconds (checkpoints.every_events,
+// checkpoints.every_seconds), a `checkpoint` event is appended holding the
+// head sequence and hash, signed with the active token signing key, so anyone
+// with the log and the JWKS can show nothing before it was altered.
+
+#include <atomic>
+#include <chrono>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "domain/command_service.h"
+#include "domain/secret_store.h"
+#include "http/config.h"
+#include "http/json_log.h"
+#include "projections/live_views.h"
+
+namespace latchkey::http {
+
+// The producer that appends one checkpoint of the current head (run exclusive,
+// so the head is everything committed). No events if the head is a checkpoint.
+events::Sequencer::Producer checkpoint_producer(const events::EventLog& log, const domain::SecretStore& secrets,
+                                                const projections::LiveViews& views);
+
+class Checkpointer {
+ public:
+  Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands, const domain::SecretStore& secrets,
+               const projections::LiveViews& views, const Config& config, JsonLog& log);
+  // Cancels the timer. Thread-safe.
+  void stop();
+
+ private:
+  void arm();
+  void tick();
+
+  boost::asio::steady_timer timer_;
+  domain::CommandService& commands_;
+  const domain::SecretStore& secrets_;
+  const projections::LiveViews& views_;
+  const Config& config_;
+  JsonLog& log_;
+  std::atomic<bool> in_flight_{false};
+  std::atomic<bool> stopped_{false};
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace latchkey::http

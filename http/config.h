@@ -1,0 +1,65 @@
+#pragma once
+// Server configuration: defaults, then a TOML file, then LATCHKEY_* environment
+// variables, then command-line flags (each overriding the one before).
+// Every setting has a name "section.key"; its environment variable is
+// LATCHKEY_SECTION_KEY (e.g. server.listen -> LATCHKEY_SERVER_LISTEN).
+// docs/configuration.md lists them all.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events/error.h"
+
+namespace latchkey::http {
+
+struct Config {
+  // [server]
+  std::string listen = "127.0.0.1:8080";
+  std::string tls_cert;
+  std::string tls_key;
+  std::int64_t threads = 0;                  // 0: one per core
+  std::int64_t max_body_bytes = 64 * 1024;
+  std::int64_t max_header_bytes = 8 * 1024;
+  std::int64_t read_timeout_ms = 10'000;     // a whole request must arrive within this
+  std::int64_t idle_timeout_ms = 60'000;     // a kept-alive connection may idle this long
+  std::int64_t max_connections = 10'000;
+  std::string access_log = "stdout";         // "stdout" | "off" | a file path
+  bool metrics_public = true;
+  std::string public_url;                    // how clients reach this server (in emails); default from listen
+  // [data]
+  std::string data_dir = "./data";
+  std::int64_t snapshot_every_events = 100'000;
+  // [tokens]
+  std::string issuer = "latchkey";
+  std::string algorithm = "ES256";           // for new signing keys: ES256 | EdDSA
+  // [checkpoints]
+  std::int64_t checkpoint_every_events = 10'000;
+  std::int64_t checkpoint_every_seconds = 300;
+  // [smtp]
+  std::string smtp_url;                      // e.g. smtp://127.0.0.1:2525, smtps://mail:465; empty: no email
+  std::string smtp_from = "latchkey@localhost";
+  std::string smtp_credentials_file;         // "user:password" on one line, 0600
+  std::int64_t smtp_timeout_ms = 10'000;
+  bool smtp_starttls = false;                // require STARTTLS on smtp://
+  bool smtp_verify_tls = true;
+  std::string smtp_ca_file;
+  std::int64_t reminder_check_seconds = 3600;
+
+  // Applies one "section.key" = text. invalid_request names the key on error.
+  Status set(const std::string& name, const std::string& value);
+  // All names, for --help and docs.
+  static std::vector<std::string> names();
+};
+
+// Builds the configuration from the three sources. `file` may be empty.
+// `env` is the process environment (name -> value); `flags` are "section.key" -> value.
+Result<Config> load_config(const std::string& file, const std::map<std::string, std::string>& env,
+                           const std::map<std::string, std::string>& flags);
+
+// The process environment as a map.
+std::map<std::string, std::string> environment();
+
+}  // namespace latchkey::http

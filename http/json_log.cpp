@@ -1,0 +1,70 @@
+#include "http/json_log.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "events/clock.h"
+
+namespace latchkey::http {
+
+JsonLog::JsonLog(const std::string& target) {
+  if (target == "off" || target.empty()) return;
+  if (target == "stdout") {
+    out_ = stdout;
+  } else if (target == "stderr") {
+    out_ = stderr;
+  } else {
+    out_ = std::fopen(target.c_str(), "a");
+    owns_ = out_ != nullptr;
+  }
+  if (out_) {
+    std::setvbuf(out_, nullptr, _IOFBF, 1 << 16);
+    flusher_ = std::thread([this] { run(); });
+  }
+}
+
+JsonLog::~JsonLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  if (flusher_.joinable()) flusher_.join();
+  if (out_) std::fflush(out_);
+  if (owns_) std::fclose(out_);
+}
+
+void JsonLog::run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    std::fflush(out_);
+  }
+}
+
+void JsonLog::write(const nlohmann::json& line) {
+  if (!out_) return;
+  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::lock_guard lock(mu_);
+  std::fwrite(text.data(), 1, text.size(), out_);
+}
+
+void JsonLog::info(const std::string& msg, const nlohmann::json& extra) {
+  nlohmann::json j = {{"time", format_rfc3339(SystemClock().now())}, {"level", "info"}, {"msg", msg}};
+  if (extra.is_object()) j.update(extra);
+  write(j);
+}
+
+void JsonLog::error(const std::string& msg, const nlohmann::json& extra) {
+  nlohmann::json j = {{"time", format_rfc3339(SystemClock().now())}, {"level", "error"}, {"msg", msg}};
+  if (extra.is_object()) j.update(extra);
+  write(j);
+}
+
+void JsonLog::flush() {
+  if (!out_) return;
+  std::lock_guard lock(mu_);
+  std::fflush(out_);
+}
+
+}  // namespace latchkey::http

@@ -1,0 +1,382 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "domain/credentials.h"
+#include "http/error_map.h"
+
+namespace latchkey::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+bool valid_request_id(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != ':') return false;
+  }
+  return true;
+}
+
+// Calls the reply with a 500 if a handler drops it without answering, so a
+// connection never waits forever on a bug.
+struct ReplyGuard {
+  Reply reply;
+  std::string request_id;
+  bool done = false;
+  ~ReplyGuard() {
+    if (!done) reply(error_response(make_error(Errc::internal, "internal error", "handler dropped its reply"), request_id));
+  }
+};
+
+}  // namespace
+
+// What the server knows of one connection, for shutdown.
+struct Server::Conn {
+  std::atomic<bool> idle{true};
+  std::mutex mu;
+  std::function<void()> close;  // GUARDED_BY(mu); posts a close onto the connection's strand
+  void set_close(std::function<void()> f) {
+    std::lock_guard lock(mu);
+    close = std::move(f);
+  }
+  void close_if_idle() {
+    std::lock_guard lock(mu);
+    if (idle && close) close();
+  }
+};
+
+template <class Stream>
+struct SessionRunner {
+  Server& s;
+  Stream stream;
+  std::shared_ptr<Server::Conn> conn;
+  std::string remote_ip;
+
+  auto& tcp_stream() { return beast::get_lowest_layer(stream); }
+
+  net::awaitable<Response> dispatch(Request& req) {
+    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+        [this, &req](auto handler) {
+          auto ex = net::get_associated_executor(handler);
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          auto guard = std::make_shared<ReplyGuard>();
+          guard->request_id = req.request_id;
+          guard->reply = [h, ex](Response r) {
+            net::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+          };
+          s.handler_(req, [guard](Response r) {
+            if (guard->done) return;
+            guard->done = true;
+            guard->reply(std::move(r));
+          });
+        },
+        net::use_awaitable);
+  }
+
+  template <class Body>
+  void decorate(bhttp::response<Body>& res, const Response& r, const std::string& request_id, bool keep_alive) {
+    res.set(bhttp::field::server, "latchkey");
+    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+    res.set("X-Request-Id", request_id);
+    res.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [k, v] : r.headers) res.insert(k, v);
+    res.keep_alive(keep_alive);
+  }
+
+  // Writes an error for a request that could not be read, then the connection closes.
+  net::awaitable<void> write_error(int status, Errc code, const std::string& message) {
+    const std::string rid = domain::new_request_id();
+    Response r = error_response(make_error(code, message), rid);
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+    decorate(res, r, rid, false);
+    res.body() = r.body;
+    res.prepare_payload();
+    tcp_stream().expires_after(std::chrono::milliseconds(s.config_.read_timeout_ms));
+    co_await bhttp::async_write(stream, res, kTuple);
+    log_access(rid, "-", "unmatched", status, 0, "", message);
+  }
+
+  void log_access(const std::string& rid, const std::string& method, const std::string& route, int status,
+                  double seconds, const std::string& principal, const std::string& note) {
+    s.metrics_.request(route, status, seconds);
+    if (!s.access_log_.enabled()) return;
+    nlohmann::json line = {{"time", format_rfc3339(SystemClock().now())},
+                           {"request_id", rid},
+                           {"method", method},
+                           {"route", route},
+                           {"status", status},
+                           {"latency_ms", seconds * 1000.0},
+                           {"remote_ip", remote_ip}};
+    if (!principal.empty()) line["principal"] = principal;
+    if (!note.empty()) line["note"] = note;
+    s.access_log_.write(line);
+  }
+
+  net::awaitable<void> run() {
+    const auto read_timeout = std::chrono::milliseconds(s.config_.read_timeout_ms);
+    const auto idle_timeout = std::chrono::milliseconds(s.config_.idle_timeout_ms);
+    beast::flat_buffer buffer(8192);
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      tcp_stream().expires_after(read_timeout);
+      auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+      if (ec) co_return;
+    }
+    bool first = true;
+    for (;;) {
+      // Wait for the next request: the idle timeout between requests.
+      if (buffer.size() == 0) {
+        conn->idle = true;
+        if (s.stopping_) break;
+        tcp_stream().expires_after(first ? read_timeout : idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), kTuple);
+        conn->idle = false;
+        if (ec) break;
+        buffer.commit(n);
+      }
+      conn->idle = false;
+      first = false;
+      // The whole request must arrive within the read timeout.
+      tcp_stream().expires_after(read_timeout);
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(s.config_.max_header_bytes));
+      parser.body_limit(static_cast<std::uint64_t>(s.config_.max_body_bytes));
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      if (hec == bhttp::error::header_limit) {
+        co_await write_error(431, Errc::invalid_request,
+                             "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes");
+        break;
+      }
+      if (hec == bhttp::error::body_limit) {
+        co_await write_error(413, Errc::payload_too_large,
+                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes");
+        break;
+      }
+      if (hec) {
+        if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout && hec != net::error::eof &&
+            hec != net::error::operation_aborted && hec != net::error::connection_reset) {
+          co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
+        }
+        break;
+      }
+      if (parser.get()[bhttp::field::expect] == "100-continue") {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
+        if (cec) break;
+      }
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      if (bec == bhttp::error::body_limit) {
+        co_await write_error(413, Errc::payload_too_large,
+                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes");
+        break;
+      }
+      if (bec) {
+        if (bec != beast::error::timeout && bec != net::error::eof && bec != bhttp::error::end_of_stream &&
+            bec != net::error::connection_reset && bec != net::error::operation_aborted) {
+          co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
+        }
+        break;
+      }
+      auto msg = parser.release();
+      const auto started = std::chrono::steady_clock::now();
+
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      req.remote_ip = remote_ip;
+      req.received_at = SystemClock().now();
+      const auto rid_header = msg["X-Request-Id"];
+      req.request_id = valid_request_id(rid_header) ? std::string(rid_header) : domain::new_request_id();
+      for (const auto& f : msg) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      req.body = std::move(msg.body());
+      const bool keep_alive = msg.keep_alive() && !s.stopping_;
+      Response r;
+      auto url = boost::urls::parse_origin_form(req.target);
+      if (!url) {
+        r = error_response(make_error(Errc::invalid_request, "malformed request target"), req.request_id);
+        r.route = "unmatched";
+      } else {
+        req.path = std::string(url->path());
+        req.query = std::string(url->encoded_query());
+        if (req.path.find('\0') != std::string::npos) {
+          r = error_response(make_error(Errc::invalid_request, "malformed request path"), req.request_id);
+          r.route = "unmatched";
+        } else {
+          r = co_await dispatch(req);
+        }
+      }
+      const bool keep = keep_alive && !s.stopping_;
+      tcp_stream().expires_after(read_timeout);
+      bool write_failed = false;
+      if (r.stream) {
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), msg.version()};
+        decorate(res, r, req.request_id, keep);
+        res.chunked(true);
+        bhttp::response_serializer<bhttp::empty_body> sr{res};
+        auto [wec, wn] = co_await bhttp::async_write_header(stream, sr, kTuple);
+        write_failed = static_cast<bool>(wec);
+        std::string chunk;
+        while (!write_failed) {
+          chunk.clear();
+          bool more = false;
+          try {
+            more = r.stream(chunk);
+          } catch (const std::exception& ex) {
+            r.log_note = ex.what();
+            write_failed = true;  // the client sees a truncated stream, never a false end
+            break;
+          }
+          if (!chunk.empty()) {
+            tcp_stream().expires_after(read_timeout);
+            auto [cec, cn] = co_await net::async_write(stream, bhttp::make_chunk(net::buffer(chunk)), kTuple);
+            if (cec) write_failed = true;
+          }
+          if (!more) break;
+        }
+        if (!write_failed) {
+          auto [lec, ln] = co_await net::async_write(stream, bhttp::make_chunk_last(), kTuple);
+          write_failed = static_cast<bool>(lec);
+        }
+      } else {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), msg.version()};
+        decorate(res, r, req.request_id, keep);
+        res.body() = std::move(r.body);
+        res.prepare_payload();
+        auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+        write_failed = static_cast<bool>(wec);
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      log_access(req.request_id, req.method, r.route.empty() ? "unmatched" : r.route, r.status, seconds, r.principal,
+                 r.log_note);
+      if (write_failed || !keep) break;
+    }
+    // Close politely.
+    tcp_stream().expires_after(std::chrono::seconds(2));
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::error_code ec;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    } else {
+      co_await stream.async_shutdown(kTuple);
+    }
+  }
+};
+
+Server::Server(net::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log, Metrics& metrics,
+               net::ssl::context* tls)
+    : ioc_(ioc),
+      config_(config),
+      handler_(std::move(handler)),
+      access_log_(access_log),
+      metrics_(metrics),
+      tls_(tls),
+      acceptor_(net::make_strand(ioc)) {}
+
+Server::~Server() = default;
+
+Result<std::string> Server::start(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::invalid_request, "listen address must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(listen.substr(colon + 1));
+  } catch (...) {
+    return make_error(Errc::invalid_request, "listen port must be a number");
+  }
+  if (port > 65535) return make_error(Errc::invalid_request, "listen port must be at most 65535");
+  beast::error_code ec;
+  const auto addr = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return make_error(Errc::invalid_request, "listen host must be an IP address: " + host);
+  const tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(Errc::unavailable, "cannot listen on " + listen + ": " + ec.message());
+  const auto bound = acceptor_.local_endpoint();
+  net::co_spawn(
+      acceptor_.get_executor(),
+      [this]() -> net::awaitable<void> {
+        for (;;) {
+          auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kTuple);
+          if (ec) {
+            if (!acceptor_.is_open() || stopping_) co_return;
+            continue;  // e.g. too many open files: the next accept may succeed
+          }
+          if (stopping_) co_return;
+          if (active_.load() >= static_cast<std::size_t>(config_.max_connections)) {
+            beast::error_code ignored;
+            socket.close(ignored);
+            continue;
+          }
+          socket.set_option(tcp::no_delay(true), ec);
+          beast::error_code rec;
+          const auto remote = socket.remote_endpoint(rec);
+          std::string ip = rec ? "unknown" : remote.address().to_string();
+          auto conn = std::make_shared<Conn>();
+          {
+            std::lock_guard lock(conns_mu_);
+            std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+            conns_.push_back(conn);
+          }
+          ++active_;
+          const auto ex = socket.get_executor();
+          auto done = [this](std::exception_ptr) { --active_; };
+          if (tls_) {
+            using Stream = beast::ssl_stream<beast::tcp_stream>;
+            auto runner = std::make_shared<SessionRunner<Stream>>(
+                SessionRunner<Stream>{*this, Stream(beast::tcp_stream(std::move(socket)), *tls_), conn, ip});
+            conn->set_close([runner, ex] {
+              net::post(ex, [runner] { beast::get_lowest_layer(runner->stream).cancel(); });
+            });
+            net::co_spawn(ex, [runner]() { return runner->run(); },
+                          [done, conn](std::exception_ptr e) { conn->set_close(nullptr); done(e); });
+          } else {
+            using Stream = beast::tcp_stream;
+            auto runner = std::make_shared<SessionRunner<Stream>>(
+                SessionRunner<Stream>{*this, Stream(std::move(socket)), conn, ip});
+            conn->set_close([runner, ex] { net::post(ex, [runner] { runner->stream.cancel(); }); });
+            net::co_spawn(ex, [runner]() { return runner->run(); },
+                          [done, conn](std::exception_ptr e) { conn->set_close(nullptr); done(e); });
+          }
+        }
+      },
+      net::detached);
+  return bound.address().to_string() + ":" + std::to_string(bound.port());
+}
+
+void Server::shutdown() {
+  stopping_ = true;
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  std::lock_guard lock(conns_mu_);
+  for (auto& w : conns_) {
+    if (auto c = w.lock()) c->close_if_idle();
+  }
+}
+
+}  // namespace latchkey::http

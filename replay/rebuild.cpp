@@ -1,0 +1,96 @@
+#include "replay/rebuild.h"
+
+namespace latchkey::replay {
+
+Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use_snapshots, RebuildStats* stats) {
+  const Seq head = log.head().seq;
+  if (at > head) at = head;
+  projections::Views views;
+  RebuildStats local;
+  if (use_snapshots) {
+    auto snap = log.find_snapshot(at);
+    if (!snap) return snap.error();
+    if (*snap) {
+      auto restored = projections::restore((*snap)->bytes);
+      if (restored) {  // a bad snapshot is skipped: the log is the truth
+        views = std::move(*restored);
+        local.snapshot_seq = (*snap)->seq;
+      }
+    }
+  }
+  if (views.seq < at) {
+    const Status st = log.scan(views.seq + 1, at, [&](const events::Event& e) {
+      projections::apply(views, e);
+      ++local.applied;
+      return true;
+    });
+    if (!st) return st.error();
+  }
+  if (stats) *stats = local;
+  return views;
+}
+
+Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t, RebuildStats* stats) {
+  auto seq = log.seq_at_time(t);
+  if (!seq) return seq.error();
+  return rebuild(log, *seq, true, stats);
+}
+
+Snapshotter::Snapshotter(events::EventLog& log, std::uint64_t every, OnError on_error)
+    : log_(log), every_(every == 0 ? 1 : every), on_error_(std::move(on_error)) {
+  auto latest = log_.find_snapshot(UINT64_MAX);
+  if (latest && *latest) last_ = (*latest)->seq;
+  thread_ = std::thread([this] { run(); });
+}
+
+Snapshotter::~Snapshotter() { stop(); }
+
+void Snapshotter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Snapshotter::notify(Seq head) {
+  if (head < last_.load() + every_) return;
+  std::lock_guard lock(mu_);
+  if (head > wanted_) {
+    wanted_ = head;
+    cv_.notify_one();
+  }
+}
+
+Status Snapshotter::snapshot_now() { return take(log_.head().seq); }
+
+Status Snapshotter::take(Seq head) {
+  std::lock_guard lock(take_mu_);
+  if (head <= last_.load()) return {};
+  auto views = rebuild(log_, head, true);
+  if (!views) return views.error();
+  if (auto st = log_.put_snapshot(events::Snapshot{views->seq, projections::snapshot(*views)}); !st) return st;
+  last_ = views->seq;
+  return {};
+}
+
+void Snapshotter::run() {
+  for (;;) {
+    Seq target;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || wanted_ >= last_.load() + every_; });
+      if (stopping_) return;
+      target = wanted_;
+    }
+    if (auto st = take(target); !st && on_error_) {
+      on_error_(st.error());
+      std::unique_lock lock(mu_);
+      // Wait for the next notification rather than spinning on a failing disk.
+      wanted_ = 0;
+    }
+  }
+}
+
+}  // namespace latchkey::replay

@@ -1,0 +1,368 @@
+#include "tools/forensics.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "domain/command_service.h"
+#include "domain/secret_store.h"
+#include "events/codec.h"
+#include "events/event_log.h"
+#include "events/verify.h"
+#include "projections/live_views.h"
+#include "replay/queries.h"
+#include "replay/rebuild.h"
+
+namespace latchkey::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int fail(const std::string& m) {
+  std::cerr << "latchkey: " << m << "\n";
+  return 1;
+}
+
+Result<std::unique_ptr<events::EventLog>> open_reader(const std::string& data) {
+  return events::open_rocksdb_log(domain::SecretStore::log_dir(data), events::OpenMode::read_only);
+}
+
+std::string summary(const events::Event& e) {
+  nlohmann::json d = events::data_to_json(e.data);
+  std::string out;
+  for (const auto& [k, v] : d.items()) {
+    if (v.is_string() && v.get<std::string>().empty()) continue;
+    if (v.is_array() && v.empty()) continue;
+    if (k == "public_jwk" || k == "signature" || k == "head_hash") continue;
+    if (!out.empty()) out += " ";
+    out += k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+void print_table(const std::vector<events::Event>& evs) {
+  std::cout << std::left << std::setw(8) << "SEQ" << std::setw(29) << "TIME" << std::setw(24) << "TYPE"
+            << std::setw(22) << "ACTOR" << std::setw(16) << "SOURCE" << "DETAILS\n";
+  for (const auto& e : evs) {
+    std::cout << std::left << std::setw(8) << e.seq << std::setw(29) << format_rfc3339(e.time) << std::setw(24)
+              << events::type_name(e.type) << std::setw(22) << e.context.actor << std::setw(16)
+              << (e.context.source_ip.empty() ? "-" : e.context.source_ip) << summary(e) << "\n";
+  }
+}
+
+int cmd_verify(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  std::map<std::string, VerifyKey> keys;
+  if (!o.jwks_file.empty()) {
+    std::ifstream in(o.jwks_file);
+    if (!in) return fail("cannot read " + o.jwks_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (!j.is_object() || !j.contains("keys") || !j["keys"].is_array()) return fail(o.jwks_file + " is not a JWKS");
+    for (const auto& k : j["keys"]) {
+      auto vk = VerifyKey::from_jwk(k.dump());
+      if (!vk) return fail(o.jwks_file + " holds a key latchkey cannot use");
+      keys.emplace(vk->kid(), std::move(*vk));
+    }
+    if (keys.empty()) return fail(o.jwks_file + " holds no keys");
+  }
+  const auto r = events::verify_log(**log, keys);
+  if (o.format == "json") {
+    nlohmann::json j = {{"ok", r.ok}, {"events", r.events}, {"checkpoints", r.checkpoints},
+                        {"checkpoints_signature_verified", r.checkpoints_signed_ok},
+                        {"last_checkpoint", r.last_checkpoint}, {"head_hash", to_hex(r.head_hash)}};
+    if (!r.ok) {
+      j["first_bad_seq"] = r.first_bad;
+      j["reason"] = r.reason;
+    }
+    std::cout << j.dump(2) << "\n";
+  } else if (r.ok) {
+    std::cout << "ok: " << r.events << " events, sequence dense, hash chain intact, head " << to_hex(r.head_hash)
+              << "\n";
+    std::cout << "checkpoints: " << r.checkpoints << " matching the chain";
+    if (!keys.empty()) std::cout << ", " << r.checkpoints_signed_ok << " with valid signatures";
+    if (r.last_checkpoint) std::cout << "; the last at seq " << r.last_checkpoint;
+    std::cout << "\n";
+  }
+  if (!r.ok) {
+    std::cerr << "latchkey: verification failed at seq " << r.first_bad << ": " << r.reason << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+Result<replay::AuditFilter> filter_of(const ForensicsOptions& o) {
+  std::map<std::string, std::string> p;
+  if (!o.principal_id.empty()) p["principal_id"] = o.principal_id;
+  if (!o.apikey.empty()) p["apikey"] = o.apikey;
+  if (!o.type.empty()) p["type"] = o.type;
+  if (!o.actor.empty()) p["actor"] = o.actor;
+  if (!o.from.empty()) p["from"] = o.from;
+  if (!o.to.empty()) p["to"] = o.to;
+  if (o.after) p["after"] = std::to_string(o.after);
+  if (o.before) p["before"] = std::to_string(o.before);
+  if (!o.order.empty()) p["order"] = o.order;
+  if (o.limit) p["limit"] = std::to_string(o.limit);
+  return replay::parse_audit_filter(p);
+}
+
+int cmd_audit(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  auto f = filter_of(o);
+  if (!f) return fail(f.error().message);
+  const std::string format = o.format.empty() ? "table" : o.format;
+  const bool everything = o.all || format == "ndjson";
+  std::vector<events::Event> table_rows;
+  nlohmann::json json_events = nlohmann::json::array();
+  std::optional<events::Seq> next;
+  for (;;) {
+    auto page = replay::audit_page(**log, *f);
+    if (!page) return fail(page.error().message);
+    for (const auto& e : page->events) {
+      if (format == "ndjson") {
+        std::cout << events::to_json(e).dump() << "\n";
+      } else if (format == "json") {
+        json_events.push_back(events::to_json(e));
+      } else {
+        table_rows.push_back(e);
+      }
+    }
+    next = page->next;
+    if (!everything || !next) break;
+    (f->descending ? f->before : f->after) = *next;
+  }
+  if (format == "json") {
+    std::cout << nlohmann::json{{"events", json_events},
+                                {"next", next ? nlohmann::json(std::to_string(*next)) : nlohmann::json(nullptr)}}
+                     .dump(2)
+              << "\n";
+  } else if (format == "table") {
+    print_table(table_rows);
+    if (next) std::cerr << "more: --" << (f->descending ? "before " : "after ") << *next << " (or --all)\n";
+  }
+  return 0;
+}
+
+int cmd_replay_state(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  auto point = replay::parse_point(**log, o.at);
+  if (!point) return fail(point.error().message);
+  auto views = replay::rebuild(**log, point->seq);
+  if (!views) return fail(views.error().message);
+  const auto j = replay::state_json(*views, point->time);
+  if (o.format == "json" || o.format.empty()) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "state at " << j["at"].get<std::string>() << " (seq " << j["seq"] << ")\n\nKEYS\n";
+  for (const auto& k : j["keys"]) {
+    std::cout << "  " << std::left << std::setw(30) << k["apikey"].get<std::string>() << std::setw(24)
+              << k["principal_id"].get<std::string>() << std::setw(10) << k["status"].get<std::string>()
+              << "expires " << k["expires_at"].get<std::string>() << "\n";
+  }
+  std::cout << "\nSETTINGS\n";
+  for (const auto& [name, value] : j["settings"].items()) std::cout << "  " << name << " = " << value << "\n";
+  std::cout << "\nLIVE TOKENS: " << j["live_tokens"].size() << "\n";
+  return 0;
+}
+
+int cmd_replay_diff(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  auto from = replay::parse_point(**log, o.diff_from);
+  if (!from) return fail(from.error().message);
+  auto to = replay::parse_point(**log, o.diff_to);
+  if (!to) return fail(to.error().message);
+  auto d = replay::diff_json(**log, *from, *to);
+  if (!d) return fail(d.error().message);
+  std::cout << d->dump(2) << "\n";
+  return 0;
+}
+
+int cmd_replay_timeline(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  std::vector<events::Event> all;
+  events::Seq after = 0;
+  for (;;) {
+    auto page = replay::timeline(**log, o.apikey, after, 1000);
+    if (!page) return fail(page.error().message);
+    for (auto& e : page->events) all.push_back(std::move(e));
+    if (!page->next) break;
+    after = *page->next;
+  }
+  if (all.empty()) return fail("no events for key " + o.apikey);
+  if (o.format == "json" || o.format == "ndjson") {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& e : all) {
+      if (o.format == "ndjson") std::cout << events::to_json(e).dump() << "\n";
+      else arr.push_back(events::to_json(e));
+    }
+    if (o.format == "json") std::cout << nlohmann::json{{"apikey", o.apikey}, {"events", arr}}.dump(2) << "\n";
+  } else {
+    print_table(all);
+  }
+  return 0;
+}
+
+Status copy_private(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, ec);
+  if (ec) return make_error(Errc::unavailable, "cannot copy " + from.string() + ": " + ec.message());
+  fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, ec);
+  return {};
+}
+
+int cmd_backup(const ForensicsOptions& o) {
+  std::error_code ec;
+  if (fs::exists(o.to_dir, ec)) return fail(o.to_dir + " already exists");
+  fs::create_directories(o.to_dir, ec);
+  if (ec) return fail("cannot create " + o.to_dir + ": " + ec.message());
+  fs::permissions(o.to_dir, fs::perms::owner_all, ec);
+  std::string how;
+  auto st = events::backup_rocksdb_log(domain::SecretStore::log_dir(o.data), domain::SecretStore::log_dir(o.to_dir), &how);
+  if (!st) {
+    fs::remove_all(o.to_dir, ec);
+    return fail(st.error().message);
+  }
+  if (!o.no_secrets) {
+    fs::create_directories(fs::path(o.to_dir) / "signing", ec);
+    fs::permissions(fs::path(o.to_dir) / "signing", fs::perms::owner_all, ec);
+    if (auto c = copy_private(fs::path(o.data) / "pepper", fs::path(o.to_dir) / "pepper"); !c) return fail(c.error().message);
+    for (const auto& entry : fs::directory_iterator(fs::path(o.data) / "signing", ec)) {
+      if (auto c = copy_private(entry.path(), fs::path(o.to_dir) / "signing" / entry.path().filename()); !c) {
+        return fail(c.error().message);
+      }
+    }
+  }
+  std::cout << "backup of " << o.data << " in " << o.to_dir << " (" << how
+            << (o.no_secrets ? "; without the pepper and signing keys" : "; with the pepper and signing keys") << ")\n";
+  return 0;
+}
+
+int cmd_jwks(const ForensicsOptions& o) {
+  auto log = open_reader(o.data);
+  if (!log) return fail(log.error().message);
+  auto views = replay::rebuild(**log, (*log)->head().seq);
+  if (!views) return fail(views.error().message);
+  nlohmann::json keys = nlohmann::json::array();
+  const Micros now = SystemClock().now();
+  for (const auto& k : views->signing.all()) {
+    if (!o.all_keys && !(k.retired_at == 0 || k.valid_until > now)) continue;
+    keys.push_back(nlohmann::json::parse(k.public_jwk));
+  }
+  std::cout << nlohmann::json{{"keys", keys}}.dump(2) << "\n";
+  return 0;
+}
+
+int cmd_rotate(const ForensicsOptions& o) {
+  auto secrets = domain::SecretStore::open(o.data, true);
+  if (!secrets) return fail(secrets.error().message);
+  auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data), events::OpenMode::read_write);
+  if (!log) {
+    if (log.error().code == Errc::unavailable) {
+      return fail(log.error().message + "; while the server runs, rotate with POST /iam/signing-keys/rotate");
+    }
+    return fail(log.error().message);
+  }
+  auto views = replay::rebuild(**log, (*log)->head().seq);
+  if (!views) return fail(views.error().message);
+  projections::LiveViews live(std::move(*views));
+  SystemClock clock;
+  domain::CommandService commands(**log, live, clock);
+  auto key = (*secrets)->add_signing_key(alg_from_name(o.alg).value_or(SignAlg::es256));
+  if (!key) return fail(key.error().message);
+  auto r = commands.execute_and_wait(
+      domain::RotateSigningKey{(*key)->kid(), alg_name((*key)->alg()), (*key)->public_key().jwk()},
+      events::RequestContext{"system", "cli", ""});
+  if (!r) return fail(r.error().message);
+  commands.stop();
+  const auto& ev = std::get<events::SigningKeyRotated>(r->front().data);
+  std::cout << nlohmann::json{{"kid", ev.kid},
+                              {"alg", ev.alg},
+                              {"old_kid", ev.old_kid},
+                              {"old_key_published_until", format_rfc3339_seconds(ev.old_valid_until)}}
+                   .dump(2)
+            << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
+  auto data = [&](CLI::App* c) { c->add_option("--data", o.data, "Data directory")->capture_default_str(); };
+
+  o.verify = app.add_subcommand("verify", "Check the whole log: dense sequence, hash chain, checkpoints");
+  data(o.verify);
+  o.verify->add_option("--jwks", o.jwks_file, "Also check every checkpoint's signature against these public keys")
+      ->check(CLI::ExistingFile);
+  o.verify->add_option("--format", o.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  o.audit = app.add_subcommand("audit", "Query the audit log");
+  data(o.audit);
+  o.audit->add_option("--principal-id", o.principal_id, "Events about this principal");
+  o.audit->add_option("--apikey", o.apikey, "Events about this key");
+  o.audit->add_option("--type", o.type, "Events of this type, e.g. token.issued");
+  o.audit->add_option("--actor", o.actor, "Events caused by this principal (or system, anonymous)");
+  o.audit->add_option("--from", o.from, "Events at or after this RFC 3339 time");
+  o.audit->add_option("--to", o.to, "Events at or before this RFC 3339 time");
+  o.audit->add_option("--after", o.after, "Events after this sequence number (order asc)");
+  o.audit->add_option("--before", o.before, "Events before this sequence number (order desc)");
+  o.audit->add_option("--order", o.order, "asc (default) or desc")->check(CLI::IsMember({"asc", "desc"}));
+  o.audit->add_option("--limit", o.limit, "Events per page (default 100)");
+  o.audit->add_flag("--all", o.all, "Every page, not just the first");
+  o.audit->add_option("--format", o.format, "table (default), json or ndjson (all pages)")
+      ->check(CLI::IsMember({"table", "json", "ndjson"}));
+
+  o.replay = app.add_subcommand("replay", "Rebuild the state at a past point");
+  o.replay->require_subcommand(1);
+  o.replay_state = o.replay->add_subcommand("state", "The state at an instant or sequence number");
+  data(o.replay_state);
+  o.replay_state->add_option("--at", o.at, "RFC 3339 time or sequence number")->required();
+  o.replay_state->add_option("--format", o.format, "json (default) or table")->check(CLI::IsMember({"json", "table"}));
+  o.replay_diff = o.replay->add_subcommand("diff", "What changed between two points");
+  data(o.replay_diff);
+  o.replay_diff->add_option("--from", o.diff_from, "RFC 3339 time or sequence number")->required();
+  o.replay_diff->add_option("--to", o.diff_to, "RFC 3339 time or sequence number")->required();
+  o.replay_timeline = o.replay->add_subcommand("timeline", "Every event that touched one key");
+  data(o.replay_timeline);
+  o.replay_timeline->add_option("--apikey", o.apikey, "The key")->required();
+  o.replay_timeline->add_option("--format", o.format, "table (default), json or ndjson")
+      ->check(CLI::IsMember({"table", "json", "ndjson"}));
+
+  o.backup = app.add_subcommand("backup", "Copy the data directory (works while the server runs)");
+  data(o.backup);
+  o.backup->add_option("--to", o.to_dir, "A new directory for the copy")->required();
+  o.backup->add_flag("--no-secrets", o.no_secrets, "Leave out the pepper and signing keys (a copy for auditors)");
+
+  o.jwks = app.add_subcommand("jwks", "Print the public signing keys announced in the log");
+  data(o.jwks);
+  o.jwks->add_flag("--all", o.all_keys, "Every key ever used, not just those published now (for verify --jwks)");
+
+  o.rotate = app.add_subcommand("rotate-signing-key", "Add a new token signing key (server stopped)");
+  data(o.rotate);
+  o.rotate->add_option("--alg", o.alg, "ES256 or EdDSA")->check(CLI::IsMember({"ES256", "EdDSA"}))->capture_default_str();
+}
+
+int run_forensics_command(CLI::App&, const ForensicsOptions& o) {
+  if (o.verify->parsed()) return cmd_verify(o);
+  if (o.audit->parsed()) return cmd_audit(o);
+  if (o.replay_state->parsed()) return cmd_replay_state(o);
+  if (o.replay_diff->parsed()) return cmd_replay_diff(o);
+  if (o.replay_timeline->parsed()) return cmd_replay_timeline(o);
+  if (o.backup->parsed()) return cmd_backup(o);
+  if (o.jwks->parsed()) return cmd_jwks(o);
+  if (o.rotate->parsed()) return cmd_rotate(o);
+  return fail("no command");
+}
+
+}  // namespace latchkey::tools
