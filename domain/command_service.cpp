@@ -6,11 +6,12 @@ namespace latchkey::domain {
 
 using events::Sequencer;
 
-CommandService::CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
-                               Sequencer::Options options)
+CommandService::CommandService(events::EventLog& log, projections::LiveViews& views,
+                               const Clock& clock, Sequencer::Options options)
     : log_(log), views_(views) {
   sequencer_ = std::make_unique<Sequencer>(
-      log, clock, [this](std::span<const events::Event> committed) { views_.apply(committed); }, options);
+      log, clock, [this](std::span<const events::Event> committed) { views_.apply(committed); },
+      options);
 }
 
 CommandService::~CommandService() { stop(); }
@@ -24,7 +25,8 @@ void CommandService::set_batch_observer(Sequencer::BatchObserver observer) {
 void CommandService::execute(Command cmd, events::RequestContext ctx, Done done) {
   sequencer_->submit(
       Sequencer::Isolation::exclusive,
-      [this, cmd = std::move(cmd), ctx = std::move(ctx)](Micros now) -> Result<std::vector<events::Draft>> {
+      [this, cmd = std::move(cmd),
+       ctx = std::move(ctx)](Micros now) -> Result<std::vector<events::Draft>> {
         auto drafts = decide(views_.writer_view(), cmd, now);
         if (!drafts) return drafts.error();
         for (auto& d : *drafts) d.context = ctx;
@@ -37,7 +39,8 @@ void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, Log
   auto decision = std::make_shared<LoginDecision>();
   sequencer_->submit(
       Sequencer::Isolation::shared,
-      [this, attempt = std::move(attempt), ctx = std::move(ctx), decision](Micros now) -> Result<std::vector<events::Draft>> {
+      [this, attempt = std::move(attempt), ctx = std::move(ctx),
+       decision](Micros now) -> Result<std::vector<events::Draft>> {
         *decision = decide_login(views_.writer_view(), throttle_, attempt, now);
         std::vector<events::Draft> drafts = std::move(decision->events);
         decision->events.clear();
@@ -53,29 +56,37 @@ void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, Log
       });
 }
 
-void CommandService::record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done) {
+void CommandService::record(std::vector<events::Draft> drafts, events::RequestContext ctx,
+                            Done done) {
   for (auto& d : drafts) d.context = ctx;
   sequencer_->submit(
       Sequencer::Isolation::shared,
-      [drafts = std::move(drafts)](Micros) mutable -> Result<std::vector<events::Draft>> { return std::move(drafts); },
+      [drafts = std::move(drafts)](Micros) mutable -> Result<std::vector<events::Draft>> {
+        return std::move(drafts);
+      },
       std::move(done));
 }
 
-void CommandService::submit(Sequencer::Isolation isolation, Sequencer::Producer producer, Done done) {
+void CommandService::submit(Sequencer::Isolation isolation, Sequencer::Producer producer,
+                            Done done) {
   sequencer_->submit(isolation, std::move(producer), std::move(done));
 }
 
-Result<std::vector<events::Event>> CommandService::execute_and_wait(Command cmd, events::RequestContext ctx) {
+Result<std::vector<events::Event>> CommandService::execute_and_wait(Command cmd,
+                                                                    events::RequestContext ctx) {
   std::promise<Result<std::vector<events::Event>>> p;
   auto f = p.get_future();
-  execute(std::move(cmd), std::move(ctx), [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
+  execute(std::move(cmd), std::move(ctx),
+          [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 
-Result<LoginDecision> CommandService::login_and_wait(LoginAttempt attempt, events::RequestContext ctx) {
+Result<LoginDecision> CommandService::login_and_wait(LoginAttempt attempt,
+                                                     events::RequestContext ctx) {
   std::promise<Result<LoginDecision>> p;
   auto f = p.get_future();
-  login(std::move(attempt), std::move(ctx), [&p](Result<LoginDecision> r) { p.set_value(std::move(r)); });
+  login(std::move(attempt), std::move(ctx),
+        [&p](Result<LoginDecision> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 

@@ -44,7 +44,8 @@ class CommandService {
   void record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done);
 
   // A raw producer, for work that needs the log's head (e.g. checkpoints).
-  void submit(events::Sequencer::Isolation isolation, events::Sequencer::Producer producer, Done done);
+  void submit(events::Sequencer::Isolation isolation, events::Sequencer::Producer producer,
+              Done done);
 
   // Blocking forms for tools and tests; never on an I/O thread.
   Result<std::vector<events::Event>> execute_and_wait(Command cmd, events::RequestContext ctx);

@@ -42,8 +42,8 @@ struct CreateKey {
   // The route's kind; nullopt for a principal's own keys (/iam/me/keys).
   std::optional<PrincipalKind> kind;
   std::string principal_id;
-  std::string apikey;     // fresh, from new_apikey()
-  Digest secret_hash{};   // Pepper::hash of the fresh secretkey
+  std::string apikey;    // fresh, from new_apikey()
+  Digest secret_hash{};  // Pepper::hash of the fresh secretkey
   std::optional<std::int64_t> lifetime_days;
   std::optional<Micros> expires_at;
   std::string description;
@@ -70,16 +70,16 @@ struct RotateSigningKey {
   std::string public_jwk;
 };
 
-using Command = std::variant<CreatePrincipal, UpdatePrincipal, DeletePrincipal, CreateKey, ChangeKey,
-                             ChangeSettings, RotateSigningKey>;
+using Command = std::variant<CreatePrincipal, UpdatePrincipal, DeletePrincipal, CreateKey,
+                             ChangeKey, ChangeSettings, RotateSigningKey>;
 
 // A login attempt, once the secret presented has been hashed with the pepper.
 struct LoginAttempt {
-  std::string apikey;      // as presented
-  Digest presented_hash{}; // Pepper::hash(secretkey as presented)
-  bool well_formed = true; // apikey and secretkey had their formats
-  std::string jti;         // fresh, for the token if the login succeeds
-  std::string kid;         // the key that will sign the token
+  std::string apikey;       // as presented
+  Digest presented_hash{};  // Pepper::hash(secretkey as presented)
+  bool well_formed = true;  // apikey and secretkey had their formats
+  std::string jti;          // fresh, for the token if the login succeeds
+  std::string kid;          // the key that will sign the token
   std::string source_ip;
 };
 

@@ -6,7 +6,8 @@ namespace latchkey::domain {
 namespace {
 
 bool all_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::string checksum(std::string_view body) {
@@ -30,7 +31,9 @@ std::string new_service_account_id() { return "sa_" + random_hex(8); }
 std::string new_jti() { return random_hex(16); }
 std::string new_request_id() { return random_hex(12); }
 
-bool is_apikey(std::string_view s) { return s.size() == 27 && s.starts_with("lk_") && all_hex(s.substr(3)); }
+bool is_apikey(std::string_view s) {
+  return s.size() == 27 && s.starts_with("lk_") && all_hex(s.substr(3));
+}
 
 bool is_secretkey(std::string_view s) {
   if (s.size() != 4 + 72 || !s.starts_with("lks_") || !all_hex(s.substr(4))) return false;

@@ -24,10 +24,13 @@ bool has_control(std::string_view s) {
   });
 }
 
-std::string kind_label(PrincipalKind k) { return k == PrincipalKind::user ? "user" : "service account"; }
+std::string kind_label(PrincipalKind k) {
+  return k == PrincipalKind::user ? "user" : "service account";
+}
 
 // A principal that exists and, if `kind` is given, is of that kind.
-Result<const Principal*> live_principal(const Views& v, std::optional<PrincipalKind> kind, const std::string& id) {
+Result<const Principal*> live_principal(const Views& v, std::optional<PrincipalKind> kind,
+                                        const std::string& id) {
   const Principal* p = v.principals.find(id);
   if (!p || p->deleted() || (kind && p->kind != *kind)) {
     return not_found("no " + (kind ? kind_label(*kind) : std::string("principal")) + " " + id);
@@ -53,12 +56,14 @@ struct Decider {
     if (!is_principal_id(c.id)) return invalid("malformed id");
     if (v.principals.find(c.id)) return make_error(Errc::conflict, "id already in use");
     if (auto e = check_name(c.name)) return invalid(*e);
-    if (c.kind == PrincipalKind::user && c.email.empty()) return invalid("email is required for a user");
+    if (c.kind == PrincipalKind::user && c.email.empty())
+      return invalid("email is required for a user");
     if (!c.email.empty()) {
       if (auto e = check_email(c.email)) return invalid(*e);
     }
     if (auto e = check_roles(c.roles)) return invalid(*e);
-    const EventType t = c.kind == PrincipalKind::user ? EventType::user_created : EventType::service_account_created;
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_created
+                                                      : EventType::service_account_created;
     return std::vector<Draft>{draft(t, events::PrincipalCreated{c.id, c.name, c.email, c.roles})};
   }
 
@@ -71,7 +76,8 @@ struct Decider {
       u.name = c.name;
     }
     if (c.email && *c.email != (*p)->email) {
-      if (c.email->empty() && c.kind == PrincipalKind::user) return invalid("email is required for a user");
+      if (c.email->empty() && c.kind == PrincipalKind::user)
+        return invalid("email is required for a user");
       if (!c.email->empty()) {
         if (auto e = check_email(*c.email)) return invalid(*e);
       }
@@ -79,14 +85,16 @@ struct Decider {
     }
     if (c.roles && *c.roles != (*p)->roles) {
       if (auto e = check_roles(*c.roles)) return invalid(*e);
-      const bool keeps_admin = std::find(c.roles->begin(), c.roles->end(), "admin") != c.roles->end();
+      const bool keeps_admin =
+          std::find(c.roles->begin(), c.roles->end(), "admin") != c.roles->end();
       if ((*p)->has_role("admin") && !keeps_admin && admins_other_than(v, c.id) == 0) {
         return make_error(Errc::conflict, "the last admin cannot lose the admin role");
       }
       u.roles = c.roles;
     }
     if (!u.name && !u.email && !u.roles) return std::vector<Draft>{};
-    const EventType t = c.kind == PrincipalKind::user ? EventType::user_updated : EventType::service_account_updated;
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_updated
+                                                      : EventType::service_account_updated;
     return std::vector<Draft>{draft(t, std::move(u))};
   }
 
@@ -101,43 +109,51 @@ struct Decider {
       const ApiKey& k = v.keys.at(pos);
       if (k.state != KeyState::deleted) d.keys_deactivated.push_back(k.apikey);
     }
-    const EventType t = c.kind == PrincipalKind::user ? EventType::user_deleted : EventType::service_account_deleted;
+    const EventType t = c.kind == PrincipalKind::user ? EventType::user_deleted
+                                                      : EventType::service_account_deleted;
     return std::vector<Draft>{draft(t, std::move(d))};
   }
 
   Result<std::vector<Draft>> operator()(const CreateKey& c) const {
     auto p = live_principal(v, c.kind, c.principal_id);
     if (!p) return p.error();
-    if (!is_apikey(c.apikey) || v.keys.find(c.apikey)) return make_error(Errc::internal, "bad fresh apikey");
+    if (!is_apikey(c.apikey) || v.keys.find(c.apikey))
+      return make_error(Errc::internal, "bad fresh apikey");
     if (auto e = check_description(c.description)) return invalid(*e);
     const auto& s = v.settings;
     const Micros max_expiry = now + s.max_key_lifetime_days * kMicrosPerDay;
     Micros expires_at = 0;
     std::string source;
-    if (c.lifetime_days && c.expires_at) return invalid("give lifetime_days or expires_at, not both");
+    if (c.lifetime_days && c.expires_at)
+      return invalid("give lifetime_days or expires_at, not both");
     if (c.lifetime_days) {
       if (*c.lifetime_days < 1) return invalid("lifetime_days must be at least 1");
       if (*c.lifetime_days > s.max_key_lifetime_days) {
-        return invalid("lifetime_days exceeds max_key_lifetime_days (" + std::to_string(s.max_key_lifetime_days) + ")");
+        return invalid("lifetime_days exceeds max_key_lifetime_days (" +
+                       std::to_string(s.max_key_lifetime_days) + ")");
       }
       expires_at = now + *c.lifetime_days * kMicrosPerDay;
       source = "lifetime_days";
     } else if (c.expires_at) {
       if (*c.expires_at <= now) return invalid("expires_at must be in the future");
       if (*c.expires_at > max_expiry) {
-        return invalid("expires_at is beyond max_key_lifetime_days (" + std::to_string(s.max_key_lifetime_days) + ")");
+        return invalid("expires_at is beyond max_key_lifetime_days (" +
+                       std::to_string(s.max_key_lifetime_days) + ")");
       }
       expires_at = *c.expires_at;
       source = "expires_at";
     } else {
-      expires_at = now + std::min(s.default_key_lifetime_days, s.max_key_lifetime_days) * kMicrosPerDay;
+      expires_at =
+          now + std::min(s.default_key_lifetime_days, s.max_key_lifetime_days) * kMicrosPerDay;
       source = "default";
     }
     if (c.send_email) {
       if ((*p)->email.empty()) {
-        return invalid("send_email needs an email address: this " + kind_label((*p)->kind) + " has none");
+        return invalid("send_email needs an email address: this " + kind_label((*p)->kind) +
+                       " has none");
       }
-      if (!c.mail_configured) return invalid("send_email needs SMTP, and this server has no smtp_url configured");
+      if (!c.mail_configured)
+        return invalid("send_email needs SMTP, and this server has no smtp_url configured");
     }
     std::int64_t live = 0;
     for (std::uint32_t pos : (*p)->keys) {
@@ -187,10 +203,12 @@ struct Decider {
     events::SettingsChanged changed;
     for (const auto& [name, value] : c.values) {
       const auto& ranges = setting_ranges();
-      const auto it = std::find_if(ranges.begin(), ranges.end(), [&](const auto& r) { return name == r.name; });
+      const auto it =
+          std::find_if(ranges.begin(), ranges.end(), [&](const auto& r) { return name == r.name; });
       if (it == ranges.end()) return invalid("unknown setting " + name);
       if (value < it->min || value > it->max) {
-        return invalid(name + " must be between " + std::to_string(it->min) + " and " + std::to_string(it->max));
+        return invalid(name + " must be between " + std::to_string(it->min) + " and " +
+                       std::to_string(it->max));
       }
       next.set(name, value);
     }
@@ -226,7 +244,8 @@ Result<std::vector<events::Draft>> decide(const Views& views, const Command& cmd
   return std::visit(Decider{views, now}, cmd);
 }
 
-LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginAttempt& a, Micros now) {
+LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginAttempt& a,
+                           Micros now) {
   LoginDecision d;
   const bool apikey_ok = is_apikey(a.apikey);
   const std::string apikey = apikey_ok ? a.apikey : std::string();
@@ -235,7 +254,8 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
   if (apikey_ok) until = std::max(until, v.lockouts.locked_until("apikey", apikey, now));
   if (until > now) {
     d.outcome = Errc::too_many_requests;
-    d.retry_after_seconds = static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
+    d.retry_after_seconds =
+        static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
     d.reason = "locked";
     return d;
   }
@@ -244,7 +264,8 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
   // Compare in constant time whether or not the key exists, so timing tells nothing.
   static const Digest kNoKey{};
   const Digest& stored = key ? key->secret_hash : kNoKey;
-  const bool secret_ok = constant_time_equal(stored, a.presented_hash) && key != nullptr && a.well_formed;
+  const bool secret_ok =
+      constant_time_equal(stored, a.presented_hash) && key != nullptr && a.well_formed;
 
   std::string reason;
   const Principal* owner = key ? &v.principals.at(key->principal) : nullptr;
@@ -293,12 +314,13 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
   }
   if (verdict.lock_apikey_until) {
     d.events.push_back(draft(EventType::login_locked,
-                             events::LoginLocked{"apikey", apikey, *verdict.lock_apikey_until, verdict.apikey_failures}));
+                             events::LoginLocked{"apikey", apikey, *verdict.lock_apikey_until,
+                                                 verdict.apikey_failures}));
   }
   if (verdict.lock_source_until) {
-    d.events.push_back(draft(EventType::login_locked, events::LoginLocked{"source", a.source_ip,
-                                                                          *verdict.lock_source_until,
-                                                                          verdict.source_failures}));
+    d.events.push_back(draft(EventType::login_locked,
+                             events::LoginLocked{"source", a.source_ip, *verdict.lock_source_until,
+                                                 verdict.source_failures}));
   }
   return d;
 }
@@ -315,7 +337,8 @@ std::optional<std::string> check_name(std::string_view name) {
 std::optional<std::string> check_email(std::string_view email) {
   if (email.size() > 254) return "email is longer than 254 bytes";
   const auto at = email.find('@');
-  if (at == std::string_view::npos || at == 0 || at > 64 || email.find('@', at + 1) != std::string_view::npos) {
+  if (at == std::string_view::npos || at == 0 || at > 64 ||
+      email.find('@', at + 1) != std::string_view::npos) {
     return "email is not an address";
   }
   const std::string_view local = email.substr(0, at);
@@ -326,11 +349,13 @@ std::optional<std::string> check_email(std::string_view email) {
       return "email is not an address";
     }
   }
-  if (domain.empty() || domain.front() == '.' || domain.back() == '.' || domain.find("..") != std::string_view::npos) {
+  if (domain.empty() || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
     return "email is not an address";
   }
   for (char c : domain) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return "email is not an address";
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-')
+      return "email is not an address";
   }
   return std::nullopt;
 }
@@ -340,8 +365,9 @@ std::optional<std::string> check_roles(const std::vector<std::string>& roles) {
   for (const auto& r : roles) {
     if (r.empty() || r.size() > 64) return "a role is 1 to 64 characters";
     for (char c : r) {
-      if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_' &&
-          c != '-' && c != '.' && c != ':') {
+      if (!std::islower(static_cast<unsigned char>(c)) &&
+          !std::isdigit(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
+          c != ':') {
         return "a role has only a-z, 0-9 and _ - . :";
       }
     }

@@ -21,24 +21,25 @@ namespace latchkey::domain {
 // principal or key, or one of the other kind), conflict (key limit reached,
 // or the change would leave no admin). An accepted command that changes
 // nothing yields no events.
-Result<std::vector<events::Draft>> decide(const projections::Views& views, const Command& cmd, Micros now);
+Result<std::vector<events::Draft>> decide(const projections::Views& views, const Command& cmd,
+                                          Micros now);
 
 struct LoginDecision {
   Errc outcome = Errc::invalid_credentials;  // ok | invalid_credentials | too_many_requests
-  std::vector<events::Draft> events;          // token.issued, or login.failed / login.locked (maybe none)
+  std::vector<events::Draft> events;  // token.issued, or login.failed / login.locked (maybe none)
   std::optional<events::TokenIssued> claims;  // when ok
   int retry_after_seconds = 0;                // when too_many_requests
-  std::string reason;                         // the true reason of a failure (never shown to the client)
+  std::string reason;  // the true reason of a failure (never shown to the client)
 };
 
 // A login. Locks (login.locked) are checked first, so a locked apikey or
 // address is refused even with the right secret. REQUIRES: the caller owns
 // `throttle` (the writer thread).
-LoginDecision decide_login(const projections::Views& views, LoginThrottle& throttle, const LoginAttempt& attempt,
-                           Micros now);
+LoginDecision decide_login(const projections::Views& views, LoginThrottle& throttle,
+                           const LoginAttempt& attempt, Micros now);
 
 // ---- validation, shared with the HTTP layer's messages ----
-std::optional<std::string> check_name(std::string_view name);          // error message, or nullopt
+std::optional<std::string> check_name(std::string_view name);  // error message, or nullopt
 std::optional<std::string> check_email(std::string_view email);
 std::optional<std::string> check_roles(const std::vector<std::string>& roles);
 std::optional<std::string> check_description(std::string_view description);

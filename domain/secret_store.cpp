@@ -22,12 +22,12 @@ Result<std::string> read_file(const std::string& path) {
 }
 
 Status private_enough(const std::string& path, bool is_dir) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return make_error(Errc::not_found, "cannot stat " + path);
   if ((st.st_mode & 077) != 0) {
-    return make_error(Errc::invalid_request,
-                      "refusing to start: " + path + " can be read by other users (chmod " +
-                          (is_dir ? "700" : "600") + " " + path + ")");
+    return make_error(Errc::invalid_request, "refusing to start: " + path +
+                                                 " can be read by other users (chmod " +
+                                                 (is_dir ? "700" : "600") + " " + path + ")");
   }
   return {};
 }
@@ -47,7 +47,8 @@ Status write_private_file(const std::string& path, const std::string& content) {
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0 || ::close(fd) != 0 ||
+      ::rename(tmp.c_str(), path.c_str()) != 0) {
     return make_error(Errc::unavailable, "cannot write " + path);
   }
   return {};
@@ -55,7 +56,8 @@ Status write_private_file(const std::string& path, const std::string& content) {
 
 Result<std::unique_ptr<SecretStore>> SecretStore::create(const std::string& data_dir, SignAlg alg) {
   std::error_code ec;
-  if (fs::exists(data_dir + "/pepper", ec)) return make_error(Errc::exists, data_dir + " already holds a pepper");
+  if (fs::exists(data_dir + "/pepper", ec))
+    return make_error(Errc::exists, data_dir + " already holds a pepper");
   fs::create_directories(data_dir + "/signing", ec);
   if (ec) return make_error(Errc::unavailable, "cannot create " + data_dir + ": " + ec.message());
   ::chmod(data_dir.c_str(), 0700);
@@ -68,15 +70,20 @@ Result<std::unique_ptr<SecretStore>> SecretStore::create(const std::string& data
   return store;
 }
 
-Result<std::unique_ptr<SecretStore>> SecretStore::open(const std::string& data_dir, bool check_permissions) {
+Result<std::unique_ptr<SecretStore>> SecretStore::open(const std::string& data_dir,
+                                                       bool check_permissions) {
   if (check_permissions) {
-    for (const auto& [path, dir] : {std::pair{data_dir, true}, {data_dir + "/signing", true}, {data_dir + "/pepper", false}}) {
+    for (const auto& [path, dir] : {std::pair{data_dir, true},
+                                    {data_dir + "/signing", true},
+                                    {data_dir + "/pepper", false}}) {
       if (auto st = private_enough(path, dir); !st) return st.error();
     }
   }
   auto pepper = read_file(data_dir + "/pepper");
-  if (!pepper) return make_error(Errc::not_found, data_dir + " holds no pepper (run `latchkey init` first)");
-  if (pepper->size() != 32) return make_error(Errc::corruption, data_dir + "/pepper is not 32 bytes");
+  if (!pepper)
+    return make_error(Errc::not_found, data_dir + " holds no pepper (run `latchkey init` first)");
+  if (pepper->size() != 32)
+    return make_error(Errc::corruption, data_dir + "/pepper is not 32 bytes");
   std::unique_ptr<SecretStore> store(new SecretStore(data_dir, Pepper(std::move(*pepper))));
   std::error_code ec;
   fs::file_time_type newest_time{};
@@ -97,7 +104,8 @@ Result<std::unique_ptr<SecretStore>> SecretStore::open(const std::string& data_d
     }
     store->keys_[shared->kid()] = std::move(shared);
   }
-  if (store->keys_.empty()) return make_error(Errc::not_found, data_dir + "/signing holds no signing key");
+  if (store->keys_.empty())
+    return make_error(Errc::not_found, data_dir + "/signing holds no signing key");
   return store;
 }
 
@@ -114,7 +122,8 @@ std::shared_ptr<const SigningKey> SecretStore::newest() const {
 
 Result<std::shared_ptr<const SigningKey>> SecretStore::add_signing_key(SignAlg alg) {
   auto key = std::make_shared<const SigningKey>(SigningKey::generate(alg));
-  if (auto st = write_private_file(dir_ + "/signing/" + key->kid() + ".pem", key->to_pem()); !st) return st.error();
+  if (auto st = write_private_file(dir_ + "/signing/" + key->kid() + ".pem", key->to_pem()); !st)
+    return st.error();
   std::lock_guard lock(mu_);
   keys_[key->kid()] = key;
   newest_ = key;

@@ -27,7 +27,8 @@ class SecretStore {
   static Result<std::unique_ptr<SecretStore>> create(const std::string& data_dir, SignAlg alg);
   // Loads the material. With `check_permissions`, refuses (invalid_request)
   // if the directory or any file can be read by group or others.
-  static Result<std::unique_ptr<SecretStore>> open(const std::string& data_dir, bool check_permissions);
+  static Result<std::unique_ptr<SecretStore>> open(const std::string& data_dir,
+                                                   bool check_permissions);
 
   const Pepper& pepper() const { return pepper_; }
   // The private key with that kid, or nullptr. Thread-safe.

@@ -8,8 +8,8 @@ bool LoginThrottle::worth_recording(std::uint64_t failures, std::int64_t thresho
   return failures <= static_cast<std::uint64_t>(threshold) || std::has_single_bit(failures);
 }
 
-LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const std::string& source, Micros now,
-                                              const projections::Settings& s) {
+LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const std::string& source,
+                                              Micros now, const projections::Settings& s) {
   const Micros window = s.lockout_window_seconds * kMicrosPerSecond;
   if (++since_sweep_ >= 4096) {
     sweep(now, window);

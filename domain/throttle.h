@@ -24,8 +24,8 @@ namespace latchkey::domain {
 class LoginThrottle {
  public:
   struct Verdict {
-    bool record = false;           // append a login.failed event
-    std::uint64_t attempts = 0;    // failures that event stands for
+    bool record = false;         // append a login.failed event
+    std::uint64_t attempts = 0;  // failures that event stands for
     std::optional<Micros> lock_apikey_until;
     std::optional<Micros> lock_source_until;
     std::uint64_t apikey_failures = 0;

@@ -156,14 +156,14 @@ struct FieldWriter {
     if (v) (*this)(n, *v);
   }
   template <class T>
-    requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
+  requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
   void operator()(const char*, const T& v) {
     FieldWriter inner{w};
     // fields() is non-const by design (one list for reading and writing).
     const_cast<T&>(v).fields(inner);
   }
   template <class T>
-    requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
+  requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
   void operator()(const char* n, const std::vector<T>& v) {
     w.varint(v.size());
     for (const auto& e : v) (*this)(n, e);
@@ -191,13 +191,13 @@ struct FieldReader {
     }
   }
   template <class T>
-    requires requires(T& t, FieldReader& fr) { t.fields(fr); }
+  requires requires(T& t, FieldReader& fr) { t.fields(fr); }
   void operator()(const char*, T& v) {
     FieldReader inner{r};
     v.fields(inner);
   }
   template <class T>
-    requires requires(T& t, FieldReader& fr) { t.fields(fr); }
+  requires requires(T& t, FieldReader& fr) { t.fields(fr); }
   void operator()(const char* n, std::vector<T>& v) {
     const std::uint64_t count = r.varint();
     v.clear();

@@ -90,7 +90,7 @@ struct JsonWriter {
     if (v) (*this)(n, *v);
   }
   template <class T>
-    requires requires(T& t, JsonWriter& w) { t.fields(w); }
+  requires requires(T& t, JsonWriter& w) { t.fields(w); }
   void operator()(const char* n, const std::vector<T>& v) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : v) {
@@ -257,7 +257,8 @@ Result<Event> decode_stored(std::string_view stored) {
   e.prev_hash = r.digest();
   const std::string_view data = r.bytes();
   if (!r.ok() || !r.at_end()) return make_error(Errc::corruption, "malformed record");
-  if (!known(type)) return make_error(Errc::corruption, "unknown event type " + std::to_string(type));
+  if (!known(type))
+    return make_error(Errc::corruption, "unknown event type " + std::to_string(type));
   e.type = static_cast<EventType>(type);
   auto d = decode_data(e.type, e.version, data);
   if (!d) return d.error();

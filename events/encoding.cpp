@@ -46,8 +46,10 @@ std::string base64url_encode(std::string_view bytes) {
   out.resize(static_cast<std::size_t>(n));
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return out;
 }
@@ -57,9 +59,12 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;
   std::string std64(text);
   for (char& c : std64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/') return std::nullopt;  // not the URL alphabet
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (c == '+' || c == '/')
+      return std::nullopt;  // not the URL alphabet
   }
   const std::size_t pad = (4 - std64.size() % 4) % 4;
   std64.append(pad, '=');

@@ -55,7 +55,8 @@ std::uint16_t current_version(EventType t) noexcept;
 struct SystemInitialized {
   std::string instance_id;
   std::uint64_t format_version = 1;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("instance_id", instance_id);
     v("format_version", format_version);
   }
@@ -67,7 +68,8 @@ struct PrincipalCreated {
   std::string name;
   std::string email;  // may be empty for a service account
   std::vector<std::string> roles;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("id", id);
     v("name", name);
     v("email", email);
@@ -81,7 +83,8 @@ struct PrincipalUpdated {
   std::optional<std::string> name;
   std::optional<std::string> email;
   std::optional<std::vector<std::string>> roles;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("id", id);
     v("name", name);
     v("email", email);
@@ -94,7 +97,8 @@ struct PrincipalUpdated {
 struct PrincipalDeleted {
   std::string id;
   std::vector<std::string> keys_deactivated;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("id", id);
     v("keys_deactivated", keys_deactivated);
   }
@@ -109,7 +113,8 @@ struct KeyCreated {
   Micros expires_at = 0;
   std::string lifetime_source;  // "default" | "lifetime_days" | "expires_at"
   bool send_email = false;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("apikey", apikey);
     v("principal_id", principal_id);
     v("secret_hash", secret_hash);
@@ -124,7 +129,8 @@ struct KeyCreated {
 struct KeyChanged {
   std::string apikey;
   std::string principal_id;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("apikey", apikey);
     v("principal_id", principal_id);
   }
@@ -139,7 +145,8 @@ struct TokenIssued {
   std::int64_t exp = 0;  // seconds since the epoch, as in the JWT
   std::string kid;
   std::vector<std::string> roles;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("jti", jti);
     v("apikey", apikey);
     v("principal_id", principal_id);
@@ -159,7 +166,8 @@ struct LoginFailed {
   std::string principal_id;
   std::string reason;
   std::uint64_t attempts = 1;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("apikey", apikey);
     v("principal_id", principal_id);
     v("reason", reason);
@@ -173,7 +181,8 @@ struct LoginLocked {
   std::string subject;  // the apikey or the address
   Micros until = 0;
   std::uint64_t failures = 0;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("scope", scope);
     v("subject", subject);
     v("until", until);
@@ -185,7 +194,8 @@ struct SettingChange {
   std::string name;
   std::int64_t old_value = 0;
   std::int64_t new_value = 0;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("name", name);
     v("old", old_value);
     v("new", new_value);
@@ -194,7 +204,10 @@ struct SettingChange {
 
 struct SettingsChanged {
   std::vector<SettingChange> changes;
-  template <class V> void fields(V& v) { v("changes", changes); }
+  template <class V>
+  void fields(V& v) {
+    v("changes", changes);
+  }
 };
 
 // email.sent and email.failed. Never holds the secret or the message body.
@@ -204,7 +217,8 @@ struct EmailOutcome {
   std::string principal_id;
   std::string to;
   std::string error;  // email.failed only: what the mail server or transport said
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("kind", kind);
     v("apikey", apikey);
     v("principal_id", principal_id);
@@ -220,7 +234,8 @@ struct SigningKeyRotated {
   std::string public_jwk;  // the public key as a JWK (JSON text)
   std::string old_kid;     // empty for the first key
   Micros old_valid_until = 0;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("kid", kid);
     v("alg", alg);
     v("public_jwk", public_jwk);
@@ -233,7 +248,8 @@ struct AuditRead {
   std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline" | "cli"
   std::string filters;  // the query as given, canonical order
   std::uint64_t returned = 0;
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("route", route);
     v("filters", filters);
     v("returned", returned);
@@ -247,7 +263,8 @@ struct Checkpoint {
   std::string kid;
   std::string alg;
   std::string signature;  // base64url, over checkpoint_message(head_seq, head_hash)
-  template <class V> void fields(V& v) {
+  template <class V>
+  void fields(V& v) {
     v("head_seq", head_seq);
     v("head_hash", head_hash);
     v("kid", kid);

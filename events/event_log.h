@@ -70,7 +70,8 @@ class EventLog {
   virtual Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const = 0;
 
   // Raw records, for verification: (key as stored, value as stored), in key order.
-  virtual Status scan_raw(const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
+  virtual Status scan_raw(
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 
   // Walks an index for `key` (a principal id, an apikey, an actor, or a type
   // name) starting at `from` (inclusive; 0 with backward means from the end),
@@ -96,9 +97,9 @@ class EventLog {
 };
 
 enum class OpenMode {
-  create_new,    // the directory must not hold a log; creates one
-  read_write,    // the directory must hold a log
-  read_only,     // never writes; works while another process writes
+  create_new,  // the directory must not hold a log; creates one
+  read_write,  // the directory must hold a log
+  read_only,   // never writes; works while another process writes
 };
 
 struct LogOptions {
@@ -120,6 +121,7 @@ namespace latchkey::events {
 // (hard links where possible); while a server runs, it is a consistent copy of
 // every record up to the head, made through a reader, with indexes and
 // snapshots rebuilt beside it. `how` says which was done.
-Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir, std::string* how = nullptr);
+Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
+                          std::string* how = nullptr);
 
 }  // namespace latchkey::events

@@ -73,9 +73,11 @@ class RocksEventLog final : public EventLog {
   }
 
   Status load_head() {
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
+    std::unique_ptr<rocksdb::Iterator> it(
+        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
     it->SeekToLast();
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read the log");
     Head head;
     if (it->Valid()) {
       const std::string_view key = it->key().ToStringView();
@@ -89,9 +91,9 @@ class RocksEventLog final : public EventLog {
       if (e) {
         head.time = e->time;
       } else if (mode_ != OpenMode::read_only) {
-        return make_error(Errc::corruption,
-                          "the last record of the log (seq " + std::to_string(head.seq) +
-                              ") does not decode; run `latchkey verify`");
+        return make_error(Errc::corruption, "the last record of the log (seq " +
+                                                std::to_string(head.seq) +
+                                                ") does not decode; run `latchkey verify`");
       }
     }
     std::lock_guard lock(head_mu_);
@@ -100,7 +102,8 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override {
-    if (mode_ == OpenMode::read_only) return make_error(Errc::unavailable, "the log is open read-only");
+    if (mode_ == OpenMode::read_only)
+      return make_error(Errc::unavailable, "the log is open read-only");
     if (drafts.empty()) return std::vector<Event>{};
     const Head head = this->head();
     const Micros t = std::max(time, head.time);
@@ -127,10 +130,13 @@ class RocksEventLog final : public EventLog {
       batch.Put(h_->cf(kLogCf), key, value);
       const std::string iv = index_value(e.type, e.time);
       const Subjects s = subjects_of(e);
-      if (!s.principal_id.empty()) batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, e.seq), iv);
+      if (!s.principal_id.empty())
+        batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, e.seq), iv);
       for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, e.seq), iv);
-      if (!e.context.actor.empty()) batch.Put(h_->cf(kIdxActorCf), index_key(e.context.actor, e.seq), iv);
-      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e.type) + key, bin::be64(static_cast<std::uint64_t>(e.time)));
+      if (!e.context.actor.empty())
+        batch.Put(h_->cf(kIdxActorCf), index_key(e.context.actor, e.seq), iv);
+      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e.type) + key,
+                bin::be64(static_cast<std::uint64_t>(e.time)));
       out.push_back(std::move(e));
     }
     batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(seq), "");
@@ -160,7 +166,8 @@ class RocksEventLog final : public EventLog {
 
   Result<Event> get(Seq seq) const override {
     std::string value;
-    const rocksdb::Status st = h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
+    const rocksdb::Status st =
+        h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
     if (st.IsNotFound()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
     if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the log");
     return decode_stored(value);
@@ -177,22 +184,26 @@ class RocksEventLog final : public EventLog {
       auto e = decode_stored(it->value().ToStringView());
       if (!e) {
         const Seq at = bin::read_be64(it->key().ToStringView());
-        return make_error(Errc::corruption, "event " + std::to_string(at) + ": " + e.error().message);
+        return make_error(Errc::corruption,
+                          "event " + std::to_string(at) + ": " + e.error().message);
       }
       if (!fn(*e)) return {};
     }
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read the log");
     return {};
   }
 
-  Status scan_raw(const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+  Status scan_raw(
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     rocksdb::ReadOptions ro;
     ro.readahead_size = 2u << 20;
     std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (!fn(it->key().ToStringView(), it->value().ToStringView())) return {};
     }
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read the log");
     return {};
   }
 
@@ -238,15 +249,18 @@ class RocksEventLog final : public EventLog {
       if (!r.ok()) return make_error(Errc::corruption, "malformed index entry");
       if (!fn(entry)) return {};
     }
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read an index");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read an index");
     return {};
   }
 
   Result<Seq> seq_at_time(Micros t) const override {
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
+    std::unique_ptr<rocksdb::Iterator> it(
+        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
     if (t < 0) return Seq{0};
     it->SeekForPrev(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(UINT64_MAX));
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read the time index");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read the time index");
     if (!it->Valid()) return Seq{0};
     const std::string_view k = it->key().ToStringView();
     if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
@@ -254,7 +268,8 @@ class RocksEventLog final : public EventLog {
   }
 
   Status put_snapshot(const Snapshot& s) override {
-    if (mode_ == OpenMode::read_only) return make_error(Errc::unavailable, "the log is open read-only");
+    if (mode_ == OpenMode::read_only)
+      return make_error(Errc::unavailable, "the log is open read-only");
     rocksdb::WriteOptions wo;
     wo.sync = write_options_.sync;
     const rocksdb::Status st = h_->db->Put(wo, h_->cf(kSnapshotsCf), bin::be64(s.seq), s.bytes);
@@ -263,9 +278,11 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
+    std::unique_ptr<rocksdb::Iterator> it(
+        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
     it->SeekForPrev(bin::be64(at));
-    if (!it->status().ok()) return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
     if (!it->Valid()) return std::optional<Snapshot>{};
     Snapshot s;
     s.seq = bin::read_be64(it->key().ToStringView());
@@ -305,18 +322,23 @@ class RocksEventLog final : public EventLog {
       if (seq > upto) return false;
       auto e = decode_stored(value);
       if (!e) {
-        failure = make_error(Errc::corruption, "event " + std::to_string(seq) + ": " + e.error().message);
+        failure =
+            make_error(Errc::corruption, "event " + std::to_string(seq) + ": " + e.error().message);
         return false;
       }
       batch.Put(h_->cf(kLogCf), key, value);
       const std::string iv = index_value(e->type, e->time);
       const Subjects s = subjects_of(*e);
-      if (!s.principal_id.empty()) batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, seq), iv);
+      if (!s.principal_id.empty())
+        batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, seq), iv);
       for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, seq), iv);
-      if (!e->context.actor.empty()) batch.Put(h_->cf(kIdxActorCf), index_key(e->context.actor, seq), iv);
-      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e->type) + std::string(key), bin::be64(static_cast<std::uint64_t>(e->time)));
+      if (!e->context.actor.empty())
+        batch.Put(h_->cf(kIdxActorCf), index_key(e->context.actor, seq), iv);
+      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e->type) + std::string(key),
+                bin::be64(static_cast<std::uint64_t>(e->time)));
       if (last_seq != 0 && e->time != last_time) {
-        batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
+        batch.Put(h_->cf(kIdxTimeCf),
+                  bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
       }
       last_time = e->time;
       last_seq = seq;
@@ -326,7 +348,8 @@ class RocksEventLog final : public EventLog {
     if (!scanned) return scanned;
     if (!failure) return failure;
     if (last_seq != 0) {
-      batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
+      batch.Put(h_->cf(kIdxTimeCf),
+                bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
     }
     for (Seq at = upto;;) {
       auto snap = from.find_snapshot(at);
@@ -375,7 +398,8 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
     return make_error(Errc::exists, dir + " already holds a log");
   }
   if (mode != OpenMode::create_new && !has_log) {
-    return make_error(Errc::not_found, dir + " holds no log (run `latchkey init --data " + dir + "` first)");
+    return make_error(Errc::not_found,
+                      dir + " holds no log (run `latchkey init --data " + dir + "` first)");
   }
   if (mode == OpenMode::create_new) {
     fs::create_directories(dir, ec);
@@ -406,16 +430,20 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   rocksdb::Status st;
   if (mode == OpenMode::read_only) {
     char tmpl[] = "/tmp/latchkey-reader-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return make_error(Errc::unavailable, "cannot create a temporary directory");
+    if (::mkdtemp(tmpl) == nullptr)
+      return make_error(Errc::unavailable, "cannot create a temporary directory");
     h->secondary_dir = tmpl;
-    st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, cfs, &h->handles, &raw);
+    st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, cfs,
+                                      &h->handles, &raw);
   } else {
     st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfs, &h->handles, &raw);
   }
   if (!st.ok()) {
     if (st.IsIOError() && st.ToString().find("lock") != std::string::npos) {
       return make_error(Errc::unavailable,
-                        dir + " is in use by another latchkey process (stop the server, or use a read-only command)",
+                        dir +
+                            " is in use by another latchkey process (stop the server, or use a "
+                            "read-only command)",
                         st.ToString());
     }
     return from_status(st, Errc::unavailable, "cannot open the log in " + dir);
@@ -443,10 +471,12 @@ Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenM
   return std::unique_ptr<EventLog>(std::move(log));
 }
 
-Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir, std::string* how) {
+Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
+                          std::string* how) {
   std::error_code ec;
   if (fs::exists(to_dir, ec)) return make_error(Errc::exists, to_dir + " already exists");
-  fs::create_directories(fs::path(to_dir).parent_path().empty() ? fs::path(".") : fs::path(to_dir).parent_path(), ec);
+  fs::create_directories(
+      fs::path(to_dir).parent_path().empty() ? fs::path(".") : fs::path(to_dir).parent_path(), ec);
   {
     auto primary = open_rocksdb_handles(from_dir, OpenMode::read_write, LogOptions{});
     if (primary) {
@@ -454,7 +484,8 @@ Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir
       rocksdb::Status st = rocksdb::Checkpoint::Create((*primary)->db.get(), &cp);
       if (st.ok()) st = cp->CreateCheckpoint(to_dir);
       delete cp;
-      if (!st.ok()) return from_status(st, Errc::unavailable, "cannot create a checkpoint in " + to_dir);
+      if (!st.ok())
+        return from_status(st, Errc::unavailable, "cannot create a checkpoint in " + to_dir);
       ::chmod(to_dir.c_str(), 0700);
       if (how) *how = "checkpoint";
       return {};

@@ -13,8 +13,9 @@
 
 namespace latchkey::events {
 
-inline constexpr const char* kColumnFamilies[] = {"default", "log", "idx_principal", "idx_apikey",
-                                                  "idx_actor", "idx_type", "idx_time", "snapshots"};
+inline constexpr const char* kColumnFamilies[] = {"default",    "log",       "idx_principal",
+                                                  "idx_apikey", "idx_actor", "idx_type",
+                                                  "idx_time",   "snapshots"};
 inline constexpr std::size_t kLogCf = 1, kIdxPrincipalCf = 2, kIdxApikeyCf = 3, kIdxActorCf = 4,
                              kIdxTypeCf = 5, kIdxTimeCf = 6, kSnapshotsCf = 7;
 

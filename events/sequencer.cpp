@@ -99,7 +99,8 @@ void Sequencer::run() {
 
 void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending, Micros now) {
   const auto start = std::chrono::steady_clock::now();
-  Result<std::vector<Event>> committed = make_error(Errc::unavailable, "the event log cannot be written");
+  Result<std::vector<Event>> committed =
+      make_error(Errc::unavailable, "the event log cannot be written");
   if (needs_recovery_) {
     if (auto st = log_.recover(); !st) {
       committed = st.error();
@@ -120,8 +121,9 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
   if (committed) {
     if (on_commit_) on_commit_(*committed);
     for (auto& p : pending) {
-      std::vector<Event> mine(std::make_move_iterator(committed->begin() + static_cast<long>(p.first)),
-                              std::make_move_iterator(committed->begin() + static_cast<long>(p.first + p.count)));
+      std::vector<Event> mine(
+          std::make_move_iterator(committed->begin() + static_cast<long>(p.first)),
+          std::make_move_iterator(committed->begin() + static_cast<long>(p.first + p.count)));
       p.done(std::move(mine));
     }
   } else {

@@ -29,7 +29,8 @@ PublicParts public_parts(EVP_PKEY* pkey) {
     parts.alg = SignAlg::eddsa;
     unsigned char buf[32];
     size_t len = sizeof buf;
-    if (EVP_PKEY_get_raw_public_key(pkey, buf, &len) != 1) throw std::runtime_error("Ed25519 public key");
+    if (EVP_PKEY_get_raw_public_key(pkey, buf, &len) != 1)
+      throw std::runtime_error("Ed25519 public key");
     parts.x.assign(reinterpret_cast<char*>(buf), len);
     return parts;
   }
@@ -70,7 +71,10 @@ std::string jwk_of(const PublicParts& p, const std::string& kid) {
   if (p.alg == SignAlg::eddsa) {
     j = {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", base64url_encode(p.x)}};
   } else {
-    j = {{"kty", "EC"}, {"crv", "P-256"}, {"x", base64url_encode(p.x)}, {"y", base64url_encode(p.y)}};
+    j = {{"kty", "EC"},
+         {"crv", "P-256"},
+         {"x", base64url_encode(p.x)},
+         {"y", base64url_encode(p.y)}};
   }
   j["kid"] = kid;
   j["alg"] = alg_name(p.alg);
@@ -102,8 +106,8 @@ Result<VerifyKey> VerifyKey::from_jwk(std::string_view jwk_json) {
   if (str("kty") == "OKP" && str("crv") == "Ed25519") {
     auto x = str("x") ? base64url_decode(*str("x")) : std::nullopt;
     if (!x || x->size() != 32) return bad();
-    pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                       reinterpret_cast<const unsigned char*>(x->data()), x->size());
+    pkey = EVP_PKEY_new_raw_public_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size());
     parts = {SignAlg::eddsa, *x, {}};
   } else if (str("kty") == "EC" && str("crv") == "P-256") {
     auto x = str("x") ? base64url_decode(*str("x")) : std::nullopt;
@@ -140,7 +144,8 @@ bool VerifyKey::verify(std::string_view message, std::string_view signature) con
     if (signature.size() != 64) return false;
     ECDSA_SIG* sig = ECDSA_SIG_new();
     BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
+    BIGNUM* s =
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
     ECDSA_SIG_set0(sig, r, s);
     unsigned char* out = nullptr;
     const int len = i2d_ECDSA_SIG(sig, &out);
@@ -153,10 +158,11 @@ bool VerifyKey::verify(std::string_view message, std::string_view signature) con
     return false;
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, alg_ == SignAlg::es256 ? EVP_sha256() : nullptr, nullptr,
-                                 pkey_.get()) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  bool ok = EVP_DigestVerifyInit(ctx, nullptr, alg_ == SignAlg::es256 ? EVP_sha256() : nullptr,
+                                 nullptr, pkey_.get()) == 1 &&
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -186,10 +192,12 @@ Result<SigningKey> SigningKey::from_pem(std::string_view pem) {
   const bool p256 = EVP_PKEY_is_a(pkey, "EC") && [&] {
     char group[64] = {};
     size_t len = 0;
-    return EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1 &&
+    return EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                          &len) == 1 &&
            std::string_view(group) == "prime256v1";
   }();
-  if (!ed && !p256) return make_error(Errc::invalid_request, "the key is neither EC P-256 nor Ed25519");
+  if (!ed && !p256)
+    return make_error(Errc::invalid_request, "the key is neither EC P-256 nor Ed25519");
   return SigningKey(std::move(owned));
 }
 

@@ -19,11 +19,13 @@ VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyK
   const Status st = log.scan_raw([&](std::string_view key, std::string_view value) {
     if (key.size() != 8) return fail(expected, "malformed key");
     const Seq seq = bin::read_be64(key);
-    if (seq != expected) return fail(expected, seq > expected ? "missing event" : "sequence out of order");
+    if (seq != expected)
+      return fail(expected, seq > expected ? "missing event" : "sequence out of order");
     auto e = decode_stored(value);
     if (!e) return fail(seq, e.error().message);
     if (e->seq != seq) return fail(seq, "record holds event " + std::to_string(e->seq));
-    if (e->prev_hash != prev) return fail(seq, "prev_hash does not match the previous event's hash");
+    if (e->prev_hash != prev)
+      return fail(seq, "prev_hash does not match the previous event's hash");
     if (e->time < prev_time) return fail(seq, "time goes backwards");
     if (const auto* cp = std::get_if<Checkpoint>(&e->data)) {
       if (cp->head_seq + 1 != seq || cp->head_hash != prev) {

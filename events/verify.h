@@ -14,11 +14,11 @@ namespace latchkey::events {
 
 struct VerifyReport {
   bool ok = true;
-  Seq events = 0;               // records checked
-  Seq first_bad = 0;            // 0 when ok
-  std::string reason;           // what is wrong at first_bad
-  std::uint64_t checkpoints = 0;           // checkpoints whose head hash matched
-  std::uint64_t checkpoints_signed_ok = 0; // of those, signatures verified
+  Seq events = 0;                           // records checked
+  Seq first_bad = 0;                        // 0 when ok
+  std::string reason;                       // what is wrong at first_bad
+  std::uint64_t checkpoints = 0;            // checkpoints whose head hash matched
+  std::uint64_t checkpoints_signed_ok = 0;  // of those, signatures verified
   Seq last_checkpoint = 0;
   Digest head_hash{};
 };

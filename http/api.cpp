@@ -11,7 +11,9 @@ using projections::ApiKey;
 using projections::Principal;
 using projections::Views;
 
-bool Caller::has(std::string_view role) const { return std::find(roles.begin(), roles.end(), role) != roles.end(); }
+bool Caller::has(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
 
 Api::Api(ApiDeps deps) : d_(std::move(deps)) {
   add_login_routes();
@@ -39,14 +41,16 @@ Result<Caller> Api::authenticate(const Request& req) const {
     const ApiKey* key = views.keys.find(claims->apikey);
     if (!key) return make_error(Errc::unauthorized, "token revoked");
     const Principal& p = views.principals.at(key->principal);
-    if (p.id != claims->sub || p.deleted() || key->state != projections::KeyState::active || key->principal_deleted) {
+    if (p.id != claims->sub || p.deleted() || key->state != projections::KeyState::active ||
+        key->principal_deleted) {
       return make_error(Errc::unauthorized, "token revoked");
     }
     return Caller{p.id, p.roles, claims->apikey, claims->jti};
   });
 }
 
-Result<Caller> Api::authorize(const Request& req, std::initializer_list<std::string_view> roles) const {
+Result<Caller> Api::authorize(const Request& req,
+                              std::initializer_list<std::string_view> roles) const {
   auto caller = authenticate(req);
   if (!caller) return caller;
   if (roles.size() == 0) return caller;
@@ -59,8 +63,8 @@ Result<Caller> Api::authorize(const Request& req, std::initializer_list<std::str
 }
 
 events::RequestContext Api::context(const Request& req, const Caller* caller) const {
-  return events::RequestContext{caller ? caller->principal_id : std::string("anonymous"), req.request_id,
-                                req.remote_ip};
+  return events::RequestContext{caller ? caller->principal_id : std::string("anonymous"),
+                                req.request_id, req.remote_ip};
 }
 
 void Api::later(Reply reply, std::function<Response()> build) const {
@@ -70,7 +74,9 @@ void Api::later(Reply reply, std::function<Response()> build) const {
   });
 }
 
-Response Api::error(const Request& req, const Error& e) const { return error_response(e, req.request_id); }
+Response Api::error(const Request& req, const Error& e) const {
+  return error_response(e, req.request_id);
+}
 
 Response Api::json(int status, const nlohmann::json& body) const {
   return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -83,14 +89,15 @@ nlohmann::json Api::principal_json(const Principal& p, const Views& v) const {
     const auto s = v.keys.at(pos).status(now);
     if (s != projections::KeyStatus::deleted) ++keys;
   }
-  nlohmann::json j = {{"id", p.id},
-                      {"type", projections::kind_name(p.kind)},
-                      {"name", p.name},
-                      {"email", p.email.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.email)},
-                      {"roles", p.roles},
-                      {"created_at", format_rfc3339(p.created_at)},
-                      {"updated_at", format_rfc3339(p.updated_at)},
-                      {"key_count", keys}};
+  nlohmann::json j = {
+      {"id", p.id},
+      {"type", projections::kind_name(p.kind)},
+      {"name", p.name},
+      {"email", p.email.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.email)},
+      {"roles", p.roles},
+      {"created_at", format_rfc3339(p.created_at)},
+      {"updated_at", format_rfc3339(p.updated_at)},
+      {"key_count", keys}};
   return j;
 }
 
@@ -100,7 +107,8 @@ nlohmann::json Api::key_json(const ApiKey& k, const Views& v, Micros now) const 
           {"description", k.description},
           {"created_at", format_rfc3339(k.created_at)},
           {"expires_at", format_rfc3339(k.expires_at)},
-          {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at)) : nlohmann::json(nullptr)},
+          {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
+                                          : nlohmann::json(nullptr)},
           {"status", projections::status_name(k.status(now))}};
 }
 

@@ -64,7 +64,8 @@ class Api {
   Response error(const Request& req, const Error& e) const;
   Response json(int status, const nlohmann::json& body) const;
   nlohmann::json principal_json(const projections::Principal& p, const projections::Views& v) const;
-  nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v, Micros now) const;
+  nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v,
+                          Micros now) const;
 
   // ---- routes ----
   void add_login_routes();      // api_login.cpp
@@ -75,12 +76,14 @@ class Api {
   void add_system_routes();     // api_system.cpp
 
   // Shared by /iam/{users|service-accounts}/{id}/keys and /iam/me/keys.
-  void create_key(Request& req, Reply reply, const Caller& caller, std::optional<projections::PrincipalKind> kind,
+  void create_key(Request& req, Reply reply, const Caller& caller,
+                  std::optional<projections::PrincipalKind> kind,
                   const std::string& principal_id) const;
   void list_keys(Request& req, Reply reply, std::optional<projections::PrincipalKind> kind,
                  const std::string& principal_id) const;
-  void change_key(Request& req, Reply reply, const Caller& caller, std::optional<projections::PrincipalKind> kind,
-                  const std::string& principal_id, const std::string& apikey, domain::KeyAction action) const;
+  void change_key(Request& req, Reply reply, const Caller& caller,
+                  std::optional<projections::PrincipalKind> kind, const std::string& principal_id,
+                  const std::string& apikey, domain::KeyAction action) const;
   void send_key_email(const Request& req, const events::RequestContext& ctx, const std::string& to,
                       const std::string& apikey, const std::string& secretkey, Micros expires_at,
                       std::function<void(nlohmann::json)> done) const;

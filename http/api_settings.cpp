@@ -22,7 +22,8 @@ void Api::add_settings_routes() {
   router_.add("GET", "/iam/settings", [this](Request& req, const Params&, Reply reply) {
     auto caller = authorize(req, {"admin", "auditor"});
     if (!caller) return reply(error(req, caller.error()));
-    Response resp = d_.views.read([&](const Views& v) { return json(200, settings_json(v.settings)); });
+    Response resp =
+        d_.views.read([&](const Views& v) { return json(200, settings_json(v.settings)); });
     resp.principal = caller->principal_id;
     reply(std::move(resp));
   });
@@ -35,20 +36,25 @@ void Api::add_settings_routes() {
     domain::ChangeSettings c;
     for (const auto& [name, value] : body->items()) {
       if (!value.is_number_integer() ||
-          (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+          (value.is_number_unsigned() &&
+           value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
         return reply(error(req, make_error(Errc::invalid_request, name + " must be an integer")));
       }
       c.values.emplace_back(name, value.get<std::int64_t>());
     }
-    if (c.values.empty()) return reply(error(req, make_error(Errc::invalid_request, "no settings given")));
-    d_.commands.execute(c, context(req, &*caller), [this, reply, rid = req.request_id, who = caller->principal_id](auto r) {
-      later(reply, [this, r = std::move(r), rid, who]() -> Response {
-        if (!r) return error_response(r.error(), rid);
-        Response resp = d_.views.read([&](const Views& v) { return json(200, settings_json(v.settings)); });
-        resp.principal = who;
-        return resp;
-      });
-    });
+    if (c.values.empty())
+      return reply(error(req, make_error(Errc::invalid_request, "no settings given")));
+    d_.commands.execute(c, context(req, &*caller),
+                        [this, reply, rid = req.request_id, who = caller->principal_id](auto r) {
+                          later(reply, [this, r = std::move(r), rid, who]() -> Response {
+                            if (!r) return error_response(r.error(), rid);
+                            Response resp = d_.views.read([&](const Views& v) {
+                              return json(200, settings_json(v.settings));
+                            });
+                            resp.principal = who;
+                            return resp;
+                          });
+                        });
   });
 }
 

@@ -34,24 +34,27 @@ void Api::add_system_routes() {
   router_.add("POST", "/iam/signing-keys/rotate", [this](Request& req, const Params&, Reply reply) {
     auto caller = authorize(req, {"admin"});
     if (!caller) return reply(error(req, caller.error()));
-    if (!req.body.empty()) return reply(error(req, make_error(Errc::invalid_request, "this request takes no body")));
+    if (!req.body.empty())
+      return reply(error(req, make_error(Errc::invalid_request, "this request takes no body")));
     const auto alg = alg_from_name(d_.config.algorithm).value_or(SignAlg::es256);
     auto key = d_.secrets.add_signing_key(alg);
     if (!key) return reply(error(req, key.error()));
     domain::RotateSigningKey c{(*key)->kid(), alg_name(alg), (*key)->public_key().jwk()};
     const std::string kid = c.kid;
-    d_.commands.execute(c, context(req, &*caller), [this, reply, kid, rid = req.request_id](auto r) {
-      later(reply, [this, r = std::move(r), kid, rid]() -> Response {
-        if (!r) return error_response(r.error(), rid);
-        return json(201, {{"kid", kid}, {"alg", d_.config.algorithm}});
-      });
-    });
+    d_.commands.execute(c, context(req, &*caller),
+                        [this, reply, kid, rid = req.request_id](auto r) {
+                          later(reply, [this, r = std::move(r), kid, rid]() -> Response {
+                            if (!r) return error_response(r.error(), rid);
+                            return json(201, {{"kid", kid}, {"alg", d_.config.algorithm}});
+                          });
+                        });
   });
 
   if (d_.console) {
     auto serve = [this](Request& req, const Params&, Reply reply) {
       Response r;
-      if (!d_.console(req.path, r)) return reply(error(req, make_error(Errc::not_found, "no such console file")));
+      if (!d_.console(req.path, r))
+        return reply(error(req, make_error(Errc::not_found, "no such console file")));
       reply(std::move(r));
     };
     router_.add("GET", "/console/", serve);

@@ -12,10 +12,10 @@
 #include "domain/secret_store.h"
 #include "events/event_log.h"
 #include "http/api.h"
+#include "http/checkpointer.h"
 #include "http/console.h"
 #include "http/json_log.h"
 #include "http/metrics.h"
-#include "http/checkpointer.h"
 #include "http/reminders.h"
 #include "http/server.h"
 #include "http/smtp_mailer.h"
@@ -31,26 +31,31 @@ namespace {
 
 class ServerApp final : public App {
  public:
-  explicit ServerApp(const Config& c) : config_(c), access_log_(c.access_log), server_log_("stderr") {}
+  explicit ServerApp(const Config& c)
+      : config_(c), access_log_(c.access_log), server_log_("stderr") {}
 
   Status init() {
     auto secrets = domain::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
     if (!secrets) return secrets.error();
     secrets_ = std::move(*secrets);
-    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(config_.data_dir), events::OpenMode::read_write);
+    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(config_.data_dir),
+                                        events::OpenMode::read_write);
     if (!log) return log.error();
     log_ = std::move(*log);
     replay::RebuildStats stats;
     const auto started = std::chrono::steady_clock::now();
     auto views = replay::rebuild(*log_, log_->head().seq, true, &stats);
     if (!views) return views.error();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     server_log_.info("views loaded", {{"seq", views->seq},
                                       {"snapshot_seq", stats.snapshot_seq},
                                       {"events_applied", stats.applied},
                                       {"seconds", seconds}});
-    if (const auto* active = views->signing.active(); !active || !secrets_->signing_key(active->kid)) {
-      return make_error(Errc::corruption, "the active signing key of the log is not in " + config_.data_dir + "/signing");
+    if (const auto* active = views->signing.active();
+        !active || !secrets_->signing_key(active->kid)) {
+      return make_error(Errc::corruption, "the active signing key of the log is not in " +
+                                              config_.data_dir + "/signing");
     }
     views_ = std::make_unique<projections::LiveViews>(std::move(*views));
     commands_ = std::make_unique<domain::CommandService>(*log_, *views_, clock_);
@@ -60,52 +65,72 @@ class ServerApp final : public App {
         if (ok) {
           server_log_.info("event log writable again", nlohmann::json::object());
         } else {
-          server_log_.error("event log cannot be written: requests answer 503", nlohmann::json::object());
+          server_log_.error("event log cannot be written: requests answer 503",
+                            nlohmann::json::object());
         }
       }
     });
     snapshotter_ = std::make_unique<replay::Snapshotter>(
-        *log_, static_cast<std::uint64_t>(config_.snapshot_every_events),
-        [this](const Error& e) { server_log_.error("snapshot failed", {{"detail", e.detail}}); });
+        *log_, static_cast<std::uint64_t>(config_.snapshot_every_events), [this](const Error& e) {
+          server_log_.error("snapshot failed", {{"detail", e.detail}});
+        });
     log_->subscribe([this](std::span<const events::Event> committed) {
       if (!committed.empty()) snapshotter_->notify(committed.back().seq);
     });
     tokens_ = std::make_unique<TokenService>(*secrets_, *views_, config_.issuer);
     metrics_.add_gauge("latchkey_log_head_seq", "Sequence number of the newest event.",
                        [this] { return static_cast<double>(log_->head().seq); });
-    metrics_.add_gauge("latchkey_projection_lag_events", "Events committed but not yet applied to the views.",
+    metrics_.add_gauge("latchkey_projection_lag_events",
+                       "Events committed but not yet applied to the views.",
                        [this] { return static_cast<double>(log_->head().seq - views_->seq()); });
     metrics_.add_gauge("latchkey_live_tokens", "Tokens issued and not yet expired.", [this] {
-      return static_cast<double>(views_->read([](const projections::Views& v) { return v.tokens.size(); }));
+      return static_cast<double>(
+          views_->read([](const projections::Views& v) { return v.tokens.size(); }));
     });
-    metrics_.add_gauge("latchkey_http_connections", "Open connections.",
-                       [this] { return server_ ? static_cast<double>(server_->connections()) : 0.0; });
+    metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
+      return server_ ? static_cast<double>(server_->connections()) : 0.0;
+    });
     if (!config_.smtp_url.empty()) {
       auto mailer = SmtpMailer::create(config_);
       if (!mailer) return mailer.error();
       mailer_ = std::move(*mailer);
     }
-    const std::size_t threads =
-        config_.threads > 0 ? static_cast<std::size_t>(config_.threads) : std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t threads = config_.threads > 0
+                                    ? static_cast<std::size_t>(config_.threads)
+                                    : std::max(1u, std::thread::hardware_concurrency());
     threads_ = threads;
     ioc_ = std::make_unique<net::io_context>(static_cast<int>(threads));
     if (!config_.tls_cert.empty()) {
       tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
       tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                        net::ssl::context::no_tlsv1_1);
       boost::system::error_code ec;
       tls_->use_certificate_chain_file(config_.tls_cert, ec);
-      if (ec) return make_error(Errc::invalid_request, "cannot read TLS certificate " + config_.tls_cert + ": " + ec.message());
+      if (ec)
+        return make_error(Errc::invalid_request,
+                          "cannot read TLS certificate " + config_.tls_cert + ": " + ec.message());
       tls_->use_private_key_file(config_.tls_key, net::ssl::context::pem, ec);
-      if (ec) return make_error(Errc::invalid_request, "cannot read TLS key " + config_.tls_key + ": " + ec.message());
+      if (ec)
+        return make_error(Errc::invalid_request,
+                          "cannot read TLS key " + config_.tls_key + ": " + ec.message());
     }
-    ApiDeps deps{*commands_, *views_, *log_, *secrets_, *tokens_, clock_, metrics_, config_, mailer_.get(),
+    ApiDeps deps{*commands_,
+                 *views_,
+                 *log_,
+                 *secrets_,
+                 *tokens_,
+                 clock_,
+                 metrics_,
+                 config_,
+                 mailer_.get(),
                  [this](std::function<void()> f) { net::post(*ioc_, std::move(f)); },
                  [this] { return writable_.load(); },
                  console_handler()};
     api_ = std::make_unique<Api>(std::move(deps));
-    server_ = std::make_unique<Server>(*ioc_, config_, [this](Request& req, Reply reply) { api_->handle(req, std::move(reply)); },
-                                       access_log_, metrics_, tls_.get());
+    server_ = std::make_unique<Server>(
+        *ioc_, config_, [this](Request& req, Reply reply) { api_->handle(req, std::move(reply)); },
+        access_log_, metrics_, tls_.get());
     return {};
   }
 
@@ -119,9 +144,14 @@ class ServerApp final : public App {
     signals.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) stop();
     });
-    checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *commands_, *secrets_, *views_, config_, server_log_);
-    if (mailer_) reminders_ = std::make_unique<Reminders>(*ioc_, *commands_, *views_, *mailer_, clock_, config_, metrics_, server_log_);
-    server_log_.info("listening", {{"address", *bound}, {"tls", tls_ != nullptr}, {"threads", threads_},
+    checkpoints_ =
+        std::make_unique<Checkpointer>(*ioc_, *commands_, *secrets_, *views_, config_, server_log_);
+    if (mailer_)
+      reminders_ = std::make_unique<Reminders>(*ioc_, *commands_, *views_, *mailer_, clock_,
+                                               config_, metrics_, server_log_);
+    server_log_.info("listening", {{"address", *bound},
+                                   {"tls", tls_ != nullptr},
+                                   {"threads", threads_},
                                    {"seq", views_->seq()}});
     server_log_.flush();
     if (on_listening) on_listening(*bound);

@@ -1,9 +1,9 @@
 #include "http/body.h"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
-#include <boost/url/params_view.hpp>
-#include <boost/url/encoding_opts.hpp>
 
 namespace latchkey::http {
 namespace {
@@ -11,7 +11,9 @@ namespace {
 Error invalid(std::string m) { return make_error(Errc::invalid_request, std::move(m)); }
 
 // nlohmann::json converts from almost anything, so say which side of the result is meant.
-Result<nlohmann::json> ok(nlohmann::json j) { return Result<nlohmann::json>(boost::system::in_place_value, std::move(j)); }
+Result<nlohmann::json> ok(nlohmann::json j) {
+  return Result<nlohmann::json>(boost::system::in_place_value, std::move(j));
+}
 
 Result<std::map<std::string, std::string>> parse_pairs(std::string_view text, bool plus_is_space) {
   std::map<std::string, std::string> out;
@@ -57,7 +59,8 @@ Result<nlohmann::json> parse_json_object(std::string_view body) {
   };
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(body.begin(), body.end(), cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    j = nlohmann::json::parse(body.begin(), body.end(), cb, /*allow_exceptions=*/true,
+                              /*ignore_comments=*/false);
   } catch (const nlohmann::json::parse_error&) {
     if (too_deep) return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth));
     return invalid("malformed JSON body");
@@ -68,9 +71,13 @@ Result<nlohmann::json> parse_json_object(std::string_view body) {
   return ok(std::move(j));
 }
 
-Result<std::map<std::string, std::string>> parse_form(std::string_view body) { return parse_pairs(body, true); }
+Result<std::map<std::string, std::string>> parse_form(std::string_view body) {
+  return parse_pairs(body, true);
+}
 
-Result<std::map<std::string, std::string>> parse_query(std::string_view query) { return parse_pairs(query, false); }
+Result<std::map<std::string, std::string>> parse_query(std::string_view query) {
+  return parse_pairs(query, false);
+}
 
 Result<nlohmann::json> parse_body(const Request& req, BodyKinds kinds, bool optional) {
   const std::string type = req.content_type();
@@ -92,10 +99,11 @@ Result<nlohmann::json> parse_body(const Request& req, BodyKinds kinds, bool opti
     return ok(std::move(j));
   }
   if (req.body.empty()) return invalid("a JSON body is required");
-  return make_error(Errc::unsupported_media_type,
-                    kinds == BodyKinds::json_only
-                        ? "Content-Type must be application/json"
-                        : "Content-Type must be application/json or application/x-www-form-urlencoded");
+  return make_error(
+      Errc::unsupported_media_type,
+      kinds == BodyKinds::json_only
+          ? "Content-Type must be application/json"
+          : "Content-Type must be application/json or application/x-www-form-urlencoded");
 }
 
 const nlohmann::json* Fields::get(const char* name) {
@@ -123,7 +131,8 @@ Result<std::optional<std::int64_t>> Fields::integer(const char* name) {
   const auto* v = get(name);
   if (!v) return std::optional<std::int64_t>{};
   if (v->is_number_integer()) {
-    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    if (v->is_number_unsigned() &&
+        v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
       return invalid(std::string(name) + " is out of range");
     }
     return std::optional<std::int64_t>(v->get<std::int64_t>());

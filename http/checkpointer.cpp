@@ -5,7 +5,8 @@
 
 namespace latchkey::http {
 
-events::Sequencer::Producer checkpoint_producer(const events::EventLog& log, const domain::SecretStore& secrets,
+events::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
+                                                const domain::SecretStore& secrets,
                                                 const projections::LiveViews& views) {
   return [&log, &secrets, &views](Micros) -> Result<std::vector<events::Draft>> {
     const events::Head head = log.head();
@@ -21,14 +22,20 @@ events::Sequencer::Producer checkpoint_producer(const events::EventLog& log, con
     cp.kid = key->kid();
     cp.alg = alg_name(key->alg());
     cp.signature = base64url_encode(key->sign(events::checkpoint_message(head.seq, head.hash)));
-    return std::vector<events::Draft>{events::Draft{events::EventType::checkpoint, std::move(cp), {}}};
+    return std::vector<events::Draft>{
+        events::Draft{events::EventType::checkpoint, std::move(cp), {}}};
   };
 }
 
 Checkpointer::Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands,
                            const domain::SecretStore& secrets, const projections::LiveViews& views,
                            const Config& config, JsonLog& log)
-    : timer_(ioc), commands_(commands), secrets_(secrets), views_(views), config_(config), log_(log) {
+    : timer_(ioc),
+      commands_(commands),
+      secrets_(secrets),
+      views_(views),
+      config_(config),
+      log_(log) {
   if (config_.checkpoint_every_events > 0 || config_.checkpoint_every_seconds > 0) arm();
 }
 
@@ -49,17 +56,19 @@ void Checkpointer::arm() {
 void Checkpointer::tick() {
   if (in_flight_) return;
   const events::Seq head = commands_.log().head().seq;
-  const events::Seq last = views_.read([](const projections::Views& v) { return v.last_checkpoint; });
+  const events::Seq last =
+      views_.read([](const projections::Views& v) { return v.last_checkpoint; });
   if (head == last || head == 0) return;
   const auto now = std::chrono::steady_clock::now();
-  const bool by_events =
-      config_.checkpoint_every_events > 0 && head - last >= static_cast<events::Seq>(config_.checkpoint_every_events);
+  const bool by_events = config_.checkpoint_every_events > 0 &&
+                         head - last >= static_cast<events::Seq>(config_.checkpoint_every_events);
   const bool by_time = config_.checkpoint_every_seconds > 0 &&
                        now - last_ >= std::chrono::seconds(config_.checkpoint_every_seconds);
   if (!by_events && !by_time) return;
   in_flight_ = true;
   last_ = now;
-  commands_.submit(events::Sequencer::Isolation::exclusive, checkpoint_producer(commands_.log(), secrets_, views_),
+  commands_.submit(events::Sequencer::Isolation::exclusive,
+                   checkpoint_producer(commands_.log(), secrets_, views_),
                    [this](Result<std::vector<events::Event>> r) {
                      if (!r) log_.error("checkpoint failed", {{"detail", r.error().detail}});
                      in_flight_ = false;

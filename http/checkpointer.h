@@ -20,13 +20,15 @@ namespace latchkey::http {
 
 // The producer that appends one checkpoint of the current head (run exclusive,
 // so the head is everything committed). No events if the head is a checkpoint.
-events::Sequencer::Producer checkpoint_producer(const events::EventLog& log, const domain::SecretStore& secrets,
+events::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
+                                                const domain::SecretStore& secrets,
                                                 const projections::LiveViews& views);
 
 class Checkpointer {
  public:
-  Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands, const domain::SecretStore& secrets,
-               const projections::LiveViews& views, const Config& config, JsonLog& log);
+  Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands,
+               const domain::SecretStore& secrets, const projections::LiveViews& views,
+               const Config& config, JsonLog& log);
   // Cancels the timer. Thread-safe.
   void stop();
 

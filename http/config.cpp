@@ -33,7 +33,8 @@ auto integer(const char* name, std::int64_t Config::*m, std::int64_t min, std::i
       std::size_t pos = 0;
       const long long n = std::stoll(v, &pos);
       if (pos != v.size() || n < min || n > max) {
-        return bad(name, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+        return bad(name, "must be a whole number from " + std::to_string(min) + " to " +
+                             std::to_string(max));
       }
       c.*m = n;
       return {};
@@ -62,24 +63,33 @@ const std::vector<Entry>& entries() {
       {"server.tls_cert", str(&Config::tls_cert)},
       {"server.tls_key", str(&Config::tls_key)},
       {"server.threads", integer("server.threads", &Config::threads, 0, 256)},
-      {"server.max_body_bytes", integer("server.max_body_bytes", &Config::max_body_bytes, 1024, 64 << 20)},
-      {"server.max_header_bytes", integer("server.max_header_bytes", &Config::max_header_bytes, 1024, 1 << 20)},
-      {"server.read_timeout_ms", integer("server.read_timeout_ms", &Config::read_timeout_ms, 100, 3'600'000)},
-      {"server.idle_timeout_ms", integer("server.idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000)},
-      {"server.max_connections", integer("server.max_connections", &Config::max_connections, 1, 1'000'000)},
+      {"server.max_body_bytes",
+       integer("server.max_body_bytes", &Config::max_body_bytes, 1024, 64 << 20)},
+      {"server.max_header_bytes",
+       integer("server.max_header_bytes", &Config::max_header_bytes, 1024, 1 << 20)},
+      {"server.read_timeout_ms",
+       integer("server.read_timeout_ms", &Config::read_timeout_ms, 100, 3'600'000)},
+      {"server.idle_timeout_ms",
+       integer("server.idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000)},
+      {"server.max_connections",
+       integer("server.max_connections", &Config::max_connections, 1, 1'000'000)},
       {"server.access_log", str(&Config::access_log)},
       {"server.metrics_public", boolean("server.metrics_public", &Config::metrics_public)},
       {"server.public_url", str(&Config::public_url)},
       {"data.dir", str(&Config::data_dir)},
-      {"data.snapshot_every_events", integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)},
+      {"data.snapshot_every_events",
+       integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)},
       {"tokens.issuer", str(&Config::issuer)},
-      {"tokens.algorithm", [](Config& c, const std::string& v) -> Status {
+      {"tokens.algorithm",
+       [](Config& c, const std::string& v) -> Status {
          if (v != "ES256" && v != "EdDSA") return bad("tokens.algorithm", "must be ES256 or EdDSA");
          c.algorithm = v;
          return {};
        }},
-      {"checkpoints.every_events", integer("checkpoints.every_events", &Config::checkpoint_every_events, 0, 1LL << 40)},
-      {"checkpoints.every_seconds", integer("checkpoints.every_seconds", &Config::checkpoint_every_seconds, 0, 86400 * 365)},
+      {"checkpoints.every_events",
+       integer("checkpoints.every_events", &Config::checkpoint_every_events, 0, 1LL << 40)},
+      {"checkpoints.every_seconds",
+       integer("checkpoints.every_seconds", &Config::checkpoint_every_seconds, 0, 86400 * 365)},
       {"smtp.url", str(&Config::smtp_url)},
       {"smtp.from", str(&Config::smtp_from)},
       {"smtp.credentials_file", str(&Config::smtp_credentials_file)},
@@ -87,14 +97,16 @@ const std::vector<Entry>& entries() {
       {"smtp.starttls", boolean("smtp.starttls", &Config::smtp_starttls)},
       {"smtp.verify_tls", boolean("smtp.verify_tls", &Config::smtp_verify_tls)},
       {"smtp.ca_file", str(&Config::smtp_ca_file)},
-      {"smtp.reminder_check_seconds", integer("smtp.reminder_check_seconds", &Config::reminder_check_seconds, 1, 86400 * 7)},
+      {"smtp.reminder_check_seconds",
+       integer("smtp.reminder_check_seconds", &Config::reminder_check_seconds, 1, 86400 * 7)},
   };
   return e;
 }
 
 std::string env_name(const std::string& name) {
   std::string out = "LATCHKEY_";
-  for (char c : name) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (char c : name)
+    out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return out;
 }
 
@@ -131,11 +143,14 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     try {
       table = toml::parse_file(file);
     } catch (const toml::parse_error& e) {
-      return make_error(Errc::invalid_request, "cannot read configuration " + file + ": " + std::string(e.description()));
+      return make_error(Errc::invalid_request,
+                        "cannot read configuration " + file + ": " + std::string(e.description()));
     }
     for (const auto& [section, node] : table) {
       const auto* sub = node.as_table();
-      if (!sub) return make_error(Errc::invalid_request, "configuration " + std::string(section.str()) + " must be a [section]");
+      if (!sub)
+        return make_error(Errc::invalid_request,
+                          "configuration " + std::string(section.str()) + " must be a [section]");
       for (const auto& [key, value] : *sub) {
         const std::string name = std::string(section.str()) + "." + std::string(key.str());
         std::string text;
@@ -146,7 +161,8 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
         } else if (auto b = value.value<bool>(); b && value.is_boolean()) {
           text = *b ? "true" : "false";
         } else {
-          return make_error(Errc::invalid_request, "configuration " + name + " has an unsupported type");
+          return make_error(Errc::invalid_request,
+                            "configuration " + name + " has an unsupported type");
         }
         if (auto st = c.set(name, text); !st) return st.error();
       }
@@ -162,7 +178,8 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     if (auto st = c.set(name, value); !st) return st.error();
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
-    return make_error(Errc::invalid_request, "give both server.tls_cert and server.tls_key, or neither");
+    return make_error(Errc::invalid_request,
+                      "give both server.tls_cert and server.tls_key, or neither");
   }
   return c;
 }

@@ -20,30 +20,30 @@ struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string tls_cert;
   std::string tls_key;
-  std::int64_t threads = 0;                  // 0: one per core
+  std::int64_t threads = 0;  // 0: one per core
   std::int64_t max_body_bytes = 64 * 1024;
   std::int64_t max_header_bytes = 8 * 1024;
-  std::int64_t read_timeout_ms = 10'000;     // a whole request must arrive within this
-  std::int64_t idle_timeout_ms = 60'000;     // a kept-alive connection may idle this long
+  std::int64_t read_timeout_ms = 10'000;  // a whole request must arrive within this
+  std::int64_t idle_timeout_ms = 60'000;  // a kept-alive connection may idle this long
   std::int64_t max_connections = 10'000;
-  std::string access_log = "stdout";         // "stdout" | "off" | a file path
+  std::string access_log = "stdout";  // "stdout" | "off" | a file path
   bool metrics_public = true;
-  std::string public_url;                    // how clients reach this server (in emails); default from listen
+  std::string public_url;  // how clients reach this server (in emails); default from listen
   // [data]
   std::string data_dir = "./data";
   std::int64_t snapshot_every_events = 100'000;
   // [tokens]
   std::string issuer = "latchkey";
-  std::string algorithm = "ES256";           // for new signing keys: ES256 | EdDSA
+  std::string algorithm = "ES256";  // for new signing keys: ES256 | EdDSA
   // [checkpoints]
   std::int64_t checkpoint_every_events = 10'000;
   std::int64_t checkpoint_every_seconds = 300;
   // [smtp]
-  std::string smtp_url;                      // e.g. smtp://127.0.0.1:2525, smtps://mail:465; empty: no email
+  std::string smtp_url;  // e.g. smtp://127.0.0.1:2525, smtps://mail:465; empty: no email
   std::string smtp_from = "latchkey@localhost";
-  std::string smtp_credentials_file;         // "user:password" on one line, 0600
+  std::string smtp_credentials_file;  // "user:password" on one line, 0600
   std::int64_t smtp_timeout_ms = 10'000;
-  bool smtp_starttls = false;                // require STARTTLS on smtp://
+  bool smtp_starttls = false;  // require STARTTLS on smtp://
   bool smtp_verify_tls = true;
   std::string smtp_ca_file;
   std::int64_t reminder_check_seconds = 3600;

@@ -39,10 +39,11 @@ bool serve_console(const std::string& path, Response& out) {
     out.body.assign(f->data);
     // Strict: only our own scripts and styles, no inline script, no framing,
     // API calls to this origin only.
-    out.headers.emplace_back("Content-Security-Policy",
-                             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                             "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
-                             "frame-ancestors 'none'");
+    out.headers.emplace_back(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'");
     out.headers.emplace_back("X-Frame-Options", "DENY");
     out.headers.emplace_back("Referrer-Policy", "no-referrer");
     out.headers.emplace_back("Cache-Control", "no-cache");

@@ -28,16 +28,18 @@ Response error_response(const Error& e, const std::string& request_id) {
   Response r;
   r.status = status_of(e.code);
   const char* code = e.code == Errc::corruption ? "unavailable"
-                     : e.code == Errc::exists    ? "conflict"
-                                                 : errc_name(e.code);
+                     : e.code == Errc::exists   ? "conflict"
+                                                : errc_name(e.code);
   std::string message = e.message;
   if (e.code == Errc::internal) message = "internal error";  // details go to the server log only
   nlohmann::json j = {{"error", code}, {"message", message}, {"request_id", request_id}};
   r.body = j.dump();
   if (e.code == Errc::too_many_requests) {
-    r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_seconds > 0 ? e.retry_after_seconds : 1));
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(e.retry_after_seconds > 0 ? e.retry_after_seconds : 1));
   }
-  if (e.code == Errc::unauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"latchkey\"");
+  if (e.code == Errc::unauthorized)
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"latchkey\"");
   if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
   r.log_note = e.detail;
   return r;

@@ -44,19 +44,22 @@ void JsonLog::run() {
 
 void JsonLog::write(const nlohmann::json& line) {
   if (!out_) return;
-  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(mu_);
   std::fwrite(text.data(), 1, text.size(), out_);
 }
 
 void JsonLog::info(const std::string& msg, const nlohmann::json& extra) {
-  nlohmann::json j = {{"time", format_rfc3339(SystemClock().now())}, {"level", "info"}, {"msg", msg}};
+  nlohmann::json j = {
+      {"time", format_rfc3339(SystemClock().now())}, {"level", "info"}, {"msg", msg}};
   if (extra.is_object()) j.update(extra);
   write(j);
 }
 
 void JsonLog::error(const std::string& msg, const nlohmann::json& extra) {
-  nlohmann::json j = {{"time", format_rfc3339(SystemClock().now())}, {"level", "error"}, {"msg", msg}};
+  nlohmann::json j = {
+      {"time", format_rfc3339(SystemClock().now())}, {"level", "error"}, {"msg", msg}};
   if (extra.is_object()) j.update(extra);
   write(j);
 }

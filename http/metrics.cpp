@@ -24,7 +24,8 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,    0.25,  0.5,    1,     2.5,  5};
 
 }  // namespace
 
@@ -47,13 +48,15 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
-    out += name + "_bucket{" + labels + "le=\"" + num(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    out += name + "_bucket{" + labels + "le=\"" + num(bounds_[i]) + "\"} " +
+           std::to_string(cumulative) + "\n";
   }
   cumulative += counts_[bounds_.size()].load(std::memory_order_relaxed);
   out += name + "_bucket{" + labels + "le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
   const std::string plain = labels.empty() ? "" : "{" + labels.substr(0, labels.size() - 1) + "}";
   out += name + "_sum" + plain + " " + num(sum_.load(std::memory_order_relaxed)) + "\n";
-  out += name + "_count" + plain + " " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
+  out +=
+      name + "_count" + plain + " " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
 }
 
 Metrics::Metrics()
@@ -101,7 +104,9 @@ std::string Metrics::render() const {
     h->render(out, "latchkey_http_request_duration_seconds",
               "route=\"" + escape(key.first) + "\",status=\"" + std::to_string(key.second) + "\",");
   }
-  out += "# HELP latchkey_logins_total Login attempts by outcome.\n# TYPE latchkey_logins_total counter\n";
+  out +=
+      "# HELP latchkey_logins_total Login attempts by outcome.\n# TYPE latchkey_logins_total "
+      "counter\n";
   for (const auto& [outcome, n] : logins_) {
     out += "latchkey_logins_total{outcome=\"" + escape(outcome) + "\"} " + std::to_string(n) + "\n";
   }
@@ -109,7 +114,9 @@ std::string Metrics::render() const {
   for (const auto& [outcome, n] : emails_) {
     out += "latchkey_emails_total{outcome=\"" + escape(outcome) + "\"} " + std::to_string(n) + "\n";
   }
-  out += "# HELP latchkey_log_append_duration_seconds Event log appends (one synced write per group).\n";
+  out +=
+      "# HELP latchkey_log_append_duration_seconds Event log appends (one synced write per "
+      "group).\n";
   out += "# TYPE latchkey_log_append_duration_seconds histogram\n";
   append_latency_.render(out, "latchkey_log_append_duration_seconds", "");
   out += "# HELP latchkey_log_append_group_events Events per synced append (group commit size).\n";

@@ -43,8 +43,8 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::unique_ptr<Histogram>> requests_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::uint64_t> logins_;                                // GUARDED_BY(mu_)
-  std::map<std::string, std::uint64_t> emails_;                                // GUARDED_BY(mu_)
+  std::map<std::string, std::uint64_t> logins_;                                 // GUARDED_BY(mu_)
+  std::map<std::string, std::uint64_t> emails_;                                 // GUARDED_BY(mu_)
   Histogram append_latency_;
   Histogram append_group_;
   std::atomic<std::uint64_t> append_failures_{0};

@@ -22,8 +22,8 @@ std::vector<ReminderDue> reminders_due(const projections::Views& v, Micros now) 
 }
 
 Reminders::Reminders(boost::asio::io_context& ioc, domain::CommandService& commands,
-                     const projections::LiveViews& views, Mailer& mailer, const Clock& clock, const Config& config,
-                     Metrics& metrics, JsonLog& log)
+                     const projections::LiveViews& views, Mailer& mailer, const Clock& clock,
+                     const Config& config, Metrics& metrics, JsonLog& log)
     : timer_(ioc),
       commands_(commands),
       views_(views),
@@ -60,13 +60,18 @@ void Reminders::pass() {
     }
     MailMessage m;
     m.to = r.email;
-    m.subject = "Your latchkey API key expires on " + format_rfc3339_seconds(r.expires_at).substr(0, 10);
-    m.body = "Hello,\n\nYour API key " + r.apikey + " on " + url + " expires at " + format_rfc3339_seconds(r.expires_at) +
-             ".\n\nAfter that it can no longer be used to log in. Ask an administrator for a new key, or create one "
-             "yourself with POST " + url + "/iam/me/keys, before then.\n";
+    m.subject =
+        "Your latchkey API key expires on " + format_rfc3339_seconds(r.expires_at).substr(0, 10);
+    m.body = "Hello,\n\nYour API key " + r.apikey + " on " + url + " expires at " +
+             format_rfc3339_seconds(r.expires_at) +
+             ".\n\nAfter that it can no longer be used to log in. Ask an administrator for a new "
+             "key, or create one "
+             "yourself with POST " +
+             url + "/iam/me/keys, before then.\n";
     mailer_.send(std::move(m), [this, r](Status st) {
       metrics_.email(st ? "sent" : "failed");
-      events::EmailOutcome o{"expiry_reminder", r.apikey, r.principal_id, r.email, st ? std::string() : st.error().message};
+      events::EmailOutcome o{"expiry_reminder", r.apikey, r.principal_id, r.email,
+                             st ? std::string() : st.error().message};
       const auto type = st ? events::EventType::email_sent : events::EventType::email_failed;
       commands_.record({events::Draft{type, o, {}}}, events::RequestContext{"system", "", ""},
                        [this, apikey = r.apikey](Result<std::vector<events::Event>> rec) {

@@ -33,8 +33,9 @@ std::vector<ReminderDue> reminders_due(const projections::Views& v, Micros now);
 
 class Reminders {
  public:
-  Reminders(boost::asio::io_context& ioc, domain::CommandService& commands, const projections::LiveViews& views,
-            Mailer& mailer, const Clock& clock, const Config& config, Metrics& metrics, JsonLog& log);
+  Reminders(boost::asio::io_context& ioc, domain::CommandService& commands,
+            const projections::LiveViews& views, Mailer& mailer, const Clock& clock,
+            const Config& config, Metrics& metrics, JsonLog& log);
   void stop();
 
  private:

@@ -57,7 +57,8 @@ void Router::dispatch(Request& req, Reply reply) const {
     }
   }
   if (!found) {
-    Response r = error_response(make_error(Errc::not_found, "no route " + req.method + " " + req.path), req.request_id);
+    Response r = error_response(
+        make_error(Errc::not_found, "no route " + req.method + " " + req.path), req.request_id);
     r.route = "unmatched";
     reply(std::move(r));
     return;
@@ -70,7 +71,8 @@ void Router::dispatch(Request& req, Reply reply) const {
   try {
     found->handler(req, params, tagged);
   } catch (const std::exception& ex) {
-    Response r = error_response(make_error(Errc::internal, "internal error", ex.what()), req.request_id);
+    Response r =
+        error_response(make_error(Errc::internal, "internal error", ex.what()), req.request_id);
     tagged(std::move(r));
   }
 }

@@ -30,7 +30,9 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 bool valid_request_id(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != ':') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != ':')
+      return false;
   }
   return true;
 }
@@ -42,7 +44,9 @@ struct ReplyGuard {
   std::string request_id;
   bool done = false;
   ~ReplyGuard() {
-    if (!done) reply(error_response(make_error(Errc::internal, "internal error", "handler dropped its reply"), request_id));
+    if (!done)
+      reply(error_response(
+          make_error(Errc::internal, "internal error", "handler dropped its reply"), request_id));
   }
 };
 
@@ -92,7 +96,8 @@ struct SessionRunner {
   }
 
   template <class Body>
-  void decorate(bhttp::response<Body>& res, const Response& r, const std::string& request_id, bool keep_alive) {
+  void decorate(bhttp::response<Body>& res, const Response& r, const std::string& request_id,
+                bool keep_alive) {
     res.set(bhttp::field::server, "latchkey");
     if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
     res.set("X-Request-Id", request_id);
@@ -114,8 +119,9 @@ struct SessionRunner {
     log_access(rid, "-", "unmatched", status, 0, "", message);
   }
 
-  void log_access(const std::string& rid, const std::string& method, const std::string& route, int status,
-                  double seconds, const std::string& principal, const std::string& note) {
+  void log_access(const std::string& rid, const std::string& method, const std::string& route,
+                  int status, double seconds, const std::string& principal,
+                  const std::string& note) {
     s.metrics_.request(route, status, seconds);
     if (!s.access_log_.enabled()) return;
     nlohmann::json line = {{"time", format_rfc3339(SystemClock().now())},
@@ -160,8 +166,9 @@ struct SessionRunner {
       parser.body_limit(static_cast<std::uint64_t>(s.config_.max_body_bytes));
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
       if (hec == bhttp::error::header_limit) {
-        co_await write_error(431, Errc::invalid_request,
-                             "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes");
+        co_await write_error(
+            431, Errc::invalid_request,
+            "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes");
         break;
       }
       if (hec == bhttp::error::body_limit) {
@@ -170,8 +177,9 @@ struct SessionRunner {
         break;
       }
       if (hec) {
-        if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout && hec != net::error::eof &&
-            hec != net::error::operation_aborted && hec != net::error::connection_reset) {
+        if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout &&
+            hec != net::error::eof && hec != net::error::operation_aborted &&
+            hec != net::error::connection_reset) {
           co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
         }
         break;
@@ -188,8 +196,9 @@ struct SessionRunner {
         break;
       }
       if (bec) {
-        if (bec != beast::error::timeout && bec != net::error::eof && bec != bhttp::error::end_of_stream &&
-            bec != net::error::connection_reset && bec != net::error::operation_aborted) {
+        if (bec != beast::error::timeout && bec != net::error::eof &&
+            bec != bhttp::error::end_of_stream && bec != net::error::connection_reset &&
+            bec != net::error::operation_aborted) {
           co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
         }
         break;
@@ -203,7 +212,8 @@ struct SessionRunner {
       req.remote_ip = remote_ip;
       req.received_at = SystemClock().now();
       const auto rid_header = msg["X-Request-Id"];
-      req.request_id = valid_request_id(rid_header) ? std::string(rid_header) : domain::new_request_id();
+      req.request_id =
+          valid_request_id(rid_header) ? std::string(rid_header) : domain::new_request_id();
       for (const auto& f : msg) {
         std::string name(f.name_string());
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -214,13 +224,15 @@ struct SessionRunner {
       Response r;
       auto url = boost::urls::parse_origin_form(req.target);
       if (!url) {
-        r = error_response(make_error(Errc::invalid_request, "malformed request target"), req.request_id);
+        r = error_response(make_error(Errc::invalid_request, "malformed request target"),
+                           req.request_id);
         r.route = "unmatched";
       } else {
         req.path = std::string(url->path());
         req.query = std::string(url->encoded_query());
         if (req.path.find('\0') != std::string::npos) {
-          r = error_response(make_error(Errc::invalid_request, "malformed request path"), req.request_id);
+          r = error_response(make_error(Errc::invalid_request, "malformed request path"),
+                             req.request_id);
           r.route = "unmatched";
         } else {
           r = co_await dispatch(req);
@@ -249,7 +261,8 @@ struct SessionRunner {
           }
           if (!chunk.empty()) {
             tcp_stream().expires_after(read_timeout);
-            auto [cec, cn] = co_await net::async_write(stream, bhttp::make_chunk(net::buffer(chunk)), kTuple);
+            auto [cec, cn] =
+                co_await net::async_write(stream, bhttp::make_chunk(net::buffer(chunk)), kTuple);
             if (cec) write_failed = true;
           }
           if (!more) break;
@@ -259,16 +272,18 @@ struct SessionRunner {
           write_failed = static_cast<bool>(lec);
         }
       } else {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), msg.version()};
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status),
+                                                msg.version()};
         decorate(res, r, req.request_id, keep);
         res.body() = std::move(r.body);
         res.prepare_payload();
         auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
         write_failed = static_cast<bool>(wec);
       }
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      log_access(req.request_id, req.method, r.route.empty() ? "unmatched" : r.route, r.status, seconds, r.principal,
-                 r.log_note);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      log_access(req.request_id, req.method, r.route.empty() ? "unmatched" : r.route, r.status,
+                 seconds, r.principal, r.log_note);
       if (write_failed || !keep) break;
     }
     // Close politely.
@@ -282,8 +297,8 @@ struct SessionRunner {
   }
 };
 
-Server::Server(net::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log, Metrics& metrics,
-               net::ssl::context* tls)
+Server::Server(net::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log,
+               Metrics& metrics, net::ssl::context* tls)
     : ioc_(ioc),
       config_(config),
       handler_(std::move(handler)),
@@ -296,9 +311,11 @@ Server::~Server() = default;
 
 Result<std::string> Server::start(const std::string& listen) {
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return make_error(Errc::invalid_request, "listen address must be HOST:PORT");
+  if (colon == std::string::npos)
+    return make_error(Errc::invalid_request, "listen address must be HOST:PORT");
   std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long port = 0;
   try {
     port = std::stoul(listen.substr(colon + 1));
@@ -346,20 +363,28 @@ Result<std::string> Server::start(const std::string& listen) {
           auto done = [this](std::exception_ptr) { --active_; };
           if (tls_) {
             using Stream = beast::ssl_stream<beast::tcp_stream>;
-            auto runner = std::make_shared<SessionRunner<Stream>>(
-                SessionRunner<Stream>{*this, Stream(beast::tcp_stream(std::move(socket)), *tls_), conn, ip});
+            auto runner = std::make_shared<SessionRunner<Stream>>(SessionRunner<Stream>{
+                *this, Stream(beast::tcp_stream(std::move(socket)), *tls_), conn, ip});
             conn->set_close([runner, ex] {
               net::post(ex, [runner] { beast::get_lowest_layer(runner->stream).cancel(); });
             });
-            net::co_spawn(ex, [runner]() { return runner->run(); },
-                          [done, conn](std::exception_ptr e) { conn->set_close(nullptr); done(e); });
+            net::co_spawn(
+                ex, [runner]() { return runner->run(); },
+                [done, conn](std::exception_ptr e) {
+                  conn->set_close(nullptr);
+                  done(e);
+                });
           } else {
             using Stream = beast::tcp_stream;
             auto runner = std::make_shared<SessionRunner<Stream>>(
                 SessionRunner<Stream>{*this, Stream(std::move(socket)), conn, ip});
             conn->set_close([runner, ex] { net::post(ex, [runner] { runner->stream.cancel(); }); });
-            net::co_spawn(ex, [runner]() { return runner->run(); },
-                          [done, conn](std::exception_ptr e) { conn->set_close(nullptr); done(e); });
+            net::co_spawn(
+                ex, [runner]() { return runner->run(); },
+                [done, conn](std::exception_ptr e) {
+                  conn->set_close(nullptr);
+                  done(e);
+                });
           }
         }
       },

@@ -28,8 +28,8 @@ class Server {
   using Handler = std::function<void(Request&, Reply)>;
 
   // `tls` may be null (plain HTTP). References must outlive the server.
-  Server(boost::asio::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log, Metrics& metrics,
-         boost::asio::ssl::context* tls);
+  Server(boost::asio::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log,
+         Metrics& metrics, boost::asio::ssl::context* tls);
   ~Server();
 
   // Binds HOST:PORT (port 0 picks a free one) and starts accepting.

@@ -30,8 +30,10 @@ std::string crlf(const std::string& text) {
   std::string out;
   out.reserve(text.size() + text.size() / 40);
   for (char c : text) {
-    if (c == '\n') out += "\r\n";
-    else if (c != '\r') out.push_back(c);
+    if (c == '\n')
+      out += "\r\n";
+    else if (c != '\r')
+      out.push_back(c);
   }
   return out;
 }
@@ -57,20 +59,23 @@ Result<std::unique_ptr<SmtpMailer>> SmtpMailer::create(const Config& config) {
   }
   std::unique_ptr<SmtpMailer> m(new SmtpMailer(config));
   if (!config.smtp_credentials_file.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(config.smtp_credentials_file.c_str(), &st) != 0) {
-      return make_error(Errc::invalid_request, "cannot read smtp.credentials_file " + config.smtp_credentials_file);
+      return make_error(Errc::invalid_request,
+                        "cannot read smtp.credentials_file " + config.smtp_credentials_file);
     }
     if ((st.st_mode & 077) != 0) {
-      return make_error(Errc::invalid_request, "refusing to start: " + config.smtp_credentials_file +
-                                                   " can be read by other users (chmod 600)");
+      return make_error(Errc::invalid_request,
+                        "refusing to start: " + config.smtp_credentials_file +
+                            " can be read by other users (chmod 600)");
     }
     std::ifstream in(config.smtp_credentials_file);
     std::string line;
     std::getline(in, line);
     const auto colon = line.find(':');
     if (colon == std::string::npos) {
-      return make_error(Errc::invalid_request, "smtp.credentials_file must hold user:password on its first line");
+      return make_error(Errc::invalid_request,
+                        "smtp.credentials_file must hold user:password on its first line");
     }
     m->user_ = line.substr(0, colon);
     m->password_ = line.substr(colon + 1);
@@ -119,9 +124,9 @@ Status SmtpMailer::deliver(const MailMessage& m) const {
   if (!curl) return make_error(Errc::unavailable, "cannot start an SMTP session");
   const std::string domain = config_.smtp_from.substr(config_.smtp_from.find('@') + 1);
   Payload payload;
-  payload.data = "Date: " + rfc5322_date() + "\r\n" + "To: <" + m.to + ">\r\n" + "From: latchkey <" +
-                 config_.smtp_from + ">\r\n" + "Subject: " + m.subject + "\r\n" + "Message-ID: <" +
-                 domain::new_request_id() + "@" + domain + ">\r\n" +
+  payload.data = "Date: " + rfc5322_date() + "\r\n" + "To: <" + m.to + ">\r\n" +
+                 "From: latchkey <" + config_.smtp_from + ">\r\n" + "Subject: " + m.subject +
+                 "\r\n" + "Message-ID: <" + domain::new_request_id() + "@" + domain + ">\r\n" +
                  "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  "Content-Transfer-Encoding: 8bit\r\n\r\n" +
                  crlf(m.body);
@@ -136,10 +141,12 @@ Status SmtpMailer::deliver(const MailMessage& m) const {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.smtp_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.smtp_timeout_ms));
-  if (config_.smtp_starttls) curl_easy_setopt(curl, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (config_.smtp_starttls)
+    curl_easy_setopt(curl, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, config_.smtp_verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, config_.smtp_verify_tls ? 2L : 0L);
-  if (!config_.smtp_ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.smtp_ca_file.c_str());
+  if (!config_.smtp_ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, config_.smtp_ca_file.c_str());
   if (!user_.empty()) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, user_.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, password_.c_str());

@@ -23,16 +23,19 @@ Result<std::string> TokenService::issue(const events::TokenIssued& c) const {
   const auto key = secrets_.signing_key(c.kid);
   if (!key) return make_error(Errc::internal, "internal error", "no private key for kid " + c.kid);
   const nlohmann::json header = {{"alg", alg_name(key->alg())}, {"typ", "JWT"}, {"kid", c.kid}};
-  const nlohmann::json payload = {{"iss", issuer_}, {"sub", c.principal_id}, {"iat", c.iat}, {"exp", c.exp},
-                                  {"jti", c.jti},   {"apikey", c.apikey},    {"roles", c.roles}};
-  std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
+  const nlohmann::json payload = {{"iss", issuer_},  {"sub", c.principal_id}, {"iat", c.iat},
+                                  {"exp", c.exp},    {"jti", c.jti},          {"apikey", c.apikey},
+                                  {"roles", c.roles}};
+  std::string signing_input =
+      base64url_encode(header.dump()) + "." + base64url_encode(payload.dump());
   const std::string sig = key->sign(signing_input);
   signing_input.push_back('.');
   signing_input.append(base64url_encode(sig));
   return signing_input;
 }
 
-std::shared_ptr<const VerifyKey> TokenService::verify_key(const std::string& kid, const std::string& jwk) const {
+std::shared_ptr<const VerifyKey> TokenService::verify_key(const std::string& kid,
+                                                          const std::string& jwk) const {
   std::lock_guard lock(mu_);
   const auto it = cache_.find(kid);
   if (it != cache_.end()) return it->second;
@@ -47,7 +50,8 @@ Result<TokenClaims> TokenService::verify(std::string_view token, Micros now) con
   if (token.size() > 8192) return unauthorized("malformed token");
   const auto d1 = token.find('.');
   const auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
-  if (d1 == std::string_view::npos || d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
+      token.find('.', d2 + 1) != std::string_view::npos) {
     return unauthorized("malformed token");
   }
   const auto header_text = base64url_decode(token.substr(0, d1));
@@ -55,8 +59,8 @@ Result<TokenClaims> TokenService::verify(std::string_view token, Micros now) con
   const auto signature = base64url_decode(token.substr(d2 + 1));
   if (!header_text || !payload_text || !signature) return unauthorized("malformed token");
   const nlohmann::json header = nlohmann::json::parse(*header_text, nullptr, false);
-  if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string() || !header.contains("kid") ||
-      !header["kid"].is_string()) {
+  if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string() ||
+      !header.contains("kid") || !header["kid"].is_string()) {
     return unauthorized("malformed token");
   }
   const std::string alg = header["alg"].get<std::string>();

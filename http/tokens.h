@@ -32,7 +32,8 @@ struct TokenClaims {
 
 class TokenService {
  public:
-  TokenService(const domain::SecretStore& secrets, const projections::LiveViews& views, std::string issuer);
+  TokenService(const domain::SecretStore& secrets, const projections::LiveViews& views,
+               std::string issuer);
 
   // The token for the claims of a token.issued event. Thread-safe.
   // Error (internal) if the private key `claims.kid` is not on disk.

@@ -69,8 +69,8 @@ Principal& PrincipalView::add(Principal p) {
   return all_.back();
 }
 
-PrincipalView::Page PrincipalView::list(PrincipalKind kind, std::string_view search, std::int64_t after,
-                                        std::size_t limit) const {
+PrincipalView::Page PrincipalView::list(PrincipalKind kind, std::string_view search,
+                                        std::int64_t after, std::size_t limit) const {
   Page page;
   const std::size_t start = after < 0 ? 0 : static_cast<std::size_t>(after) + 1;
   std::uint32_t last = 0;
@@ -187,7 +187,8 @@ std::string lock_key(std::string_view scope, std::string_view subject) {
 }
 }  // namespace
 
-Micros LockoutView::locked_until(std::string_view scope, std::string_view subject, Micros now) const {
+Micros LockoutView::locked_until(std::string_view scope, std::string_view subject,
+                                 Micros now) const {
   const auto it = locks_.find(lock_key(scope, subject));
   if (it == locks_.end() || it->second <= now) return 0;
   return it->second;
@@ -211,7 +212,8 @@ struct Applier {
     if (v.principals.find(d.id)) return;
     Principal p;
     p.id = d.id;
-    p.kind = e.type == events::EventType::user_created ? PrincipalKind::user : PrincipalKind::service_account;
+    p.kind = e.type == events::EventType::user_created ? PrincipalKind::user
+                                                       : PrincipalKind::service_account;
     p.name = d.name;
     p.email = d.email;
     p.roles = d.roles;
@@ -277,7 +279,9 @@ struct Applier {
 
   void operator()(const events::LoginFailed&) {}
 
-  void operator()(const events::LoginLocked& d) { v.lockouts.lock(d.scope, d.subject, d.until, e.time); }
+  void operator()(const events::LoginLocked& d) {
+    v.lockouts.lock(d.scope, d.subject, d.until, e.time);
+  }
 
   void operator()(const events::SettingsChanged& d) {
     for (const auto& c : d.changes) v.settings.set(c.name, c.new_value);
@@ -388,7 +392,8 @@ std::string snapshot(const Views& v) {
     w.svarint(k.retired_at);
     w.svarint(k.valid_until);
   }
-  std::vector<std::pair<std::string, Micros>> locks(v.lockouts.all().begin(), v.lockouts.all().end());
+  std::vector<std::pair<std::string, Micros>> locks(v.lockouts.all().begin(),
+                                                    v.lockouts.all().end());
   std::sort(locks.begin(), locks.end());
   w.varint(locks.size());
   for (const auto& [k, until] : locks) {

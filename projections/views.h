@@ -52,9 +52,9 @@ struct ApiKey {
   Digest secret_hash{};
   Micros created_at = 0;
   Micros expires_at = 0;
-  Micros last_used_at = 0;   // time of the latest token.issued
-  Micros reminded_at = 0;    // time of the expiry reminder email, 0 if none
-  Micros changed_at = 0;     // last disable / enable / delete
+  Micros last_used_at = 0;  // time of the latest token.issued
+  Micros reminded_at = 0;   // time of the expiry reminder email, 0 if none
+  Micros changed_at = 0;    // last disable / enable / delete
   KeyState state = KeyState::active;
   bool principal_deleted = false;
 
@@ -79,7 +79,8 @@ class PrincipalView {
     std::vector<const Principal*> items;
     std::optional<std::uint32_t> next;
   };
-  Page list(PrincipalKind kind, std::string_view search, std::int64_t after, std::size_t limit) const;
+  Page list(PrincipalKind kind, std::string_view search, std::int64_t after,
+            std::size_t limit) const;
 
   Principal* find_mut(std::string_view id);
   Principal& add(Principal p);
@@ -153,7 +154,7 @@ struct Settings {
   std::int64_t lockout_source_threshold = 20;  // failures per source address in a window
   std::int64_t lockout_window_seconds = 300;
   std::int64_t lockout_duration_seconds = 900;
-  std::int64_t expiry_reminder_days = 7;       // 0: no reminders
+  std::int64_t expiry_reminder_days = 7;  // 0: no reminders
 
   // Visits (name, value&) for each setting, in a fixed order.
   template <class F>
@@ -170,7 +171,8 @@ struct Settings {
   }
   template <class F>
   void each(F&& f) const {
-    const_cast<Settings*>(this)->each([&](const char* n, std::int64_t& v) { f(n, static_cast<const std::int64_t&>(v)); });
+    const_cast<Settings*>(this)->each(
+        [&](const char* n, std::int64_t& v) { f(n, static_cast<const std::int64_t&>(v)); });
   }
   std::optional<std::int64_t> get(std::string_view name) const;
   bool set(std::string_view name, std::int64_t value);
@@ -217,9 +219,9 @@ struct Views {
   Settings settings;
   SigningKeyView signing;
   LockoutView lockouts;
-  Seq seq = 0;        // the last event applied
-  Micros time = 0;    // its time
-  Digest hash{};      // its hash
+  Seq seq = 0;      // the last event applied
+  Micros time = 0;  // its time
+  Digest hash{};    // its hash
   Seq last_checkpoint = 0;
 
   Views() = default;

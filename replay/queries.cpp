@@ -23,7 +23,8 @@ bool matches(const AuditFilter& f, const Event& e) {
   if (f.principal_id || f.apikey) {
     const auto s = events::subjects_of(e);
     if (f.principal_id && s.principal_id != *f.principal_id) return false;
-    if (f.apikey && std::find(s.apikeys.begin(), s.apikeys.end(), *f.apikey) == s.apikeys.end()) return false;
+    if (f.apikey && std::find(s.apikeys.begin(), s.apikeys.end(), *f.apikey) == s.apikeys.end())
+      return false;
   }
   return true;
 }
@@ -93,7 +94,8 @@ Result<AuditFilter> parse_audit_filter(const std::map<std::string, std::string>&
       return invalid("unknown query parameter '" + k + "'");
     }
   }
-  if (f.after && f.descending) return invalid("after goes with order=asc; use before with order=desc");
+  if (f.after && f.descending)
+    return invalid("after goes with order=asc; use before with order=desc");
   if (f.before && !f.descending) return invalid("before goes with order=desc");
   if (f.from && f.to && *f.from > *f.to) return invalid("from is after to");
   return f;
@@ -126,17 +128,22 @@ Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& f) 
     return found.size() < want;
   };
   std::optional<std::pair<Index, std::string>> index;
-  if (f.apikey) index = {Index::apikey, *f.apikey};
-  else if (f.principal_id) index = {Index::principal, *f.principal_id};
-  else if (f.actor) index = {Index::actor, *f.actor};
-  else if (f.type) index = {Index::type, events::type_name(*f.type)};
+  if (f.apikey)
+    index = {Index::apikey, *f.apikey};
+  else if (f.principal_id)
+    index = {Index::principal, *f.principal_id};
+  else if (f.actor)
+    index = {Index::actor, *f.actor};
+  else if (f.type)
+    index = {Index::type, events::type_name(*f.type)};
   Status st;
   if (index) {
     st = log.scan_index(index->first, index->second, f.descending ? hi : lo,
                         f.descending ? events::Direction::backward : events::Direction::forward,
                         [&](const events::IndexEntry& ie) {
                           if (ie.seq < lo || ie.seq > hi) return false;
-                          if (f.type && ie.type != *f.type) return true;  // filtered without reading the event
+                          if (f.type && ie.type != *f.type)
+                            return true;  // filtered without reading the event
                           auto e = log.get(ie.seq);
                           if (!e) {
                             failure = e.error();
@@ -174,7 +181,8 @@ Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& f) 
 
 Result<Point> parse_point(const events::EventLog& log, const std::string& text) {
   Point p;
-  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (!text.empty() &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     auto s = parse_seq("at", text);
     if (!s) return s.error();
     p.seq = std::min(*s, log.head().seq);
@@ -212,7 +220,8 @@ nlohmann::json state_json(const projections::Views& v, Micros at) {
                     {"description", k.description},
                     {"created_at", format_rfc3339(k.created_at)},
                     {"expires_at", format_rfc3339(k.expires_at)},
-                    {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at)) : nlohmann::json(nullptr)},
+                    {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
+                                                    : nlohmann::json(nullptr)},
                     {"status", projections::status_name(k.status(at))},
                     {"can_log_in", k.usable(at) && !v.principals.at(k.principal).deleted()}});
   }
@@ -223,26 +232,30 @@ nlohmann::json state_json(const projections::Views& v, Micros at) {
   for (const auto& t : v.tokens.live()) {
     if (t.exp <= at_s) continue;
     const auto& k = v.keys.at(t.key);
-    tokens.push_back({{"jti", projections::jti_text(t.jti)},
-                      {"apikey", k.apikey},
-                      {"principal_id", v.principals.at(k.principal).id},
-                      {"iat", t.iat},
-                      {"exp", t.exp},
-                      {"active", k.state == projections::KeyState::active && !k.principal_deleted}});
+    tokens.push_back(
+        {{"jti", projections::jti_text(t.jti)},
+         {"apikey", k.apikey},
+         {"principal_id", v.principals.at(k.principal).id},
+         {"iat", t.iat},
+         {"exp", t.exp},
+         {"active", k.state == projections::KeyState::active && !k.principal_deleted}});
   }
   nlohmann::json signing = nlohmann::json::array();
   for (const auto& k : v.signing.all()) {
-    signing.push_back({{"kid", k.kid}, {"alg", k.alg}, {"created_at", format_rfc3339(k.created_at)},
+    signing.push_back({{"kid", k.kid},
+                       {"alg", k.alg},
+                       {"created_at", format_rfc3339(k.created_at)},
                        {"retired", k.retired_at != 0}});
   }
-  return {{"seq", v.seq},
-          {"at", format_rfc3339(at)},
-          {"last_event_time", v.seq ? nlohmann::json(format_rfc3339(v.time)) : nlohmann::json(nullptr)},
-          {"principals", std::move(principals)},
-          {"keys", std::move(keys)},
-          {"settings", std::move(settings)},
-          {"live_tokens", std::move(tokens)},
-          {"signing_keys", std::move(signing)}};
+  return {
+      {"seq", v.seq},
+      {"at", format_rfc3339(at)},
+      {"last_event_time", v.seq ? nlohmann::json(format_rfc3339(v.time)) : nlohmann::json(nullptr)},
+      {"principals", std::move(principals)},
+      {"keys", std::move(keys)},
+      {"settings", std::move(settings)},
+      {"live_tokens", std::move(tokens)},
+      {"signing_keys", std::move(signing)}};
 }
 
 Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from, const Point& to) {
@@ -255,8 +268,11 @@ Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from,
   std::map<std::string, std::uint64_t> failures_by_key;
   std::uint64_t tokens = 0, failures = 0, events_seen = 0;
   auto change = [](const Event& e, const char* what) {
-    nlohmann::json j = {{"seq", e.seq}, {"time", format_rfc3339(e.time)}, {"change", what},
-                        {"actor", e.context.actor}, {"source_ip", e.context.source_ip}};
+    nlohmann::json j = {{"seq", e.seq},
+                        {"time", format_rfc3339(e.time)},
+                        {"change", what},
+                        {"actor", e.context.actor},
+                        {"source_ip", e.context.source_ip}};
     return j;
   };
   const Status st = log.scan(from.seq + 1, to.seq, [&](const Event& e) {
@@ -285,7 +301,7 @@ Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from,
             j["expires_at"] = format_rfc3339(d.expires_at);
             keys.push_back(j);
           } else if constexpr (std::is_same_v<T, events::KeyChanged>) {
-            const char* what = e.type == EventType::key_disabled ? "disabled"
+            const char* what = e.type == EventType::key_disabled  ? "disabled"
                                : e.type == EventType::key_enabled ? "enabled"
                                                                   : "deleted";
             auto j = change(e, what);
@@ -317,18 +333,21 @@ Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from,
     return true;
   });
   if (!st) return st.error();
-  return Result<nlohmann::json>(boost::system::in_place_value, nlohmann::json{{"from", {{"seq", from.seq}, {"time", format_rfc3339(from.time)}}},
-                        {"to", {{"seq", to.seq}, {"time", format_rfc3339(to.time)}}},
-                        {"events", events_seen},
-                        {"principals", std::move(principals)},
-                        {"keys", std::move(keys)},
-                        {"settings", std::move(settings)},
-                        {"signing_keys", std::move(signing)},
-                        {"tokens_issued", {{"total", tokens}, {"by_key", tokens_by_key}}},
-                        {"failed_logins", {{"total", failures}, {"by_key", failures_by_key}}}});
+  return Result<nlohmann::json>(
+      boost::system::in_place_value,
+      nlohmann::json{{"from", {{"seq", from.seq}, {"time", format_rfc3339(from.time)}}},
+                     {"to", {{"seq", to.seq}, {"time", format_rfc3339(to.time)}}},
+                     {"events", events_seen},
+                     {"principals", std::move(principals)},
+                     {"keys", std::move(keys)},
+                     {"settings", std::move(settings)},
+                     {"signing_keys", std::move(signing)},
+                     {"tokens_issued", {{"total", tokens}, {"by_key", tokens_by_key}}},
+                     {"failed_logins", {{"total", failures}, {"by_key", failures_by_key}}}});
 }
 
-Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after, std::size_t limit) {
+Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after,
+                           std::size_t limit) {
   AuditFilter f;
   f.apikey = apikey;
   f.after = after;

@@ -63,6 +63,7 @@ nlohmann::json state_json(const projections::Views& v, Micros at);
 Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from, const Point& to);
 
 // Every event that touched one key, oldest first, from `after`, at most `limit`.
-Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after, std::size_t limit);
+Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after,
+                           std::size_t limit);
 
 }  // namespace latchkey::replay

@@ -2,7 +2,8 @@
 
 namespace latchkey::replay {
 
-Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use_snapshots, RebuildStats* stats) {
+Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use_snapshots,
+                                   RebuildStats* stats) {
   const Seq head = log.head().seq;
   if (at > head) at = head;
   projections::Views views;
@@ -30,7 +31,8 @@ Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use
   return views;
 }
 
-Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t, RebuildStats* stats) {
+Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t,
+                                           RebuildStats* stats) {
   auto seq = log.seq_at_time(t);
   if (!seq) return seq.error();
   return rebuild(log, *seq, true, stats);
@@ -70,7 +72,8 @@ Status Snapshotter::take(Seq head) {
   if (head <= last_.load()) return {};
   auto views = rebuild(log_, head, true);
   if (!views) return views.error();
-  if (auto st = log_.put_snapshot(events::Snapshot{views->seq, projections::snapshot(*views)}); !st) return st;
+  if (auto st = log_.put_snapshot(events::Snapshot{views->seq, projections::snapshot(*views)}); !st)
+    return st;
   last_ = views->seq;
   return {};
 }

@@ -17,8 +17,8 @@ namespace latchkey::replay {
 using events::Seq;
 
 struct RebuildStats {
-  Seq snapshot_seq = 0;      // 0: rebuilt from the first event
-  std::uint64_t applied = 0; // events applied after the snapshot
+  Seq snapshot_seq = 0;       // 0: rebuilt from the first event
+  std::uint64_t applied = 0;  // events applied after the snapshot
 };
 
 // The views as of `at` (every event with seq <= at applied; `at` past the head
@@ -27,7 +27,8 @@ Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use
                                    RebuildStats* stats = nullptr);
 
 // The views as of instant `t`: every event with time <= t.
-Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t, RebuildStats* stats = nullptr);
+Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t,
+                                           RebuildStats* stats = nullptr);
 
 // Keeps snapshots of the views in the log, every `every` events, on its own
 // thread: it rebuilds from the previous snapshot plus the tail, so it never
@@ -57,9 +58,9 @@ class Snapshotter {
   std::atomic<Seq> last_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  Seq wanted_ = 0;     // GUARDED_BY(mu_)
+  Seq wanted_ = 0;         // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::mutex take_mu_;  // one snapshot at a time
+  std::mutex take_mu_;     // one snapshot at a time
   std::thread thread_;
 };
 

@@ -46,12 +46,14 @@ std::string summary(const events::Event& e) {
 }
 
 void print_table(const std::vector<events::Event>& evs) {
-  std::cout << std::left << std::setw(8) << "SEQ" << std::setw(29) << "TIME" << std::setw(24) << "TYPE"
-            << std::setw(22) << "ACTOR" << std::setw(16) << "SOURCE" << "DETAILS\n";
+  std::cout << std::left << std::setw(8) << "SEQ" << std::setw(29) << "TIME" << std::setw(24)
+            << "TYPE" << std::setw(22) << "ACTOR" << std::setw(16) << "SOURCE"
+            << "DETAILS\n";
   for (const auto& e : evs) {
-    std::cout << std::left << std::setw(8) << e.seq << std::setw(29) << format_rfc3339(e.time) << std::setw(24)
-              << events::type_name(e.type) << std::setw(22) << e.context.actor << std::setw(16)
-              << (e.context.source_ip.empty() ? "-" : e.context.source_ip) << summary(e) << "\n";
+    std::cout << std::left << std::setw(8) << e.seq << std::setw(29) << format_rfc3339(e.time)
+              << std::setw(24) << events::type_name(e.type) << std::setw(22) << e.context.actor
+              << std::setw(16) << (e.context.source_ip.empty() ? "-" : e.context.source_ip)
+              << summary(e) << "\n";
   }
 }
 
@@ -65,7 +67,8 @@ int cmd_verify(const ForensicsOptions& o) {
     std::stringstream ss;
     ss << in.rdbuf();
     const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (!j.is_object() || !j.contains("keys") || !j["keys"].is_array()) return fail(o.jwks_file + " is not a JWKS");
+    if (!j.is_object() || !j.contains("keys") || !j["keys"].is_array())
+      return fail(o.jwks_file + " is not a JWKS");
     for (const auto& k : j["keys"]) {
       auto vk = VerifyKey::from_jwk(k.dump());
       if (!vk) return fail(o.jwks_file + " holds a key latchkey cannot use");
@@ -75,17 +78,20 @@ int cmd_verify(const ForensicsOptions& o) {
   }
   const auto r = events::verify_log(**log, keys);
   if (o.format == "json") {
-    nlohmann::json j = {{"ok", r.ok}, {"events", r.events}, {"checkpoints", r.checkpoints},
+    nlohmann::json j = {{"ok", r.ok},
+                        {"events", r.events},
+                        {"checkpoints", r.checkpoints},
                         {"checkpoints_signature_verified", r.checkpoints_signed_ok},
-                        {"last_checkpoint", r.last_checkpoint}, {"head_hash", to_hex(r.head_hash)}};
+                        {"last_checkpoint", r.last_checkpoint},
+                        {"head_hash", to_hex(r.head_hash)}};
     if (!r.ok) {
       j["first_bad_seq"] = r.first_bad;
       j["reason"] = r.reason;
     }
     std::cout << j.dump(2) << "\n";
   } else if (r.ok) {
-    std::cout << "ok: " << r.events << " events, sequence dense, hash chain intact, head " << to_hex(r.head_hash)
-              << "\n";
+    std::cout << "ok: " << r.events << " events, sequence dense, hash chain intact, head "
+              << to_hex(r.head_hash) << "\n";
     std::cout << "checkpoints: " << r.checkpoints << " matching the chain";
     if (!keys.empty()) std::cout << ", " << r.checkpoints_signed_ok << " with valid signatures";
     if (r.last_checkpoint) std::cout << "; the last at seq " << r.last_checkpoint;
@@ -141,12 +147,14 @@ int cmd_audit(const ForensicsOptions& o) {
   }
   if (format == "json") {
     std::cout << nlohmann::json{{"events", json_events},
-                                {"next", next ? nlohmann::json(std::to_string(*next)) : nlohmann::json(nullptr)}}
+                                {"next", next ? nlohmann::json(std::to_string(*next))
+                                              : nlohmann::json(nullptr)}}
                      .dump(2)
               << "\n";
   } else if (format == "table") {
     print_table(table_rows);
-    if (next) std::cerr << "more: --" << (f->descending ? "before " : "after ") << *next << " (or --all)\n";
+    if (next)
+      std::cerr << "more: --" << (f->descending ? "before " : "after ") << *next << " (or --all)\n";
   }
   return 0;
 }
@@ -165,12 +173,14 @@ int cmd_replay_state(const ForensicsOptions& o) {
   }
   std::cout << "state at " << j["at"].get<std::string>() << " (seq " << j["seq"] << ")\n\nKEYS\n";
   for (const auto& k : j["keys"]) {
-    std::cout << "  " << std::left << std::setw(30) << k["apikey"].get<std::string>() << std::setw(24)
-              << k["principal_id"].get<std::string>() << std::setw(10) << k["status"].get<std::string>()
-              << "expires " << k["expires_at"].get<std::string>() << "\n";
+    std::cout << "  " << std::left << std::setw(30) << k["apikey"].get<std::string>()
+              << std::setw(24) << k["principal_id"].get<std::string>() << std::setw(10)
+              << k["status"].get<std::string>() << "expires " << k["expires_at"].get<std::string>()
+              << "\n";
   }
   std::cout << "\nSETTINGS\n";
-  for (const auto& [name, value] : j["settings"].items()) std::cout << "  " << name << " = " << value << "\n";
+  for (const auto& [name, value] : j["settings"].items())
+    std::cout << "  " << name << " = " << value << "\n";
   std::cout << "\nLIVE TOKENS: " << j["live_tokens"].size() << "\n";
   return 0;
 }
@@ -204,10 +214,13 @@ int cmd_replay_timeline(const ForensicsOptions& o) {
   if (o.format == "json" || o.format == "ndjson") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : all) {
-      if (o.format == "ndjson") std::cout << events::to_json(e).dump() << "\n";
-      else arr.push_back(events::to_json(e));
+      if (o.format == "ndjson")
+        std::cout << events::to_json(e).dump() << "\n";
+      else
+        arr.push_back(events::to_json(e));
     }
-    if (o.format == "json") std::cout << nlohmann::json{{"apikey", o.apikey}, {"events", arr}}.dump(2) << "\n";
+    if (o.format == "json")
+      std::cout << nlohmann::json{{"apikey", o.apikey}, {"events", arr}}.dump(2) << "\n";
   } else {
     print_table(all);
   }
@@ -217,7 +230,8 @@ int cmd_replay_timeline(const ForensicsOptions& o) {
 Status copy_private(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::copy_file(from, to, ec);
-  if (ec) return make_error(Errc::unavailable, "cannot copy " + from.string() + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::unavailable, "cannot copy " + from.string() + ": " + ec.message());
   fs::permissions(to, fs::perms::owner_read | fs::perms::owner_write, ec);
   return {};
 }
@@ -229,7 +243,8 @@ int cmd_backup(const ForensicsOptions& o) {
   if (ec) return fail("cannot create " + o.to_dir + ": " + ec.message());
   fs::permissions(o.to_dir, fs::perms::owner_all, ec);
   std::string how;
-  auto st = events::backup_rocksdb_log(domain::SecretStore::log_dir(o.data), domain::SecretStore::log_dir(o.to_dir), &how);
+  auto st = events::backup_rocksdb_log(domain::SecretStore::log_dir(o.data),
+                                       domain::SecretStore::log_dir(o.to_dir), &how);
   if (!st) {
     fs::remove_all(o.to_dir, ec);
     return fail(st.error().message);
@@ -237,15 +252,20 @@ int cmd_backup(const ForensicsOptions& o) {
   if (!o.no_secrets) {
     fs::create_directories(fs::path(o.to_dir) / "signing", ec);
     fs::permissions(fs::path(o.to_dir) / "signing", fs::perms::owner_all, ec);
-    if (auto c = copy_private(fs::path(o.data) / "pepper", fs::path(o.to_dir) / "pepper"); !c) return fail(c.error().message);
+    if (auto c = copy_private(fs::path(o.data) / "pepper", fs::path(o.to_dir) / "pepper"); !c)
+      return fail(c.error().message);
     for (const auto& entry : fs::directory_iterator(fs::path(o.data) / "signing", ec)) {
-      if (auto c = copy_private(entry.path(), fs::path(o.to_dir) / "signing" / entry.path().filename()); !c) {
+      if (auto c =
+              copy_private(entry.path(), fs::path(o.to_dir) / "signing" / entry.path().filename());
+          !c) {
         return fail(c.error().message);
       }
     }
   }
   std::cout << "backup of " << o.data << " in " << o.to_dir << " (" << how
-            << (o.no_secrets ? "; without the pepper and signing keys" : "; with the pepper and signing keys") << ")\n";
+            << (o.no_secrets ? "; without the pepper and signing keys"
+                             : "; with the pepper and signing keys")
+            << ")\n";
   return 0;
 }
 
@@ -267,10 +287,12 @@ int cmd_jwks(const ForensicsOptions& o) {
 int cmd_rotate(const ForensicsOptions& o) {
   auto secrets = domain::SecretStore::open(o.data, true);
   if (!secrets) return fail(secrets.error().message);
-  auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data), events::OpenMode::read_write);
+  auto log =
+      events::open_rocksdb_log(domain::SecretStore::log_dir(o.data), events::OpenMode::read_write);
   if (!log) {
     if (log.error().code == Errc::unavailable) {
-      return fail(log.error().message + "; while the server runs, rotate with POST /iam/signing-keys/rotate");
+      return fail(log.error().message +
+                  "; while the server runs, rotate with POST /iam/signing-keys/rotate");
     }
     return fail(log.error().message);
   }
@@ -290,7 +312,8 @@ int cmd_rotate(const ForensicsOptions& o) {
   std::cout << nlohmann::json{{"kid", ev.kid},
                               {"alg", ev.alg},
                               {"old_kid", ev.old_kid},
-                              {"old_key_published_until", format_rfc3339_seconds(ev.old_valid_until)}}
+                              {"old_key_published_until",
+                               format_rfc3339_seconds(ev.old_valid_until)}}
                    .dump(2)
             << "\n";
   return 0;
@@ -299,13 +322,19 @@ int cmd_rotate(const ForensicsOptions& o) {
 }  // namespace
 
 void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
-  auto data = [&](CLI::App* c) { c->add_option("--data", o.data, "Data directory")->capture_default_str(); };
+  auto data = [&](CLI::App* c) {
+    c->add_option("--data", o.data, "Data directory")->capture_default_str();
+  };
 
-  o.verify = app.add_subcommand("verify", "Check the whole log: dense sequence, hash chain, checkpoints");
+  o.verify =
+      app.add_subcommand("verify", "Check the whole log: dense sequence, hash chain, checkpoints");
   data(o.verify);
-  o.verify->add_option("--jwks", o.jwks_file, "Also check every checkpoint's signature against these public keys")
+  o.verify
+      ->add_option("--jwks", o.jwks_file,
+                   "Also check every checkpoint's signature against these public keys")
       ->check(CLI::ExistingFile);
-  o.verify->add_option("--format", o.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  o.verify->add_option("--format", o.format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   o.audit = app.add_subcommand("audit", "Query the audit log");
   data(o.audit);
@@ -317,7 +346,8 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.audit->add_option("--to", o.to, "Events at or before this RFC 3339 time");
   o.audit->add_option("--after", o.after, "Events after this sequence number (order asc)");
   o.audit->add_option("--before", o.before, "Events before this sequence number (order desc)");
-  o.audit->add_option("--order", o.order, "asc (default) or desc")->check(CLI::IsMember({"asc", "desc"}));
+  o.audit->add_option("--order", o.order, "asc (default) or desc")
+      ->check(CLI::IsMember({"asc", "desc"}));
   o.audit->add_option("--limit", o.limit, "Events per page (default 100)");
   o.audit->add_flag("--all", o.all, "Every page, not just the first");
   o.audit->add_option("--format", o.format, "table (default), json or ndjson (all pages)")
@@ -328,7 +358,8 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.replay_state = o.replay->add_subcommand("state", "The state at an instant or sequence number");
   data(o.replay_state);
   o.replay_state->add_option("--at", o.at, "RFC 3339 time or sequence number")->required();
-  o.replay_state->add_option("--format", o.format, "json (default) or table")->check(CLI::IsMember({"json", "table"}));
+  o.replay_state->add_option("--format", o.format, "json (default) or table")
+      ->check(CLI::IsMember({"json", "table"}));
   o.replay_diff = o.replay->add_subcommand("diff", "What changed between two points");
   data(o.replay_diff);
   o.replay_diff->add_option("--from", o.diff_from, "RFC 3339 time or sequence number")->required();
@@ -342,15 +373,20 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.backup = app.add_subcommand("backup", "Copy the data directory (works while the server runs)");
   data(o.backup);
   o.backup->add_option("--to", o.to_dir, "A new directory for the copy")->required();
-  o.backup->add_flag("--no-secrets", o.no_secrets, "Leave out the pepper and signing keys (a copy for auditors)");
+  o.backup->add_flag("--no-secrets", o.no_secrets,
+                     "Leave out the pepper and signing keys (a copy for auditors)");
 
   o.jwks = app.add_subcommand("jwks", "Print the public signing keys announced in the log");
   data(o.jwks);
-  o.jwks->add_flag("--all", o.all_keys, "Every key ever used, not just those published now (for verify --jwks)");
+  o.jwks->add_flag("--all", o.all_keys,
+                   "Every key ever used, not just those published now (for verify --jwks)");
 
-  o.rotate = app.add_subcommand("rotate-signing-key", "Add a new token signing key (server stopped)");
+  o.rotate =
+      app.add_subcommand("rotate-signing-key", "Add a new token signing key (server stopped)");
   data(o.rotate);
-  o.rotate->add_option("--alg", o.alg, "ES256 or EdDSA")->check(CLI::IsMember({"ES256", "EdDSA"}))->capture_default_str();
+  o.rotate->add_option("--alg", o.alg, "ES256 or EdDSA")
+      ->check(CLI::IsMember({"ES256", "EdDSA"}))
+      ->capture_default_str();
 }
 
 int run_forensics_command(CLI::App&, const ForensicsOptions& o) {

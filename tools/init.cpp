@@ -15,15 +15,18 @@ namespace fs = std::filesystem;
 
 Result<InitResult> init_data_dir(const InitOptions& o) {
   std::error_code ec;
-  if (fs::exists(domain::SecretStore::log_dir(o.data_dir) + "/CURRENT", ec) || fs::exists(o.data_dir + "/pepper", ec)) {
-    return make_error(Errc::exists, o.data_dir + " already holds a latchkey log; nothing was changed");
+  if (fs::exists(domain::SecretStore::log_dir(o.data_dir) + "/CURRENT", ec) ||
+      fs::exists(o.data_dir + "/pepper", ec)) {
+    return make_error(Errc::exists,
+                      o.data_dir + " already holds a latchkey log; nothing was changed");
   }
   const bool existed = fs::exists(o.data_dir, ec);
   auto secrets = domain::SecretStore::create(o.data_dir, o.alg);
   if (!secrets) return secrets.error();
 
   auto result = [&]() -> Result<InitResult> {
-    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data_dir), events::OpenMode::create_new);
+    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data_dir),
+                                        events::OpenMode::create_new);
     if (!log) return log.error();
     SystemClock clock;
     projections::LiveViews views{projections::Views{}};
@@ -34,8 +37,10 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
       std::promise<Result<std::vector<events::Event>>> p;
       auto f = p.get_future();
       commands.record({events::Draft{events::EventType::system_initialized,
-                                     events::SystemInitialized{domain::new_request_id(), 1}, {}}},
-                      ctx, [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
+                                     events::SystemInitialized{domain::new_request_id(), 1},
+                                     {}}},
+                      ctx,
+                      [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
       auto r = f.get();
       if (!r) return r.error();
       return {};
@@ -43,7 +48,8 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
     if (!first) return first.error();
 
     const auto key = (*secrets)->newest();
-    auto rotated = commands.execute_and_wait(domain::RotateSigningKey{key->kid(), alg_name(key->alg()), key->public_key().jwk()}, ctx);
+    auto rotated = commands.execute_and_wait(
+        domain::RotateSigningKey{key->kid(), alg_name(key->alg()), key->public_key().jwk()}, ctx);
     if (!rotated) return rotated.error();
 
     domain::CreatePrincipal admin;

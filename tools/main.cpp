@@ -36,7 +36,8 @@ int cmd_init(const std::string& data, const std::string& alg, std::int64_t lifet
                               {"expires_at", format_rfc3339_seconds(r->expires_at)}};
   std::cout << out.dump(2) << std::endl;
   std::cerr << "latchkey: initialised " << data
-            << ". The secretkey above is shown once: keep it safe. Start the server with `latchkey serve --data "
+            << ". The secretkey above is shown once: keep it safe. Start the server with `latchkey "
+               "serve --data "
             << data << "`.\n";
   return 0;
 }
@@ -47,7 +48,8 @@ int cmd_serve(const std::string& config_file, const std::map<std::string, std::s
   auto app = http::App::open(*config);
   if (!app) {
     std::string m = app.error().message;
-    if (!app.error().detail.empty() && app.error().code != Errc::invalid_request) m += " (" + app.error().detail + ")";
+    if (!app.error().detail.empty() && app.error().code != Errc::invalid_request)
+      m += " (" + app.error().detail + ")";
     return fail(m);
   }
   return (*app)->run(nullptr);
@@ -61,20 +63,26 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "latchkey 0.1.0");
 
   std::string data = "./data";
-  auto* init = app.add_subcommand("init", "Create a data directory and the first admin service account");
+  auto* init =
+      app.add_subcommand("init", "Create a data directory and the first admin service account");
   init->add_option("--data", data, "Data directory")->capture_default_str();
   std::string alg = "ES256";
-  init->add_option("--alg", alg, "Token signing algorithm")->check(CLI::IsMember({"ES256", "EdDSA"}))->capture_default_str();
+  init->add_option("--alg", alg, "Token signing algorithm")
+      ->check(CLI::IsMember({"ES256", "EdDSA"}))
+      ->capture_default_str();
   std::int64_t lifetime_days = 0;
-  init->add_option("--lifetime-days", lifetime_days, "Lifetime of the admin key (default: default_key_lifetime_days)")
+  init->add_option("--lifetime-days", lifetime_days,
+                   "Lifetime of the admin key (default: default_key_lifetime_days)")
       ->check(CLI::Range(1, 36500));
 
   auto* serve = app.add_subcommand("serve", "Serve the HTTP API");
   std::string config_file, listen, tls_cert, tls_key, serve_data;
   std::vector<std::string> sets;
   serve->add_option("--data", serve_data, "Data directory (default ./data)");
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
-  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM)")->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen,
+                    "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)");
+  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM)")
+      ->check(CLI::ExistingFile);
   serve->add_option("--tls-key", tls_key, "TLS private key (PEM)")->check(CLI::ExistingFile);
   serve->add_option("--config", config_file, "Configuration file (TOML)")->check(CLI::ExistingFile);
   serve->add_option("--set", sets, "Override a setting: section.key=value (repeatable)");
