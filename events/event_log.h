@@ -55,9 +55,13 @@ class EventLog {
   // error is Errc::unavailable. REQUIRES: one caller at a time.
   virtual Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) = 0;
 
-  // After a failed append, tries to bring the log back to a writable state.
-  // Returns ok when appends may be retried.
-  virtual Status recover() = 0;
+  // After a failed append, tries to bring the log back to a writable state
+  // (RocksDB's Resume(), else closing and reopening the database). On success
+  // appends may be retried; the result holds any events the reopened log
+  // shows beyond the head known before (a write whose sync failed after its
+  // bytes reached the disk), so the caller can apply them. REQUIRES: the
+  // appending thread.
+  virtual Result<std::vector<Event>> recover() = 0;
 
   virtual Head head() const = 0;
   virtual bool read_only() const = 0;

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <shared_mutex>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -62,17 +63,19 @@ std::string index_value(EventType t, Micros time) {
 
 class RocksEventLog final : public EventLog {
  public:
-  RocksEventLog(std::unique_ptr<RocksHandles> h, OpenMode mode, bool sync)
-      : h_(std::move(h)), mode_(mode) {
+  RocksEventLog(std::unique_ptr<RocksHandles> h, std::string dir, OpenMode mode, LogOptions options)
+      : h_(std::move(h)), dir_(std::move(dir)), mode_(mode), options_(options) {
+    const bool sync = options.sync;
     write_options_.sync = sync;
     write_options_.disableWAL = false;
   }
 
   ~RocksEventLog() override {
-    if (h_->db && mode_ != OpenMode::read_only) h_->db->FlushWAL(true);
+    if (h_ && h_->db && mode_ != OpenMode::read_only) h_->db->FlushWAL(true);
   }
 
   Status load_head() {
+    std::shared_lock handles_lock(handles_mu_);
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
     it->SeekToLast();
@@ -140,7 +143,11 @@ class RocksEventLog final : public EventLog {
       out.push_back(std::move(e));
     }
     batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(seq), "");
-    const rocksdb::Status st = h_->db->Write(write_options_, &batch);
+    rocksdb::Status st;
+    {
+      std::shared_lock handles_lock(handles_mu_);
+      st = h_->db->Write(write_options_, &batch);
+    }
     if (!st.ok()) return from_status(st, Errc::unavailable, "the event log cannot be written");
     {
       std::lock_guard lock(head_mu_);
@@ -150,11 +157,35 @@ class RocksEventLog final : public EventLog {
     return out;
   }
 
-  Status recover() override {
-    if (mode_ == OpenMode::read_only) return {};
-    const rocksdb::Status st = h_->db->Resume();
-    if (!st.ok()) return from_status(st, Errc::unavailable, "the event log is still not writable");
-    return {};
+  Result<std::vector<Event>> recover() override {
+    if (mode_ == OpenMode::read_only) return std::vector<Event>{};
+    const Seq known = head().seq;
+    if (h_->db->Resume().ok()) return std::vector<Event>{};
+    // A failed WAL write is a hard error that Resume() cannot clear: reopen.
+    {
+      std::unique_lock lock(handles_mu_);  // waits for readers in flight
+      h_.reset();
+      auto h = open_rocksdb_handles(dir_, OpenMode::read_write, options_);
+      if (!h) {
+        // Keep trying on the next append; readers get errors meanwhile.
+        auto retry = open_rocksdb_handles(dir_, OpenMode::read_only, options_);
+        if (retry) h_ = std::move(*retry);
+        Error e = h.error();
+        e.code = Errc::unavailable;
+        return e;
+      }
+      h_ = std::move(*h);
+    }
+    if (auto st = load_head(); !st) return st.error();
+    std::vector<Event> found;
+    if (head().seq > known) {
+      auto st = scan(known + 1, head().seq, [&](const Event& e) {
+        found.push_back(e);
+        return true;
+      });
+      if (!st) return st.error();
+    }
+    return found;
   }
 
   Head head() const override {
@@ -165,6 +196,7 @@ class RocksEventLog final : public EventLog {
   bool read_only() const override { return mode_ == OpenMode::read_only; }
 
   Result<Event> get(Seq seq) const override {
+    std::shared_lock handles_lock(handles_mu_);
     std::string value;
     const rocksdb::Status st =
         h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
@@ -174,6 +206,7 @@ class RocksEventLog final : public EventLog {
   }
 
   Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    std::shared_lock handles_lock(handles_mu_);
     rocksdb::ReadOptions ro;
     ro.readahead_size = 2u << 20;
     const std::string upper = bin::be64(to == UINT64_MAX ? to : to + 1);
@@ -196,6 +229,7 @@ class RocksEventLog final : public EventLog {
 
   Status scan_raw(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    std::shared_lock handles_lock(handles_mu_);
     rocksdb::ReadOptions ro;
     ro.readahead_size = 2u << 20;
     std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
@@ -209,6 +243,7 @@ class RocksEventLog final : public EventLog {
 
   Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
                     const std::function<bool(const IndexEntry&)>& fn) const override {
+    std::shared_lock handles_lock(handles_mu_);
     std::string prefix;
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     std::optional<EventType> fixed_type;
@@ -255,6 +290,7 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<Seq> seq_at_time(Micros t) const override {
+    std::shared_lock handles_lock(handles_mu_);
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
     if (t < 0) return Seq{0};
@@ -268,6 +304,7 @@ class RocksEventLog final : public EventLog {
   }
 
   Status put_snapshot(const Snapshot& s) override {
+    std::shared_lock handles_lock(handles_mu_);
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
     rocksdb::WriteOptions wo;
@@ -278,6 +315,7 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
+    std::shared_lock handles_lock(handles_mu_);
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
     it->SeekForPrev(bin::be64(at));
@@ -367,8 +405,13 @@ class RocksEventLog final : public EventLog {
   }
 
  private:
+  // Readers hold handles_mu_ shared while they use h_; recover() replaces h_
+  // under the exclusive lock.
+  mutable std::shared_mutex handles_mu_;
   std::unique_ptr<RocksHandles> h_;
+  std::string dir_;
   OpenMode mode_;
+  LogOptions options_;
   rocksdb::WriteOptions write_options_;
   mutable std::mutex head_mu_;
   Head head_;  // GUARDED_BY(head_mu_)
@@ -466,7 +509,7 @@ Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenM
                                                    const LogOptions& options) {
   auto h = open_rocksdb_handles(dir, mode, options);
   if (!h) return h.error();
-  auto log = std::make_unique<RocksEventLog>(std::move(*h), mode, options.sync);
+  auto log = std::make_unique<RocksEventLog>(std::move(*h), dir, mode, options);
   if (auto st = log->load_head(); !st) return st.error();
   return std::unique_ptr<EventLog>(std::move(log));
 }

@@ -102,10 +102,14 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
   Result<std::vector<Event>> committed =
       make_error(Errc::unavailable, "the event log cannot be written");
   if (needs_recovery_) {
-    if (auto st = log_.recover(); !st) {
-      committed = st.error();
+    auto found = log_.recover();
+    if (!found) {
+      committed = found.error();
     } else {
       needs_recovery_ = false;
+      // Events the reopened log holds beyond what we knew: apply them, so the
+      // views stay equal to the log.
+      if (!found->empty() && on_commit_) on_commit_(*found);
     }
   }
   if (!needs_recovery_) committed = log_.append(drafts, now);

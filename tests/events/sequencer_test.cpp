@@ -1,0 +1,110 @@
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <thread>
+
+#include "events/event_log.h"
+#include "events/sequencer.h"
+#include "events/verify.h"
+#include "tests/events/helpers.h"
+#include "tests/support/temp_dir.h"
+
+using namespace latchkey;
+using namespace latchkey::events;
+
+BOOST_AUTO_TEST_SUITE(sequencer)
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_get_dense_unique_sequences_and_a_valid_chain) {
+  test::TempDir dir;
+  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+  BOOST_REQUIRE(log.has_value());
+  SystemClock clock;
+  std::atomic<std::size_t> applied{0};
+  std::vector<std::size_t> groups;
+  Sequencer seq(**log, clock, [&](std::span<const Event> evs) { applied += evs.size(); }, {});
+  seq.set_batch_observer([&](std::size_t n, Micros, bool) { groups.push_back(n); });
+  constexpr int kThreads = 16, kEach = 50;
+  std::vector<std::vector<Seq>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = seq.submit_and_wait(
+            Sequencer::Isolation::shared, [&, t, i](Micros) -> Result<std::vector<Draft>> {
+              return std::vector<Draft>{test::token_issued(
+                  "lk_000000000000000000000001", "usr_" + std::to_string(t), t * 1000 + i)};
+            });
+        BOOST_REQUIRE(r.has_value());
+        got[t].push_back(r->front().seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  seq.stop();
+  std::set<Seq> all;
+  for (const auto& g : got) {
+    for (std::size_t i = 1; i < g.size(); ++i)
+      BOOST_TEST(g[i] > g[i - 1]);  // each writer's order holds
+    all.insert(g.begin(), g.end());
+  }
+  BOOST_TEST(all.size() == static_cast<std::size_t>(kThreads * kEach));
+  BOOST_TEST(*all.begin() == 1u);
+  BOOST_TEST(*all.rbegin() == static_cast<Seq>(kThreads * kEach));
+  BOOST_TEST(applied.load() == static_cast<std::size_t>(kThreads * kEach));
+  BOOST_TEST(verify_log(**log).ok);
+  // Concurrent submissions shared syncs: fewer appends than events.
+  BOOST_TEST(groups.size() < static_cast<std::size_t>(kThreads * kEach));
+}
+
+BOOST_AUTO_TEST_CASE(an_exclusive_producer_sees_everything_committed_before_it) {
+  test::TempDir dir;
+  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+  SystemClock clock;
+  std::atomic<Seq> applied{0};
+  Sequencer seq(**log, clock, [&](std::span<const Event> evs) { applied = evs.back().seq; }, {});
+  std::vector<std::pair<Seq, Seq>> seen;  // (applied when run, head when run)
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        const bool exclusive = i % 5 == 0;
+        auto r = seq.submit_and_wait(
+            exclusive ? Sequencer::Isolation::exclusive : Sequencer::Isolation::shared,
+            [&, t, i, exclusive](Micros) -> Result<std::vector<Draft>> {
+              if (exclusive) {
+                std::lock_guard lock(mu);
+                seen.emplace_back(applied.load(), (*log)->head().seq);
+              }
+              return std::vector<Draft>{test::token_issued("lk_1", "usr", t * 100 + i)};
+            });
+        BOOST_REQUIRE(r.has_value());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& [applied_then, head_then] : seen) BOOST_TEST(applied_then == head_then);
+}
+
+BOOST_AUTO_TEST_CASE(rejections_and_empty_results_complete_without_appending) {
+  test::TempDir dir;
+  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+  SystemClock clock;
+  Sequencer seq(**log, clock, nullptr, {});
+  auto rejected = seq.submit_and_wait(
+      Sequencer::Isolation::exclusive,
+      [](Micros) -> Result<std::vector<Draft>> { return make_error(Errc::conflict, "no"); });
+  BOOST_TEST(static_cast<int>(rejected.error().code) == static_cast<int>(Errc::conflict));
+  auto empty = seq.submit_and_wait(
+      Sequencer::Isolation::shared,
+      [](Micros) -> Result<std::vector<Draft>> { return std::vector<Draft>{}; });
+  BOOST_TEST(empty->empty());
+  BOOST_TEST((*log)->head().seq == 0u);
+  seq.stop();
+  auto after_stop = seq.submit_and_wait(
+      Sequencer::Isolation::shared,
+      [](Micros) -> Result<std::vector<Draft>> { return std::vector<Draft>{}; });
+  BOOST_TEST(static_cast<int>(after_stop.error().code) == static_cast<int>(Errc::unavailable));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
