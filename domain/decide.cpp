@@ -303,7 +303,9 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
 
   d.outcome = Errc::invalid_credentials;
   d.reason = reason;
-  const LoginThrottle::Verdict verdict = throttle.failure(apikey, a.source_ip, now, v.settings);
+  // Per-key counts only for keys that exist: made-up apikeys cost no memory.
+  const LoginThrottle::Verdict verdict =
+      throttle.failure(key ? apikey : std::string(), a.source_ip, now, v.settings);
   if (verdict.record) {
     events::LoginFailed f;
     f.apikey = apikey;

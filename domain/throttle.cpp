@@ -4,8 +4,8 @@
 
 namespace latchkey::domain {
 
-bool LoginThrottle::worth_recording(std::uint64_t failures, std::int64_t threshold) {
-  return failures <= static_cast<std::uint64_t>(threshold) || std::has_single_bit(failures);
+bool LoginThrottle::worth_recording(std::uint64_t failures) {
+  return failures <= kAlwaysRecorded || std::has_single_bit(failures);
 }
 
 LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const std::string& source,
@@ -27,7 +27,7 @@ LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const s
   Counter& src = sources_[source];
   bump(src);
   v.source_failures = src.failures;
-  bool record = worth_recording(src.failures, s.lockout_source_threshold);
+  bool record = worth_recording(src.failures);
   if (src.failures == static_cast<std::uint64_t>(s.lockout_source_threshold)) {
     v.lock_source_until = now + s.lockout_duration_seconds * kMicrosPerSecond;
   }
@@ -35,7 +35,7 @@ LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const s
     Counter& key = apikeys_[apikey];
     bump(key);
     v.apikey_failures = key.failures;
-    record = record && worth_recording(key.failures, s.lockout_threshold);
+    record = record && worth_recording(key.failures);
     if (key.failures == static_cast<std::uint64_t>(s.lockout_threshold)) {
       v.lock_apikey_until = now + s.lockout_duration_seconds * kMicrosPerSecond;
     }

@@ -4,9 +4,11 @@
 // lockout_threshold, lockout_source_threshold, lockout_duration_seconds).
 //
 // Not every failure becomes an event: per window, a subject's first
-// `threshold` failures are each recorded, then only the 2^k-th ones, each
+// kAlwaysRecorded failures are each recorded, then only the 2^k-th ones, each
 // event saying how many attempts it stands for. A million failures from one
-// address thus leave a few dozen events, never a full disk.
+// address thus leave about thirty events, whatever the lockout thresholds,
+// never a full disk. Counts per apikey are kept only for keys that exist, so
+// a flood of made-up apikeys cannot grow memory either.
 //
 // Owned by the writer thread: not thread-safe. In memory only: locks
 // themselves are events (login.locked) and survive a restart; counts don't.
@@ -32,7 +34,9 @@ class LoginThrottle {
     std::uint64_t source_failures = 0;
   };
 
-  // Counts one failed attempt. `apikey` is empty when none of the right form was given.
+  static constexpr std::uint64_t kAlwaysRecorded = 10;
+
+  // Counts one failed attempt. `apikey` is the key tried if it exists, else empty.
   Verdict failure(const std::string& apikey, const std::string& source, Micros now,
                   const projections::Settings& s);
   // A successful login clears the apikey's count (not the address's).
@@ -46,7 +50,7 @@ class LoginThrottle {
     std::uint64_t failures = 0;    // in the current window
     std::uint64_t unreported = 0;  // failures not yet covered by an event
   };
-  static bool worth_recording(std::uint64_t failures, std::int64_t threshold);
+  static bool worth_recording(std::uint64_t failures);
   void sweep(Micros now, Micros window);
 
   std::unordered_map<std::string, Counter> apikeys_;
