@@ -1,0 +1,121 @@
+#include <boost/test/unit_test.hpp>
+
+#include "replay/rebuild.h"
+#include "tests/replay/history.h"
+
+using namespace latchkey;
+using latchkey::test::History;
+
+namespace {
+
+std::string bytes_of(const projections::Views& v) { return projections::snapshot(v); }
+
+std::string rebuilt(const events::EventLog& log, events::Seq at, bool snapshots,
+                    replay::RebuildStats* stats = nullptr) {
+  auto v = replay::rebuild(log, at, snapshots, stats);
+  BOOST_REQUIRE(v.has_value());
+  return bytes_of(*v);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(equivalence)
+
+// For random histories (fixed seeds): the live views, the views rebuilt from
+// the whole log, and the views from a snapshot plus the tail are identical,
+// and so is a replay to a mid-point compared with the live views captured there.
+BOOST_AUTO_TEST_CASE(live_rebuilt_and_snapshot_plus_tail_views_are_identical) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      test::TempDir dir;
+      History h(dir / "log", seed);
+      replay::Snapshotter snapshots(h.log(), 1'000'000, nullptr);  // taken by hand below
+      std::vector<std::pair<events::Seq, std::string>> captured;
+      std::mt19937 rng(seed * 7919);
+      for (int i = 0; i < 3000; ++i) {
+        h.step();
+        if (rng() % 250 == 0) {
+          captured.emplace_back(h.log().head().seq,
+                                h.views().read([](const auto& v) { return bytes_of(v); }));
+        }
+        if (rng() % 400 == 0) BOOST_REQUIRE(snapshots.snapshot_now());
+      }
+      const events::Seq head = h.log().head().seq;
+      BOOST_TEST_MESSAGE("seed " << seed << ": " << head << " events, " << captured.size()
+                                 << " mid-points");
+      BOOST_REQUIRE(head > 2000u);  // some steps only move the clock or are refused
+      const std::string live = h.views().read([](const auto& v) { return bytes_of(v); });
+      BOOST_TEST(live == rebuilt(h.log(), head, false));
+      replay::RebuildStats stats;
+      BOOST_TEST(live == rebuilt(h.log(), head, true, &stats));
+      BOOST_TEST(stats.snapshot_seq > 0u);  // really from a snapshot
+      BOOST_TEST(stats.applied < head);
+      for (const auto& [seq, bytes] : captured) {
+        BOOST_TEST_CONTEXT("mid-point " << seq) {
+          BOOST_TEST(bytes == rebuilt(h.log(), seq, false));
+          BOOST_TEST(bytes == rebuilt(h.log(), seq, true));
+        }
+      }
+      // A fresh snapshot at the head, then the snapshot alone restores the live views.
+      BOOST_REQUIRE(snapshots.snapshot_now());
+      BOOST_TEST(live == rebuilt(h.log(), head, true, &stats));
+      BOOST_TEST(stats.applied == 0u);
+      h.stop();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_snapshot_is_skipped_for_the_log) {
+  test::TempDir dir;
+  History h(dir / "log", 9);
+  for (int i = 0; i < 300; ++i) h.step();
+  const auto head = h.log().head().seq;
+  BOOST_REQUIRE(h.log().put_snapshot(events::Snapshot{head, "not a snapshot"}));
+  replay::RebuildStats stats;
+  const std::string live = h.views().read([](const auto& v) { return bytes_of(v); });
+  BOOST_TEST(live == rebuilt(h.log(), head, true, &stats));
+  BOOST_TEST(stats.snapshot_seq == 0u);
+  BOOST_TEST(!projections::restore("not a snapshot").has_value());
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(replay_at_an_instant_is_the_state_in_force_then) {
+  test::TempDir dir;
+  History h(dir / "log", 4);
+  std::vector<std::tuple<Micros, events::Seq, std::string>> points;
+  for (int i = 0; i < 800; ++i) {
+    h.step();
+    if (i % 100 == 50) {
+      h.clock().advance(10 * kMicrosPerSecond);  // nothing happens in the next ten seconds
+      points.emplace_back(h.clock().now() - 5 * kMicrosPerSecond, h.log().head().seq,
+                          h.views().read([](const auto& v) { return bytes_of(v); }));
+    }
+  }
+  for (const auto& [t, seq, bytes] : points) {
+    auto v = replay::rebuild_at_time(h.log(), t);
+    BOOST_REQUIRE(v.has_value());
+    BOOST_TEST(v->seq == seq);
+    BOOST_TEST(bytes_of(*v) == bytes);
+  }
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(no_secret_reaches_the_disk) {
+  test::TempDir dir;
+  std::vector<std::string> secrets;
+  {
+    History h(dir / "log", 5);
+    replay::Snapshotter snapshots(h.log(), 100, nullptr);
+    for (int i = 0; i < 1500; ++i) h.step();
+    BOOST_REQUIRE(snapshots.snapshot_now());
+    secrets = h.secrets();
+    h.stop();
+  }
+  BOOST_REQUIRE(secrets.size() > 50u);
+  for (const auto& s : secrets) {
+    BOOST_TEST(test::files_containing(dir.path(), s).empty());
+    BOOST_TEST(test::files_containing(dir.path(), s.substr(4, 64)).empty());  // nor its random part
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,178 @@
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include "events/codec.h"
+#include "replay/queries.h"
+#include "tests/replay/history.h"
+
+using namespace latchkey;
+using latchkey::test::History;
+
+namespace {
+
+// Every event of the log, for an oracle that filters by brute force.
+std::vector<events::Event> everything(const events::EventLog& log) {
+  std::vector<events::Event> out;
+  BOOST_REQUIRE(log.scan(1, UINT64_MAX, [&](const events::Event& e) {
+    out.push_back(e);
+    return true;
+  }));
+  return out;
+}
+
+bool oracle(const replay::AuditFilter& f, const events::Event& e) {
+  if (f.type && e.type != *f.type) return false;
+  if (f.from && e.time < *f.from) return false;
+  if (f.to && e.time > *f.to) return false;
+  if (f.actor && e.context.actor != *f.actor) return false;
+  const auto s = events::subjects_of(e);
+  if (f.principal_id && s.principal_id != *f.principal_id) return false;
+  if (f.apikey && std::find(s.apikeys.begin(), s.apikeys.end(), *f.apikey) == s.apikeys.end())
+    return false;
+  return true;
+}
+
+// All pages of a query, following the cursors.
+std::vector<events::Seq> all_pages(const events::EventLog& log, replay::AuditFilter f) {
+  std::vector<events::Seq> out;
+  for (int guard = 0; guard < 100000; ++guard) {
+    auto page = replay::audit_page(log, f);
+    BOOST_REQUIRE(page.has_value());
+    BOOST_REQUIRE(page->events.size() <= f.limit);
+    for (const auto& e : page->events) out.push_back(e.seq);
+    if (!page->next) return out;
+    BOOST_REQUIRE(page->events.size() == f.limit);
+    (f.descending ? f.before : f.after) = *page->next;
+  }
+  BOOST_FAIL("pagination did not end");
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(audit_queries)
+
+BOOST_AUTO_TEST_CASE(filters_combine_and_pages_return_every_event_once_both_ways) {
+  test::TempDir dir;
+  History h(dir / "log", 11);
+  for (int i = 0; i < 1500; ++i) h.step();
+  const auto all = everything(h.log());
+  // Interesting values taken from the log itself.
+  std::vector<std::string> apikeys, principals;
+  for (const auto& e : all) {
+    const auto s = events::subjects_of(e);
+    if (!s.apikeys.empty() && apikeys.size() < 4) apikeys.push_back(s.apikeys.front());
+    if (!s.principal_id.empty() && principals.size() < 4) principals.push_back(s.principal_id);
+  }
+  const Micros t0 = all[all.size() / 4].time, t1 = all[all.size() * 3 / 4].time;
+  std::vector<replay::AuditFilter> filters;
+  auto add = [&](auto&& edit) {
+    replay::AuditFilter f;
+    f.limit = 7;
+    edit(f);
+    filters.push_back(f);
+    f.descending = true;
+    filters.push_back(f);
+  };
+  add([](auto&) {});
+  add([&](auto& f) { f.apikey = apikeys[0]; });
+  add([&](auto& f) { f.principal_id = principals[1]; });
+  add([&](auto& f) { f.type = events::EventType::token_issued; });
+  add([&](auto& f) { f.actor = "anonymous"; });
+  add([&](auto& f) {
+    f.from = t0;
+    f.to = t1;
+  });
+  add([&](auto& f) {
+    f.apikey = apikeys[1];
+    f.type = events::EventType::login_failed;
+  });
+  add([&](auto& f) {
+    f.principal_id = principals[2];
+    f.from = t0;
+  });
+  add([&](auto& f) {
+    f.type = events::EventType::key_created;
+    f.actor = "system";
+    f.to = t1;
+  });
+  add([&](auto& f) {
+    f.apikey = apikeys[2];
+    f.principal_id = principals[0];
+  });
+  add([&](auto& f) { f.apikey = "lk_000000000000000000000000"; });  // nothing
+  for (const auto& f : filters) {
+    BOOST_TEST_CONTEXT(f.describe()) {
+      std::vector<events::Seq> expect;
+      for (const auto& e : all) {
+        if (oracle(f, e)) expect.push_back(e.seq);
+      }
+      if (f.descending) std::reverse(expect.begin(), expect.end());
+      const auto got = all_pages(h.log(), f);
+      BOOST_TEST(got == expect, boost::test_tools::per_element());
+      BOOST_TEST(std::set<events::Seq>(got.begin(), got.end()).size() == got.size());
+    }
+  }
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_page_stops_at_upto) {
+  test::TempDir dir;
+  History h(dir / "log", 12);
+  for (int i = 0; i < 200; ++i) h.step();
+  replay::AuditFilter f;
+  f.upto = 50;
+  f.limit = 1000;
+  auto page = replay::audit_page(h.log(), f);
+  BOOST_TEST(page->events.size() == 50u);
+  BOOST_TEST(page->events.back().seq == 50u);
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(query_parameters_are_checked) {
+  const std::vector<std::pair<std::map<std::string, std::string>, bool>> cases = {
+      {{{"apikey", "lk_1"}, {"type", "token.issued"}, {"limit", "10"}}, true},
+      {{{"type", "token.stolen"}}, false},
+      {{{"from", "yesterday"}}, false},
+      {{{"from", "2026-01-02T00:00:00Z"}, {"to", "2026-01-01T00:00:00Z"}}, false},
+      {{{"limit", "0"}}, false},
+      {{{"limit", "1001"}}, false},
+      {{{"limit", "-1"}}, false},
+      {{{"after", "12"}, {"order", "desc"}}, false},
+      {{{"before", "12"}, {"order", "desc"}}, true},
+      {{{"order", "sideways"}}, false},
+      {{{"color", "red"}}, false},
+      {{{"after", "99999999999999999999999"}}, false},
+  };
+  for (const auto& [params, ok] : cases) {
+    auto f = replay::parse_audit_filter(params);
+    BOOST_TEST(f.has_value() == ok);
+    if (!f) BOOST_TEST(static_cast<int>(f.error().code) == static_cast<int>(Errc::invalid_request));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(diff_counts_what_changed_between_two_points) {
+  test::TempDir dir;
+  History h(dir / "log", 13);
+  for (int i = 0; i < 600; ++i) h.step();
+  const auto all = everything(h.log());
+  const events::Seq from = all.size() / 3, to = all.size() * 2 / 3;
+  auto d = replay::diff_json(h.log(), replay::Point{from, all[from - 1].time},
+                             replay::Point{to, all[to - 1].time});
+  BOOST_REQUIRE(d.has_value());
+  std::uint64_t tokens = 0, keys_created = 0;
+  for (events::Seq s = from + 1; s <= to; ++s) {
+    tokens += all[s - 1].type == events::EventType::token_issued;
+    keys_created += all[s - 1].type == events::EventType::key_created;
+  }
+  BOOST_TEST((*d)["events"].get<std::uint64_t>() == to - from);
+  BOOST_TEST((*d)["tokens_issued"]["total"].get<std::uint64_t>() == tokens);
+  std::uint64_t created = 0;
+  for (const auto& k : (*d)["keys"]) created += k["change"] == "created";
+  BOOST_TEST(created == keys_created);
+  BOOST_TEST(!replay::diff_json(h.log(), replay::Point{to, 0}, replay::Point{from, 0}).has_value());
+  h.stop();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
