@@ -66,6 +66,8 @@ HttpResponse http(const std::string& method, const std::string& url, const std::
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  const std::string iface = "host!" + options.source_ip;
+  if (!options.source_ip.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, iface.c_str());
   const CURLcode rc = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_slist_free_all(headers);

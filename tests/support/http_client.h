@@ -21,6 +21,7 @@ struct HttpOptions {
   std::vector<std::string> headers;  // "Name: value"
   std::string ca_file;               // for https with a test certificate
   long timeout_ms = 30000;
+  std::string source_ip;             // bind the client to this loopback address (e.g. 127.0.0.7)
 };
 
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body = {},
