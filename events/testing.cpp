@@ -46,30 +46,33 @@ Status swap_records(const std::string& dir, Seq a, Seq b) {
   return check((*h)->db->Put({}, (*h)->cf(kLogCf), bin::be64(b), va));
 }
 
-Status rewrite_event(const std::string& dir, Seq seq, const std::function<void(Event&)>& edit) {
+Status rewrite_log(const std::string& dir,
+                   const std::function<void(Event&, const Digest& prev)>& edit) {
   auto h = open(dir);
   if (!h) return h.error();
   auto& db = *(*h)->db;
   auto* cf = (*h)->cf(kLogCf);
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator({}, cf));
   Digest prev{};
-  bool editing = false;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const Seq s = bin::read_be64(it->key().ToStringView());
     auto e = decode_stored(it->value().ToStringView());
     if (!e) return e.error();
-    if (s == seq) {
-      edit(*e);
-      editing = true;
-    }
-    if (editing) {
-      e->prev_hash = prev;
-      const std::string value = encode_stored(*e);
+    const Digest old_hash = e->hash;
+    edit(*e, prev);
+    e->prev_hash = prev;
+    const std::string value = encode_stored(*e);
+    if (e->hash != old_hash) {
       if (auto st = check(db.Put({}, cf, it->key(), value)); !st) return st;
     }
     prev = e->hash;
   }
   return {};
+}
+
+Status rewrite_event(const std::string& dir, Seq seq, const std::function<void(Event&)>& edit) {
+  return rewrite_log(dir, [&](Event& e, const Digest&) {
+    if (e.seq == seq) edit(e);
+  });
 }
 
 Status rechain_from(const std::string& dir, Seq from) {

@@ -19,6 +19,11 @@ Status delete_record(const std::string& dir, Seq seq);
 Status swap_records(const std::string& dir, Seq a, Seq b);
 // Re-hashes the chain from `from` on, so only checkpoints can reveal an edit.
 Status rechain_from(const std::string& dir, Seq from);
+// Walks the whole log as an attacker with write access would: `edit(event,
+// prev_hash)` may change any event (prev_hash is the recomputed hash of the
+// event before it), and every record is re-hashed so the chain holds again.
+Status rewrite_log(const std::string& dir,
+                   const std::function<void(Event&, const Digest& prev)>& edit);
 // Replaces the data of the event `seq` by `edit(event)` and re-hashes the chain after it.
 Status rewrite_event(const std::string& dir, Seq seq, const std::function<void(Event&)>& edit);
 
