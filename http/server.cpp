@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -83,8 +84,12 @@ struct SessionRunner {
           auto h = std::make_shared<decltype(handler)>(std::move(handler));
           auto guard = std::make_shared<ReplyGuard>();
           guard->request_id = req.request_id;
-          guard->reply = [h, ex](Response r) {
-            net::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+          // Outstanding work until the reply is back: a request waiting on the
+          // writer thread keeps io_context::run() going, so a graceful stop
+          // finishes it instead of returning under it.
+          auto work = std::make_shared<net::executor_work_guard<decltype(ex)>>(ex);
+          guard->reply = [h, ex, work](Response r) {
+            net::post(ex, [h, work, r = std::move(r)]() mutable { (*h)(std::move(r)); });
           };
           s.handler_(req, [guard](Response r) {
             if (guard->done) return;
