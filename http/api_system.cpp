@@ -57,6 +57,14 @@ void Api::add_system_routes() {
         return reply(error(req, make_error(Errc::not_found, "no such console file")));
       reply(std::move(r));
     };
+    // The console's relative links need the trailing slash.
+    router_.add("GET", "/console", [](Request&, const Params&, Reply reply) {
+      Response r;
+      r.status = 308;
+      r.content_type.clear();
+      r.headers.emplace_back("Location", "/console/");
+      reply(std::move(r));
+    });
     router_.add("GET", "/console/", serve);
     router_.add("GET", "/console/{file}", serve);
     router_.add("GET", "/console/{dir}/{file}", serve);

@@ -1,0 +1,198 @@
+// The latchkey admin console: sign-in, then a hash router over the screens.
+// Routes hold only ids and filters (never a secret); the token is held by
+// lib/api.js in memory.
+
+import * as API from './lib/api.js';
+import { h, clear, append, localDateTime } from './lib/dom.js';
+import { listView, principalView } from './views/principals.js';
+import { settingsView } from './views/settings.js';
+import { auditView, timelineView } from './views/audit.js';
+import { incidentView } from './views/incident.js';
+
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+const nav = document.getElementById('nav');
+const sessionBox = document.getElementById('session');
+
+let me = null; // GET /iam/me of the signed-in principal
+let renderSeq = 0;
+
+const NAV = [
+  { href: '#/users', label: 'Users', match: /^\/users/, role: 'admin' },
+  { href: '#/service-accounts', label: 'Service Accounts', match: /^\/service-accounts/, role: 'admin' },
+  { href: '#/settings', label: 'Settings', match: /^\/settings/, role: 'read' },
+  { href: '#/audit', label: 'Audit', match: /^\/(audit|keys\/)/, role: 'read' },
+  { href: '#/incident', label: 'Incident', match: /^\/incident/, role: 'read' },
+];
+
+const ROUTES = [
+  [/^\/users$/, (m, q) => listView(ctx(q), 'user')],
+  [/^\/service-accounts$/, (m, q) => listView(ctx(q), 'service_account')],
+  [/^\/users\/([A-Za-z0-9_]+)$/, (m, q) => principalView(ctx(q), 'user', m[1])],
+  [/^\/service-accounts\/([A-Za-z0-9_]+)$/, (m, q) => principalView(ctx(q), 'service_account', m[1])],
+  [/^\/settings$/, (m, q) => settingsView(ctx(q))],
+  [/^\/audit$/, (m, q) => auditView(ctx(q))],
+  [/^\/keys\/([A-Za-z0-9_]+)\/timeline$/, (m, q) => timelineView(ctx(q), m[1])],
+  [/^\/incident$/, (m, q) => incidentView(ctx(q))],
+];
+
+function isAdmin() {
+  return me && me.roles.includes('admin');
+}
+
+function canRead() {
+  return me && (me.roles.includes('admin') || me.roles.includes('auditor'));
+}
+
+function ctx(query) {
+  return { query, me, isAdmin: isAdmin(), navigate };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function currentRoute() {
+  const raw = location.hash.startsWith('#/') ? location.hash.slice(1) : '';
+  const qpos = raw.indexOf('?');
+  const path = qpos < 0 ? raw : raw.slice(0, qpos);
+  const query = new URLSearchParams(qpos < 0 ? '' : raw.slice(qpos + 1));
+  return { path, query };
+}
+
+// ---- sign-in -------------------------------------------------------------------
+
+function signInView(message) {
+  topbar.hidden = true;
+  clear(main);
+  const apikey = h('input', {
+    id: 'signin-apikey', name: 'apikey', autocomplete: 'username', required: true,
+    spellcheck: 'false', placeholder: 'lk_…',
+  });
+  const secret = h('input', {
+    id: 'signin-secretkey', name: 'secretkey', type: 'password', autocomplete: 'current-password',
+    required: true, placeholder: 'lks_…',
+  });
+  const status = h('p.status', { role: 'alert', id: 'signin-status' }, message || '');
+  if (message) status.classList.add('error');
+  const button = h('button.primary', { type: 'submit' }, 'Sign in');
+  // form-action 'none' in the CSP: even without this handler the browser never
+  // submits the form, so the secret cannot end up in a URL.
+  const form = h('form.signin-form', { method: 'post', 'aria-labelledby': 'signin-title' },
+    h('div.field', null, h('label', { for: apikey.id }, 'API key'), apikey),
+    h('div.field', null, h('label', { for: secret.id }, 'Secret key'), secret),
+    status,
+    h('div.actions', null, button));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    status.className = 'status';
+    status.textContent = 'Signing in…';
+    try {
+      await API.login(apikey.value.trim(), secret.value);
+      secret.value = '';
+      me = await API.api('GET', '/iam/me');
+      startSession();
+    } catch (err) {
+      secret.value = '';
+      API.logout();
+      status.className = 'status error';
+      status.textContent = err.status === 401
+        ? 'Those keys were not accepted (unknown, wrong, expired, disabled or deleted).'
+        : err.status === 429
+          ? 'Too many failed sign-ins: this key or address is locked for a while.'
+          : `Sign-in failed: ${err.message}`;
+      button.disabled = false;
+      secret.focus();
+    }
+  });
+  append(main, h('section.signin', null,
+    h('div.signin-brand', null, h('span.logo', { 'aria-hidden': 'true' }, 'lk'), 'latchkey'),
+    h('h1', { id: 'signin-title' }, 'Sign in to the Identity Access Manager'),
+    h('p.muted', null,
+      'Use an API key and its secret key (for a first start, the ones ',
+      h('code', null, 'latchkey init'), ' printed). The session lasts as long as the token: ',
+      'it is kept in this page only, so reloading the page signs you out.'),
+    form));
+  apikey.focus();
+}
+
+function startSession() {
+  topbar.hidden = false;
+  clear(nav);
+  for (const item of NAV) {
+    if (item.role === 'admin' ? !isAdmin() : !canRead()) continue;
+    nav.append(h('a', { href: item.href, 'data-match': item.match.source }, item.label));
+  }
+  clear(sessionBox);
+  const until = API.sessionExpiresAt();
+  append(sessionBox, [
+    h('span.who', null, 'Signed in as ', h('strong', { id: 'session-name' }, me.name)),
+    until ? h('span.until', { title: until.toISOString() }, `until ${localDateTime(until)}`) : null,
+    h('button.secondary.small', { type: 'button', id: 'signout', onclick: signOut }, 'Sign out'),
+  ]);
+  const { path } = currentRoute();
+  if (!path || path === '/') location.hash = isAdmin() ? '#/users' : '#/audit';
+  else render();
+}
+
+function signOut() {
+  API.logout();
+  me = null;
+  // Leave no page content behind (names, keys listed).
+  signInView('You signed out.');
+  document.getElementById('signin-status').className = 'status ok';
+}
+
+API.setSignedOutHandler((reason) => {
+  me = null;
+  signInView(reason);
+});
+
+// ---- rendering -------------------------------------------------------------------
+
+async function render() {
+  if (!API.signedIn()) return signInView();
+  const { path, query } = currentRoute();
+  for (const a of nav.querySelectorAll('a')) {
+    if (new RegExp(a.dataset.match).test(path)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const my = ++renderSeq;
+  clear(main);
+  main.append(h('p.loading', { role: 'status' }, 'Loading…'));
+  let view;
+  try {
+    const route = ROUTES.find(([re]) => re.test(path));
+    if (!route) {
+      view = h('section', null, h('h1', { tabindex: '-1' }, 'Not found'),
+        h('p', null, 'There is no such page in the console.'));
+    } else {
+      view = await route[1](path.match(route[0]), query);
+    }
+  } catch (err) {
+    if (!API.signedIn()) return; // the session ended; the sign-in view is shown
+    view = h('section', null, h('h1', { tabindex: '-1' }, 'Something went wrong'),
+      h('p.status.error', { role: 'alert' }, err.message || String(err)));
+  }
+  if (my !== renderSeq || !API.signedIn()) return; // a newer navigation won
+  clear(main);
+  main.append(view);
+  const heading = main.querySelector('h1');
+  if (heading) {
+    if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
+    heading.focus({ preventScroll: true });
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  if (location.hash.startsWith('#/')) render();
+});
+
+document.getElementById('skip-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
+
+signInView();
