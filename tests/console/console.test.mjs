@@ -1,0 +1,572 @@
+// Browser test of the admin console (issue 8), run by ctest:
+//   node console.test.mjs --latchkey PATH/latchkey --modules DIR_WITH_NODE_MODULES
+// Starts the real server itself (latchkey init on a temporary directory, then
+// serve on 127.0.0.1:0) and drives Debian's Chromium through playwright-core:
+// sign-in, users, API access, the keys window, delete, disable/enable,
+// settings, a hostile name, audit, timeline and incident views.
+// LATCHKEY_CONSOLE_SCREENSHOTS=DIR also saves a PNG of each main screen there
+// (with the secret key redacted in the page before the shot).
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+// ---- arguments, playwright-core ---------------------------------------------------
+
+function arg(name) {
+  const i = process.argv.indexOf(name);
+  if (i < 0 || i + 1 >= process.argv.length) {
+    console.error(`usage: node console.test.mjs --latchkey BIN --modules DIR (missing ${name})`);
+    process.exit(2);
+  }
+  return path.resolve(process.argv[i + 1]);
+}
+const latchkey = arg('--latchkey');
+const modules = arg('--modules');
+// node_modules lives in the build directory (npm ci there), never in the source tree.
+const { chromium } = createRequire(path.join(modules, 'noop.js'))('playwright-core');
+
+const shotsDir = process.env.LATCHKEY_CONSOLE_SCREENSHOTS
+  ? path.resolve(process.env.LATCHKEY_CONSOLE_SCREENSHOTS) : null;
+if (shotsDir) mkdirSync(shotsDir, { recursive: true });
+
+const DAY = 86400000;
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+// ---- the server -------------------------------------------------------------------
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'latchkey-console-'));
+const dataDir = path.join(work, 'data');
+const admin = JSON.parse(execFileSync(latchkey, ['init', '--data', dataDir], { encoding: 'utf8' }));
+
+let serverOut = '';
+let serverErr = '';
+const server = spawn(latchkey, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  env: { ...process.env, LATCHKEY_SERVER_ACCESS_LOG: 'stdout' },
+});
+server.stdout.setEncoding('utf8');
+server.stderr.setEncoding('utf8');
+server.stdout.on('data', (s) => { serverOut += s; });
+
+const base = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverErr}`)), 60000);
+  server.on('exit', (code) => reject(new Error(`server exited (${code}):\n${serverErr}`)));
+  server.stderr.on('data', (s) => {
+    serverErr += s;
+    for (const line of serverErr.split('\n')) {
+      if (!line.includes('"msg":"listening"')) continue;
+      try {
+        const addr = JSON.parse(line).address;
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${addr.slice(addr.lastIndexOf(':') + 1)}`);
+      } catch { /* a partial line: wait for the rest */ }
+    }
+  });
+});
+
+// ---- plain HTTP helpers (the API, as a script would use it) -------------------------
+
+async function login(apikey, secretkey) {
+  const r = await fetch(`${base}/iam/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ auth_mode: 'apikey', apikey, secretkey }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+async function adminGet(p) {
+  const t = await login(admin.apikey, admin.secretkey);
+  assert.equal(t.status, 200, 'admin login');
+  const r = await fetch(`${base}${p}`, { headers: { Authorization: `Bearer ${t.body.access_token}` } });
+  assert.equal(r.status, 200, `GET ${p}`);
+  return r.json();
+}
+
+const utcDate = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+// ---- the browser ------------------------------------------------------------------
+
+const profile = mkdtempSync(path.join(os.tmpdir(), 'latchkey-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timezoneId: 'UTC',
+  locale: 'en-GB',
+  viewport: { width: 1280, height: 820 },
+});
+context.setDefaultTimeout(10000);
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+const page = context.pages()[0] || await context.newPage();
+
+const dialogs = []; // window.alert/confirm/prompt: the console must never raise one
+const problems = []; // CSP violations, script errors
+const requests = []; // every URL the page asked for
+page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+  // The refused sign-in (a 401) is expected; anything else is a problem.
+  if (m.type() === 'error' && !/Failed to load resource: .* status of 401/.test(m.text())) {
+    problems.push(`console error: ${m.text()}`);
+  }
+});
+page.on('request', (r) => requests.push(r.url()));
+
+// ---- steps ------------------------------------------------------------------------
+
+let passed = 0;
+const started = Date.now();
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+  } catch (err) {
+    console.log(`not ok ${passed + 1} - ${name}`);
+    console.log(err && err.stack ? err.stack : err);
+    for (const p of problems) console.log(`  page: ${p}`);
+    if (shotsDir || process.env.LATCHKEY_CONSOLE_FAILURE_SHOT) {
+      const p = path.join(shotsDir || work, 'failure.png');
+      await page.screenshot({ path: p, fullPage: true }).catch(() => {});
+      console.log(`screenshot of the failure: ${p}`);
+    }
+    throw err;
+  }
+  passed += 1;
+  console.log(`ok ${passed} - ${name} (${Date.now() - t0} ms)`);
+}
+
+async function shot(name, { fullPage = false } = {}) {
+  if (!shotsDir) return;
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage });
+}
+
+// Every visible form control has an accessible label.
+async function assertLabelled(where) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+      && !el.getAttribute('aria-labelledby'))
+    .map((el) => el.outerHTML));
+  assert.deepEqual(unlabelled, [], `unlabelled controls on ${where}`);
+}
+
+// Waits until the event table shows only (and some) events that mention `text`.
+async function eventsAllMention(text) {
+  await page.waitForFunction((t) => {
+    const rows = [...document.querySelectorAll('table.events tbody tr[data-seq]')];
+    return rows.length > 0 && rows.every((r) => r.textContent.includes(t));
+  }, text);
+}
+
+async function heading() {
+  return (await page.locator('main h1').first().textContent()).trim();
+}
+
+async function openNav(label, h1) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+  await page.locator('main h1', { hasText: h1 }).waitFor();
+}
+
+// Everything the page holds as text or in a form control, and every URL it used.
+async function pageHolds(text) {
+  return page.evaluate((t) => document.documentElement.outerHTML.includes(t)
+    || [...document.querySelectorAll('input, textarea')].some((el) => el.value.includes(t))
+    || document.body.innerText.includes(t)
+    || location.href.includes(t), text);
+}
+
+let userApikey = null;
+let userSecret = null;
+let userPage = null; // #/users/usr_...
+let defaultDays = null;
+
+try {
+  await step('the console is served with a strict Content-Security-Policy', async () => {
+    const resp = await page.goto(`${base}/console/`);
+    assert.equal(resp.status(), 200);
+    const csp = resp.headers()['content-security-policy'];
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self'(;|$)/);
+    await page.locator('#signin-apikey').waitFor();
+    await assertLabelled('sign-in');
+    await shot('signin');
+    // /console without the slash leads to the console too.
+    const r = await fetch(`${base}/console`, { redirect: 'manual' });
+    assert.equal(r.status, 308);
+    assert.equal(r.headers.get('location'), '/console/');
+  });
+
+  await step('a wrong secret is refused, the keys from latchkey init sign in', async () => {
+    await page.fill('#signin-apikey', admin.apikey);
+    await page.fill('#signin-secretkey', `lks_${'0'.repeat(72)}`);
+    await page.keyboard.press('Enter');
+    await page.locator('#signin-status.error').waitFor();
+    assert.equal(await page.inputValue('#signin-secretkey'), '', 'the refused secret is cleared');
+    await page.fill('#signin-secretkey', admin.secretkey);
+    await page.keyboard.press('Enter');
+    await page.locator('main h1', { hasText: 'Users' }).waitFor();
+    assert.equal(await page.inputValue('#search'), '');
+    // The token is in a JS variable only.
+    const stored = await page.evaluate(() => ({
+      local: localStorage.length, session: sessionStorage.length, cookie: document.cookie,
+    }));
+    assert.deepEqual(stored, { local: 0, session: 0, cookie: '' });
+    assert.deepEqual(await context.cookies(), []);
+    assert.equal(await pageHolds(admin.secretkey), false, 'the admin secret left the page');
+  });
+
+  await step('the default key lifetime is changed in the IAM settings', async () => {
+    await openNav('Settings', 'IAM settings');
+    await assertLabelled('settings');
+    await page.getByLabel('Default key lifetime').fill('45');
+    await page.click('#save-settings');
+    await page.locator('.status.ok', { hasText: 'default_key_lifetime_days = 45' }).waitFor();
+    defaultDays = (await adminGet('/iam/settings')).default_key_lifetime_days;
+    assert.equal(defaultDays, 45);
+  });
+
+  await step('users are created, listed and found with the search bar', async () => {
+    await openNav('Users', 'Users');
+    for (const [name, email] of [['Grace Hopper', 'grace@example.com'],
+      ['Alan Turing', 'alan@example.com'], ['Ada Lovelace', 'ada@example.com']]) {
+      await page.click('#new-principal');
+      await assertLabelled('new user');
+      await page.fill('#new-name', name);
+      await page.fill('#new-email', email);
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.locator('main h1', { hasText: name }).waitFor();
+      await openNav('Users', 'Users');
+    }
+    await page.locator('table.list tbody tr[data-id]').nth(2).waitFor();
+    await shot('users');
+    await page.fill('#search', 'LOVE');
+    await page.waitForFunction(() => {
+      const rows = document.querySelectorAll('table.list tbody tr[data-id]');
+      return rows.length === 1 && rows[0].textContent.includes('Ada Lovelace');
+    });
+    await assertLabelled('users');
+    await shot('users-search');
+    await page.fill('#search', 'nobody-has-this-name');
+    await page.locator('tr.empty').waitFor();
+    await page.fill('#search', 'ada');
+    await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr[data-id]').length === 1);
+    await page.getByRole('link', { name: 'Ada Lovelace' }).click();
+    await page.locator('main h1', { hasText: 'Ada Lovelace' }).waitFor();
+    userPage = new URL(page.url()).hash;
+    assert.match(userPage, /^#\/users\/usr_[0-9a-f]{16}$/);
+    await page.locator('#api-access tr.empty').waitFor();
+  });
+
+  await step('Add access with the Default lifetime: the keys window shows both keys once', async () => {
+    await page.click('#add-access');
+    const dialog = page.locator('dialog.add-access');
+    await dialog.waitFor();
+    await assertLabelled('add access');
+    assert.equal(await page.isChecked('#lifetime-default'), true, 'Default is preselected');
+    assert.equal((await page.locator('label[for="lifetime-default"]').textContent()).trim(),
+      `Default (${defaultDays} days)`);
+    assert.equal(await page.isEnabled('#send-email'), true, 'a user with an email can get the keys by email');
+    await page.fill('#key-description', 'console test');
+    await shot('add-access');
+    const before = Date.now();
+    await page.click('#create-key');
+    const keys = page.locator('dialog.keys-dialog');
+    await keys.waitFor();
+    const after = Date.now();
+    userApikey = (await page.textContent('#new-apikey')).trim();
+    userSecret = (await page.textContent('#new-secretkey')).trim();
+    assert.match(userApikey, /^lk_[0-9a-f]{24}$/);
+    assert.match(userSecret, /^lks_[0-9a-f]{72}$/);
+    assert.match(await keys.textContent(), /there is no way to view the secret key again/);
+    // The copy buttons put the exact values on the clipboard.
+    await page.getByRole('button', { name: 'Copy the secret key' }).click();
+    await keys.getByText('Copied').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), userSecret);
+    await page.getByRole('button', { name: 'Copy the API key' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), userApikey);
+    // Expiry: today plus the default lifetime (the browser runs in UTC).
+    const expected = new Set([utcDate(before + defaultDays * DAY), utcDate(after + defaultDays * DAY)]);
+    const shown = (await page.textContent('#new-expires')).trim().slice(0, 10);
+    assert.ok(expected.has(shown), `keys window expiry ${shown}, expected ${[...expected]}`);
+    await page.click('#close-keys');
+    await keys.waitFor({ state: 'detached' });
+    const row = page.locator(`tr.key-row[data-apikey="${userApikey}"]`);
+    await row.waitFor();
+    const cell = (await row.locator('td.expires').textContent()).trim();
+    assert.ok(expected.has(cell.slice(0, 10)), `API Access expiry ${cell}, expected ${[...expected]}`);
+    assert.equal((await row.locator('td').nth(1).textContent()).trim(), 'console test');
+    assert.equal((await row.locator('.badge').textContent()).trim(), 'active');
+  });
+
+  await step('after the window closes, the secret is nowhere in the page', async () => {
+    assert.equal(await page.locator('dialog').count(), 0);
+    assert.equal(await pageHolds(userSecret), false, 'the secret is still in the page');
+    assert.equal(await pageHolds(userSecret.slice(4, 40)), false, 'part of the secret is still in the page');
+    assert.ok(requests.every((u) => !u.includes(userSecret)), 'a URL held the secret');
+    assert.ok(requests.every((u) => u.startsWith(`${base}/`) || u.startsWith('data:')),
+      `a request left the server's origin: ${requests.filter((u) => !u.startsWith(base))}`);
+  });
+
+  await step('the new keys log in through POST /iam/login', async () => {
+    const r = await login(userApikey, userSecret);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.token_type, 'Bearer');
+    // Reload: the console forgets its token, so it asks to sign in again.
+    await page.reload();
+  });
+
+  await step('a reload signs out (the token was in memory only); sign in again', async () => {
+    await page.locator('#signin-apikey').waitFor();
+    await page.fill('#signin-apikey', admin.apikey);
+    await page.fill('#signin-secretkey', admin.secretkey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('main h1', { hasText: 'Ada Lovelace' }).waitFor();
+    const row = page.locator(`tr.key-row[data-apikey="${userApikey}"]`);
+    assert.notEqual((await row.locator('td').nth(4).textContent()).trim(), 'never', 'last used');
+  });
+
+  await step('disable and enable a key from the API Access panel', async () => {
+    const row = page.locator(`tr.key-row[data-apikey="${userApikey}"]`);
+    await row.getByRole('button', { name: `Disable key ${userApikey}` }).click();
+    await page.locator(`tr.key-row[data-apikey="${userApikey}"] .badge-disabled`).waitFor();
+    assert.equal((await login(userApikey, userSecret)).status, 401, 'a disabled key logs in');
+    await page.getByRole('button', { name: `Enable key ${userApikey}` }).click();
+    await page.locator(`tr.key-row[data-apikey="${userApikey}"] .badge-active`).waitFor();
+    assert.equal((await login(userApikey, userSecret)).status, 200, 'an enabled key does not log in');
+  });
+
+  await step('the trash icon shows on hover, asks, deletes; the keys no longer log in', async () => {
+    const row = page.locator(`tr.key-row[data-apikey="${userApikey}"]`);
+    const trash = row.getByRole('button', { name: `Delete key ${userApikey}` });
+    const opacity = () => trash.evaluate((el) => Number(getComputedStyle(el).opacity));
+    await page.mouse.move(0, 0);
+    await page.locator('#api-access-title').click(); // no focus in the row
+    assert.equal(await opacity(), 0, 'the trash icon shows without hover');
+    await row.hover();
+    await page.waitForFunction((k) => getComputedStyle(document.querySelector(
+      `tr.key-row[data-apikey="${k}"] .trash`)).opacity === '1', userApikey);
+    if (shotsDir) await page.screenshot({ path: path.join(shotsDir, 'user-api-access.png') });
+    await trash.click();
+    const confirm = page.locator('dialog.confirm');
+    await confirm.waitFor();
+    assert.match(await confirm.textContent(), new RegExp(userApikey));
+    await shot('delete-confirm');
+    await confirm.getByRole('button', { name: 'Delete key' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.locator('.status.ok', { hasText: `Key ${userApikey} deleted.` }).waitFor();
+    const r = await login(userApikey, userSecret);
+    assert.equal(r.status, 401);
+    assert.equal(r.body.error, 'invalid_credentials');
+  });
+
+  await step('keyboard alone: Tab reaches the trash icon (shown on focus), Enter deletes', async () => {
+    // A second key, created and deleted without the mouse.
+    await page.focus('#add-access');
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.add-access').waitFor();
+    await page.keyboard.press('ArrowDown'); // the next lifetime preset
+    assert.equal(await page.isChecked('#lifetime-default'), false);
+    await page.focus('#create-key');
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.keys-dialog').waitFor();
+    const apikey = (await page.textContent('#new-apikey')).trim();
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'close-keys');
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.keys-dialog').waitFor({ state: 'detached' });
+    const row = page.locator(`tr.key-row[data-apikey="${apikey}"]`);
+    await row.getByRole('button', { name: `Disable key ${apikey}` }).focus();
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => ({
+      label: document.activeElement.getAttribute('aria-label'),
+      opacity: getComputedStyle(document.activeElement).opacity,
+    }));
+    assert.deepEqual(focused, { label: `Delete key ${apikey}`, opacity: '1' });
+    await page.keyboard.press('Enter');
+    await page.locator('dialog.confirm').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await row.waitFor({ state: 'detached' });
+  });
+
+  await step('a service account without an email: the email option is disabled, with the reason', async () => {
+    await openNav('Service Accounts', 'Service Accounts');
+    await page.click('#new-principal');
+    await page.fill('#new-name', 'nightly-export');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('main h1', { hasText: 'nightly-export' }).waitFor();
+    await page.click('#add-access');
+    await page.locator('dialog.add-access').waitFor();
+    assert.equal(await page.isDisabled('#send-email'), true);
+    const reason = (await page.textContent('#send-email-reason')).trim();
+    assert.match(reason, /has no email address/);
+    assert.equal(await page.getAttribute('#send-email', 'aria-describedby'), 'send-email-reason');
+    await shot('service-account-add-access');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    await openNav('Service Accounts', 'Service Accounts');
+    await page.locator('table.list tbody tr[data-id]').nth(1).waitFor();
+    await shot('service-accounts');
+  });
+
+  await step('the token lifetime changed in settings is the next token\'s expires_in', async () => {
+    await openNav('Settings', 'IAM settings');
+    const before = (await login(admin.apikey, admin.secretkey)).body.expires_in;
+    assert.equal(before, 3600);
+    await page.getByLabel('Token lifetime').fill('1234');
+    await page.click('#save-settings');
+    await page.locator('.status.ok', { hasText: 'token_lifetime_seconds = 1234' }).waitFor();
+    const r = await login(admin.apikey, admin.secretkey);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.expires_in, 1234);
+    await shot('settings', { fullPage: true });
+  });
+
+  await step('a hostile user name renders as text', async () => {
+    await openNav('Users', 'Users');
+    await page.click('#new-principal');
+    await page.fill('#new-name', HOSTILE);
+    await page.fill('#new-email', 'mallory@example.com');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('main h1', { hasText: 'onerror' }).waitFor();
+    assert.equal(await heading(), HOSTILE);
+    assert.equal(await page.locator('main img').count(), 0, 'the name became an element');
+    await openNav('Users', 'Users');
+    await page.fill('#search', 'onerror');
+    await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr[data-id]').length === 1);
+    assert.equal((await page.locator('table.list a.name').textContent()), HOSTILE);
+    assert.equal(await page.locator('main img').count(), 0);
+    await page.waitForTimeout(0);
+    assert.deepEqual(dialogs, [], 'a dialog fired');
+  });
+
+  await step('the Audit page shows the key\'s creation and deletion, newest first', async () => {
+    await openNav('Audit', 'Audit');
+    await assertLabelled('audit');
+    await page.fill('#audit-apikey', userApikey);
+    await page.click('#audit-apply');
+    await eventsAllMention(userApikey);
+    const types = await page.$$eval('table.events tbody tr[data-seq]', (rows) => rows.map((r) => r.dataset.type));
+    const seqs = await page.$$eval('table.events tbody tr[data-seq]', (rows) => rows.map((r) => Number(r.dataset.seq)));
+    assert.ok(types.indexOf('key.deleted') < types.indexOf('key.created'), `order: ${types}`);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    for (const t of ['key.disabled', 'key.enabled', 'token.issued']) assert.ok(types.includes(t), t);
+    assert.ok(new URL(page.url()).hash.includes(`apikey=${userApikey}`));
+    await shot('audit');
+    // Filter by type as well.
+    await page.selectOption('#audit-type', 'key.deleted');
+    await page.click('#audit-apply');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('table.events tbody tr[data-seq]')];
+      return rows.length > 0 && rows.every((r) => r.dataset.type === 'key.deleted');
+    });
+    await page.selectOption('#audit-type', '');
+    await page.fill('#audit-apikey', '');
+    await page.click('#audit-apply');
+    await page.waitForFunction(() => document.querySelectorAll('table.events tbody tr[data-seq]').length > 20);
+  });
+
+  await step('a key\'s timeline is one click away', async () => {
+    await page.fill('#audit-apikey', userApikey);
+    await page.click('#audit-apply');
+    await eventsAllMention(userApikey);
+    await page.locator('tr[data-type="key.created"] a', { hasText: userApikey }).click();
+    await page.locator('main h1', { hasText: 'Timeline of' }).waitFor();
+    assert.equal(await page.textContent('main h1 code'), userApikey);
+    const types = await page.$$eval('table.events tbody tr[data-seq]', (rows) => rows.map((r) => r.dataset.type));
+    assert.equal(types[0], 'key.created', 'oldest first');
+    for (const t of ['token.issued', 'key.disabled', 'login.failed', 'key.enabled', 'key.deleted']) {
+      assert.ok(types.includes(t), `the timeline has ${t}: ${types}`);
+    }
+    assert.ok(types.indexOf('key.disabled') < types.indexOf('key.enabled'));
+    assert.ok(types.indexOf('key.enabled') < types.indexOf('key.deleted'));
+    await shot('timeline', { fullPage: true });
+  });
+
+  await step('the incident view: the state at an instant, and what changed between two', async () => {
+    await openNav('Incident', 'Incident');
+    await assertLabelled('incident');
+    await page.click('#show-state');
+    await page.locator('#state-summary').waitFor();
+    const state = await page.textContent('#state-result');
+    assert.ok(state.includes('Ada Lovelace'));
+    assert.ok(state.includes(HOSTILE), 'the hostile name in the state');
+    assert.equal(await page.locator('main img').count(), 0);
+    await page.click('#show-diff');
+    await page.locator('#diff-summary').waitFor();
+    const keyChanges = await page.$$eval('table[aria-label="Key changes"] tbody tr',
+      (rows) => rows.map((r) => r.textContent));
+    const mine = keyChanges.filter((t) => t.includes(userApikey));
+    for (const c of ['created', 'disabled', 'enabled', 'deleted']) {
+      assert.ok(mine.some((t) => t.includes(c)), `diff shows the key ${c}`);
+    }
+    const settings = await page.textContent('table[aria-label="Settings changes"]');
+    assert.ok(settings.includes('token_lifetime_seconds') && settings.includes('1234'));
+    await shot('incident', { fullPage: true });
+    // A state from before the user existed does not hold it.
+    const created = await page.$$eval('table[aria-label="Key changes"] tbody tr', (rows, k) => rows
+      .filter((r) => r.textContent.includes(k) && r.textContent.includes('created'))
+      .map((r) => Number(r.cells[0].textContent)), userApikey);
+    assert.equal(created.length, 1);
+    await page.fill('#state-at', String(created[0] - 1));
+    await page.click('#show-state');
+    await page.waitForFunction(() => document.querySelector('#state-summary').textContent.includes('after event'));
+    await page.waitForFunction((k) => !document.querySelector('#state-result').textContent.includes(k), userApikey);
+  });
+
+  if (shotsDir) {
+    await step('(screenshots) the keys window, with the secret redacted in the page', async () => {
+      await openNav('Users', 'Users');
+      await page.fill('#search', 'grace');
+      await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr[data-id]').length === 1);
+      await page.getByRole('link', { name: 'Grace Hopper' }).click();
+      await page.locator('main h1', { hasText: 'Grace Hopper' }).waitFor();
+      await page.click('#add-access');
+      await page.fill('#key-description', 'reporting job');
+      await page.click('#create-key');
+      await page.locator('dialog.keys-dialog').waitFor();
+      await page.evaluate(() => {
+        const el = document.getElementById('new-secretkey');
+        el.textContent = `lks_${'•'.repeat(24)} (redacted in this screenshot)`;
+      });
+      await shot('keys-dialog');
+      await page.click('#close-keys');
+      await page.locator('dialog').waitFor({ state: 'detached' });
+      await shot('user-page', { fullPage: true });
+    });
+  }
+
+  await step('sign out leaves the sign-in form only; no CSP violation or script error', async () => {
+    await page.click('#signout');
+    await page.locator('#signin-apikey').waitFor();
+    assert.equal(await page.isHidden('#topbar'), true);
+    assert.equal(await pageHolds('Ada Lovelace'), false);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(dialogs, []);
+  });
+
+  await step('no secret and no token in the server\'s logs', async () => {
+    for (const s of [admin.secretkey, userSecret]) {
+      assert.ok(!serverOut.includes(s) && !serverErr.includes(s), 'a secret key in the server log');
+    }
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(serverOut + serverErr), 'a token in the server log');
+  });
+} catch {
+  process.exitCode = 1;
+} finally {
+  await context.close().catch(() => {});
+  server.kill('SIGTERM');
+  await new Promise((r) => (server.exitCode !== null ? r() : server.on('exit', r)));
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+  const failed = process.exitCode ? 1 : 0;
+  console.log(`${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
