@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/error_map.h"
+#include "replay/queries.h"
 
 namespace latchkey::http {
 
@@ -102,14 +103,7 @@ nlohmann::json Api::principal_json(const Principal& p, const Views& v) const {
 }
 
 nlohmann::json Api::key_json(const ApiKey& k, const Views& v, Micros now) const {
-  return {{"apikey", k.apikey},
-          {"principal_id", v.principals.at(k.principal).id},
-          {"description", k.description},
-          {"created_at", format_rfc3339(k.created_at)},
-          {"expires_at", format_rfc3339(k.expires_at)},
-          {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
-                                          : nlohmann::json(nullptr)},
-          {"status", projections::status_name(k.status(now))}};
+  return replay::key_json(k, v, now);
 }
 
 }  // namespace latchkey::http

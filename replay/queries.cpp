@@ -202,6 +202,17 @@ Result<Point> parse_point(const events::EventLog& log, const std::string& text) 
   return p;
 }
 
+nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v, Micros at) {
+  return {{"apikey", k.apikey},
+          {"principal_id", v.principals.at(k.principal).id},
+          {"description", k.description},
+          {"created_at", format_rfc3339(k.created_at)},
+          {"expires_at", format_rfc3339(k.expires_at)},
+          {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
+                                          : nlohmann::json(nullptr)},
+          {"status", projections::status_name(k.status(at))}};
+}
+
 nlohmann::json state_json(const projections::Views& v, Micros at) {
   nlohmann::json principals = nlohmann::json::array();
   for (const auto& p : v.principals.all()) {
@@ -215,15 +226,9 @@ nlohmann::json state_json(const projections::Views& v, Micros at) {
   }
   nlohmann::json keys = nlohmann::json::array();
   for (const auto& k : v.keys.all()) {
-    keys.push_back({{"apikey", k.apikey},
-                    {"principal_id", v.principals.at(k.principal).id},
-                    {"description", k.description},
-                    {"created_at", format_rfc3339(k.created_at)},
-                    {"expires_at", format_rfc3339(k.expires_at)},
-                    {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
-                                                    : nlohmann::json(nullptr)},
-                    {"status", projections::status_name(k.status(at))},
-                    {"can_log_in", k.usable(at) && !v.principals.at(k.principal).deleted()}});
+    nlohmann::json j = key_json(k, v, at);
+    j["can_log_in"] = k.usable(at) && !v.principals.at(k.principal).deleted();
+    keys.push_back(std::move(j));
   }
   nlohmann::json settings = nlohmann::json::object();
   v.settings.each([&](const char* n, const std::int64_t& value) { settings[n] = value; });

@@ -54,6 +54,9 @@ struct Point {
 };
 Result<Point> parse_point(const events::EventLog& log, const std::string& text);
 
+// A key as the API shows it, with its status at `at`. Never a secret or its hash.
+nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v, Micros at);
+
 // The state as of `at` as JSON: principals, keys with their status at that
 // instant, settings, live tokens, signing keys.
 nlohmann::json state_json(const projections::Views& v, Micros at);
