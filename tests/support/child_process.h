@@ -1,0 +1,145 @@
+#pragma once
+// Other programs for tests: run one to completion (curl, python3, openssl),
+// or keep one running beside the test (an SMTP sink), stopped when the object
+// dies. Header-only so a test folder can use it without a library change.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+extern char** environ;
+
+namespace latchkey::test {
+
+namespace child_detail {
+
+inline std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra,
+                                                 const std::vector<std::string>& drop) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv(*e);
+    const std::string name = kv.substr(0, kv.find('='));
+    bool skip = extra.count(name) != 0;
+    for (const auto& d : drop) skip = skip || name == d;
+    if (!skip) out.push_back(kv);
+  }
+  for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
+  return out;
+}
+
+inline pid_t spawn(const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& env, const std::string& out_path,
+                   const std::string& err_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  // Test traffic stays on loopback: no proxy may be configured for children.
+  const auto envs = environment_with(
+      env, {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"});
+  std::vector<char*> envp;
+  for (const auto& e : envs) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, args.at(0).c_str(), &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+  return pid;
+}
+
+inline int wait_for(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace child_detail
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs args[0] (looked up on PATH) with args to completion.
+inline RunResult run_command(const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env = {}) {
+  TempDir tmp;
+  const pid_t pid = child_detail::spawn(args, env, tmp / "out", tmp / "err");
+  RunResult r;
+  r.exit_code = child_detail::wait_for(pid);
+  r.out = read_file(tmp / "out");
+  r.err = read_file(tmp / "err");
+  return r;
+}
+
+// A program running beside the test; SIGTERM and wait when the object dies.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env = {}) {
+    pid_ = child_detail::spawn(args, env, tmp_ / "out", tmp_ / "err");
+  }
+  ~ChildProcess() { stop(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Whether it is still running (false once it exited).
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    const int code = child_detail::wait_for(pid_);
+    pid_ = -1;
+    return code;
+  }
+  std::string out() const { return read_file(tmp_ / "out"); }
+  std::string err() const { return read_file(tmp_ / "err"); }
+
+ private:
+  TempDir tmp_;
+  pid_t pid_ = -1;
+};
+
+// A self-signed certificate for 127.0.0.1 made with the openssl CLI:
+// DIR/cert.pem and DIR/key.pem (EC P-256). Throws if openssl fails.
+struct Certificate {
+  std::string cert;
+  std::string key;
+};
+inline Certificate make_loopback_certificate(const std::string& dir) {
+  Certificate c{dir + "/cert.pem", dir + "/key.pem"};
+  const auto r =
+      run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                   "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", c.key, "-out", c.cert});
+  if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.err);
+  return c;
+}
+
+}  // namespace latchkey::test
