@@ -44,6 +44,9 @@ function canRead() {
   return me && (me.roles.includes('admin') || me.roles.includes('auditor'));
 }
 
+// Pages that need the admin role (the API answers 403 to anyone else).
+const ADMIN_ONLY = /^\/(users|service-accounts)(\/|$)/;
+
 function ctx(query) {
   return { query, me, isAdmin: isAdmin(), navigate };
 }
@@ -93,6 +96,13 @@ function signInView(message) {
       await API.login(apikey.value.trim(), secret.value);
       secret.value = '';
       me = await API.api('GET', '/iam/me');
+      if (!canRead()) {
+        const who = me.name;
+        me = null;
+        API.logout();
+        throw new Error(`${who} has neither the admin nor the auditor role: ` +
+          'the console has nothing to show to these keys.');
+      }
       startSession();
     } catch (err) {
       secret.value = '';
@@ -102,7 +112,7 @@ function signInView(message) {
         ? 'Those keys were not accepted (unknown, wrong, expired, disabled or deleted).'
         : err.status === 429
           ? 'Too many failed sign-ins: this key or address is locked for a while.'
-          : `Sign-in failed: ${err.message}`;
+          : err.status ? `Sign-in failed: ${err.message}` : err.message;
       button.disabled = false;
       secret.focus();
     }
@@ -133,7 +143,8 @@ function startSession() {
     h('button.secondary.small', { type: 'button', id: 'signout', onclick: signOut }, 'Sign out'),
   ]);
   const { path } = currentRoute();
-  if (!path || path === '/') location.hash = isAdmin() ? '#/users' : '#/audit';
+  const home = isAdmin() ? '#/users' : '#/audit';
+  if (!path || path === '/' || (!isAdmin() && ADMIN_ONLY.test(path))) navigate(home);
   else render();
 }
 
@@ -165,7 +176,10 @@ async function render() {
   let view;
   try {
     const route = ROUTES.find(([re]) => re.test(path));
-    if (!route) {
+    if (route && !isAdmin() && ADMIN_ONLY.test(path)) {
+      view = h('section', null, h('h1', { tabindex: '-1' }, 'Not allowed'),
+        h('p', null, 'This page needs the admin role.'));
+    } else if (!route) {
       view = h('section', null, h('h1', { tabindex: '-1' }, 'Not found'),
         h('p', null, 'There is no such page in the console.'));
     } else {

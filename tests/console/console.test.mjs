@@ -373,10 +373,13 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('dialog.add-access').waitFor();
     await page.keyboard.press('ArrowDown'); // the next lifetime preset
-    assert.equal(await page.isChecked('#lifetime-default'), false);
+    assert.equal(await page.isChecked('#lifetime-days-7'), true);
     await page.focus('#create-key');
+    const before = Date.now();
     await page.keyboard.press('Enter');
     await page.locator('dialog.keys-dialog').waitFor();
+    const expected = [utcDate(before + 7 * DAY), utcDate(Date.now() + 7 * DAY)];
+    assert.ok(expected.includes((await page.textContent('#new-expires')).slice(0, 10)), '7 days');
     const apikey = (await page.textContent('#new-apikey')).trim();
     assert.equal(await page.evaluate(() => document.activeElement.id), 'close-keys');
     await page.keyboard.press('Enter');
@@ -410,6 +413,27 @@ try {
     assert.match(reason, /has no email address/);
     assert.equal(await page.getAttribute('#send-email', 'aria-describedby'), 'send-email-reason');
     await shot('service-account-add-access');
+    // Until a date: the keys expire at 00:00 of that date (the browser runs in UTC).
+    const until = utcDate(Date.now() + 60 * DAY);
+    await page.fill('#lifetime-date-value', until);
+    assert.equal(await page.isChecked('#lifetime-date'), true);
+    await page.click('#create-key');
+    await page.locator('dialog.keys-dialog').waitFor();
+    const exact = await page.getAttribute('#new-expires time', 'datetime');
+    assert.equal(new Date(exact).toISOString(), `${until}T00:00:00.000Z`);
+    const apikey = (await page.textContent('#new-apikey')).trim();
+    await page.click('#close-keys');
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    const row = page.locator(`tr.key-row[data-apikey="${apikey}"]`);
+    assert.equal((await row.locator('td.expires').textContent()).trim(), `${until} 00:00`);
+    // With an email address in its settings, the option is offered.
+    await page.fill('#p-email', 'exports@example.com');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.status.ok', { hasText: 'Saved.' }).waitFor();
+    await page.click('#add-access');
+    await page.locator('dialog.add-access').waitFor();
+    assert.equal(await page.isEnabled('#send-email'), true);
+    assert.match(await page.textContent('label[for="send-email"]'), /exports@example\.com/);
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('dialog').waitFor({ state: 'detached' });
     await openNav('Service Accounts', 'Service Accounts');
@@ -535,14 +559,58 @@ try {
       await page.locator('dialog.keys-dialog').waitFor();
       await page.evaluate(() => {
         const el = document.getElementById('new-secretkey');
-        el.textContent = `lks_${'•'.repeat(24)} (redacted in this screenshot)`;
+        el.textContent = `lks_${'•'.repeat(20)} (redacted)`;
       });
       await shot('keys-dialog');
       await page.click('#close-keys');
       await page.locator('dialog').waitFor({ state: 'detached' });
-      await shot('user-page', { fullPage: true });
     });
   }
+
+  await step('a principal\'s audit trail, and the time range filter', async () => {
+    await page.evaluate((hash) => { location.hash = hash; }, userPage);
+    await page.locator('main h1', { hasText: 'Ada Lovelace' }).waitFor();
+    const id = userPage.slice(userPage.lastIndexOf('/') + 1);
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    await page.locator('main h1', { hasText: 'Audit' }).waitFor();
+    assert.equal(await page.inputValue('#audit-principal'), id);
+    await eventsAllMention(id);
+    const types = await page.$$eval('table.events tbody tr[data-seq]', (rows) => rows.map((r) => r.dataset.type));
+    assert.equal(types.at(-1), 'user.created', `oldest last: ${types}`);
+    // From an hour ahead: nothing yet.
+    const ahead = new Date(Date.now() + 3600000).toISOString().slice(0, 19);
+    await page.fill('#audit-from', ahead);
+    await page.click('#audit-apply');
+    await page.locator('table.events tr.empty').waitFor();
+    assert.match(new URL(page.url()).hash, /from=/);
+  });
+
+  await step('an auditor\'s keys see the read-only screens only', async () => {
+    await openNav('Service Accounts', 'Service Accounts');
+    await page.click('#new-principal');
+    await page.fill('#new-name', 'auditor-bot');
+    await page.fill('#new-roles', 'auditor');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('main h1', { hasText: 'auditor-bot' }).waitFor();
+    await page.click('#add-access');
+    await page.click('#create-key');
+    await page.locator('dialog.keys-dialog').waitFor();
+    const apikey = (await page.textContent('#new-apikey')).trim();
+    const secret = (await page.textContent('#new-secretkey')).trim();
+    await page.click('#close-keys');
+    await page.click('#signout');
+    await page.fill('#signin-apikey', apikey);
+    await page.fill('#signin-secretkey', secret);
+    await page.keyboard.press('Enter');
+    await page.locator('main h1', { hasText: 'Audit' }).waitFor();
+    const links = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+    assert.deepEqual(links, ['Settings', 'Audit', 'Incident']);
+    await openNav('Settings', 'IAM settings');
+    assert.equal(await page.isDisabled('#setting-token_lifetime_seconds'), true);
+    assert.equal(await page.isDisabled('#save-settings'), true);
+    await page.evaluate(() => { location.hash = '#/users'; });
+    await page.locator('main h1', { hasText: 'Not allowed' }).waitFor();
+  });
 
   await step('sign out leaves the sign-in form only; no CSP violation or script error', async () => {
     await page.click('#signout');
