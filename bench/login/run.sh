@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The login benchmark of issue 4, start to finish:
+#   1. builds (Release) latchkey, the floor server and the key generator;
+#   2. `latchkey init` on a new temporary data directory, then 10,000 keys
+#      (2,000 users x 5) written straight into its log by bench_login_keys;
+#   3. starts `latchkey serve` (access log on, to a file) and the bare Beast
+#      floor server, both on 127.0.0.1 with ports chosen at run time;
+#   4. wrk, 32 keep-alive connections, POST /iam/login with a JSON body cycling
+#      through the keys: a warm-up on each, then ROUNDS rounds of DURATION
+#      seconds alternating latchkey and the floor;
+#   5. kills the server with SIGKILL, then counts the token.issued events in the
+#      log (`latchkey audit --type token.issued --format ndjson | wc -l`) and
+#      compares them with the 2xx responses wrk received; runs `latchkey verify`;
+#   6. prints medians (requests/s, p50, p99) and the ratio to the floor.
+#
+# Environment: BUILD (build directory, default build/perf), DURATION (s, 10),
+# ROUNDS (3), CONNECTIONS (32), WRK_THREADS (2), KEEP=1 keeps the work directory.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build="${BUILD:-$root/build/perf}"
+duration="${DURATION:-10}"
+rounds="${ROUNDS:-3}"
+connections="${CONNECTIONS:-32}"
+wrk_threads="${WRK_THREADS:-2}"
+users=2000
+keys_per_user=5
+
+"$root/tools/install-deps" bench
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DLATCHKEY_BENCH=ON >/dev/null
+fi
+cmake --build "$build" --target latchkey floor_server bench_login_keys >/dev/null
+bin="$build/tools/latchkey"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-login-bench.XXXXXX")
+server_pid=""
+floor_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill -KILL "$server_pid" 2>/dev/null || true
+  [[ -n "$floor_pid" ]] && kill -TERM "$floor_pid" 2>/dev/null || true
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# The admin's secret goes nowhere: the benchmark does not need it.
+"$bin" init --data "$work/data" >/dev/null 2>&1
+"$build/bench/bench_login_keys" --data "$work/data" --out "$work/keys.txt" \
+  --users "$users" --keys-per-user "$keys_per_user"
+
+# Waits for a {"msg":"listening","address":"HOST:PORT"} line in $1 and prints HOST:PORT.
+address_in() {
+  for _ in $(seq 1 200); do
+    local a
+    a=$(grep '"msg":"listening"' "$1" 2>/dev/null | head -1 |
+      grep -o '"address":"[^"]*"' | sed 's/"address":"\([^"]*\)"/\1/') || true
+    if [[ -n "$a" ]]; then echo "$a"; return 0; fi
+    sleep 0.05
+  done
+  echo "no listening line in $1:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+"$bin" serve --data "$work/data" --listen 127.0.0.1:0 >"$work/access.log" 2>"$work/server.log" &
+server_pid=$!
+"$build/bench/floor_server" --listen 127.0.0.1:0 2>"$work/floor.log" &
+floor_pid=$!
+server=$(address_in "$work/server.log")
+floor=$(address_in "$work/floor.log")
+echo "latchkey serve on $server (pid $server_pid), floor server on $floor (pid $floor_pid)" >&2
+
+export LATCHKEY_BENCH_KEYS="$work/keys.txt"
+script="$root/bench/login/login.lua"
+# run NAME ADDRESS SECONDS OUT
+run() {
+  wrk -t"$wrk_threads" -c"$connections" -d"$3"s --timeout 5s -s "$script" "http://$2/iam/login" >"$4"
+  grep '^JSON ' "$4" | sed 's/^JSON //' | sed "s/^{/{\"side\":\"$1\",/"
+}
+results="$work/results.ndjson"
+: >"$results"
+echo "warm-up: 3 s each" >&2
+run latchkey-warmup "$server" 3 "$work/wrk-warmup-latchkey.txt" >>"$results"
+run floor-warmup "$floor" 3 "$work/wrk-warmup-floor.txt" >>"$results"
+for r in $(seq 1 "$rounds"); do
+  echo "round $r of $rounds: ${duration} s each" >&2
+  if ((r % 2)); then
+    run latchkey "$server" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
+    run floor "$floor" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
+  else
+    run floor "$floor" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
+    run latchkey "$server" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
+  fi
+done
+
+# Durability: SIGKILL, no shutdown path; every 200 must be in the log.
+kill -KILL "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+kill -TERM "$floor_pid"
+wait "$floor_pid" 2>/dev/null || true
+floor_pid=""
+issued=$("$bin" audit --data "$work/data" --type token.issued --format ndjson | wc -l)
+verify=$("$bin" verify --data "$work/data" 2>&1) && verified=ok || verified="FAILED: $verify"
+
+/usr/bin/python3 - "$results" "$issued" "$verified" "$connections" "$duration" "$rounds" <<'EOF'
+import json, statistics, sys
+path, issued, verified, conns, duration, rounds = sys.argv[1:7]
+rows = [json.loads(l) for l in open(path) if l.strip()]
+def side(name): return [r for r in rows if r["side"] == name]
+lk, fl = side("latchkey"), side("floor")
+ok_latchkey = sum(r["requests"] - r["non2xx"] for r in rows if r["side"].startswith("latchkey"))
+bad = sum(r["non2xx"] + r["timeouts"] + r["read_errors"] + r["connect_errors"]
+          for r in rows if r["side"].startswith("latchkey"))
+med = lambda rs, k: statistics.median(r[k] for r in rs)
+ratios = [a["rps"] / b["rps"] for a, b in zip(lk, fl)]
+print(f"login benchmark: {conns} connections, {rounds} rounds of {duration} s, wrk sharing the 2 cores")
+print("| server | requests/s (median) | p50 ms | p99 ms | rounds (requests/s) |")
+print("|---|---|---|---|---|")
+for name, rs in (("latchkey serve, POST /iam/login", lk), ("floor (bare Beast, fixed JSON)", fl)):
+    print(f"| {name} | {med(rs, 'rps'):.0f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | "
+          + ", ".join(f"{r['rps']:.0f}" for r in rs) + " |")
+print(f"ratio latchkey/floor: {statistics.median(ratios) * 100:.0f}% (median of per-round ratios "
+      + ", ".join(f"{x * 100:.0f}%" for x in ratios) + ")")
+print(f"latchkey responses other than 200 or errors: {bad}")
+print(f"durability: {ok_latchkey} responses 200 received by wrk (warm-up included); "
+      f"{issued} token.issued events in the log after SIGKILL; "
+      + ("every 200 is logged" if int(issued) >= ok_latchkey else "MISSING EVENTS")
+      + f" ({int(issued) - ok_latchkey} more events than 200s received: requests in flight when "
+      "wrk stopped)")
+print(f"latchkey verify: {verified}")
+sys.exit(0 if int(issued) >= ok_latchkey and verified == "ok" else 1)
+EOF
