@@ -1,8 +1,10 @@
 #include "events/encoding.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -81,14 +83,96 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
+// OpenSSL 3's one-shot SHA256() and HMAC() look their algorithm up by name on
+// every call (EVP_Q_digest, EVP_Q_mac), which costs more than hashing a short
+// record. So the algorithms are fetched once, and each thread keeps its own
+// context: a digest context, and an HMAC context keyed once per key (each MAC
+// works on a copy of it). The one-shot functions remain the fallback.
+namespace {
+
+const EVP_MD* fetched_sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+EVP_MAC* fetched_hmac() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  return mac;
+}
+
+struct ThreadDigest {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ThreadDigest() = default;
+  ThreadDigest(const ThreadDigest&) = delete;
+  ThreadDigest& operator=(const ThreadDigest&) = delete;
+  ~ThreadDigest() { EVP_MD_CTX_free(ctx); }
+};
+
+// An HMAC-SHA256 context initialised with `key`, the last key this thread used.
+struct ThreadHmac {
+  std::string key;
+  EVP_MAC_CTX* keyed = nullptr;
+  ThreadHmac() = default;
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+  ~ThreadHmac() {
+    EVP_MAC_CTX_free(keyed);
+    OPENSSL_cleanse(key.data(), key.size());
+  }
+  EVP_MAC_CTX* for_key(std::string_view k) {
+    if (keyed && k.size() == key.size() && CRYPTO_memcmp(k.data(), key.data(), key.size()) == 0) {
+      return keyed;
+    }
+    EVP_MAC_CTX_free(keyed);
+    keyed = nullptr;
+    OPENSSL_cleanse(key.data(), key.size());
+    key.clear();
+    EVP_MAC* mac = fetched_hmac();
+    if (mac == nullptr) return nullptr;
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (ctx == nullptr || EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(k.data()),
+                                       k.size(), params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      return nullptr;
+    }
+    keyed = ctx;
+    key.assign(k);
+    return keyed;
+  }
+};
+
+}  // namespace
+
 Digest sha256(std::string_view bytes) {
   Digest d{};
+  thread_local ThreadDigest t;
+  unsigned int len = 0;
+  const EVP_MD* md = fetched_sha256();
+  if (md != nullptr && t.ctx != nullptr && EVP_DigestInit_ex2(t.ctx, md, nullptr) == 1 &&
+      EVP_DigestUpdate(t.ctx, bytes.data(), bytes.size()) == 1 &&
+      EVP_DigestFinal_ex(t.ctx, d.data(), &len) == 1 && len == d.size()) {
+    return d;
+  }
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d.data());
   return d;
 }
 
 Digest hmac_sha256(std::string_view key, std::string_view message) {
   Digest d{};
+  thread_local ThreadHmac t;
+  if (EVP_MAC_CTX* keyed = t.for_key(key)) {
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);
+    std::size_t len = 0;
+    const bool ok = ctx != nullptr &&
+                    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(message.data()),
+                                   message.size()) == 1 &&
+                    EVP_MAC_final(ctx, d.data(), &len, d.size()) == 1 && len == d.size();
+    EVP_MAC_CTX_free(ctx);
+    if (ok) return d;
+  }
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(message.data()), message.size(), d.data(),
