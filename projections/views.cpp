@@ -115,29 +115,20 @@ ApiKey& KeyView::add(ApiKey k) {
 // ---- TokenView ----
 const LiveToken* TokenView::find(const Jti& jti) const {
   const auto it = by_jti_.find(jti);
-  return it == by_jti_.end() ? nullptr : &it->second;
+  return it == by_jti_.end() ? nullptr : &live_[it->second - first_];
 }
 
-std::vector<LiveToken> TokenView::live() const {
-  std::vector<LiveToken> out;
-  out.reserve(order_.size());
-  for (const auto& jti : order_) {
-    const auto it = by_jti_.find(jti);
-    if (it != by_jti_.end()) out.push_back(it->second);
-  }
-  return out;
-}
+std::vector<LiveToken> TokenView::live() const { return {live_.begin(), live_.end()}; }
 
 void TokenView::add(const LiveToken& t) {
-  if (by_jti_.emplace(t.jti, t).second) order_.push_back(t.jti);
+  if (by_jti_.emplace(t.jti, first_ + live_.size()).second) live_.push_back(t);
 }
 
 void TokenView::prune(std::int64_t now_seconds) {
-  while (!order_.empty()) {
-    const auto it = by_jti_.find(order_.front());
-    if (it != by_jti_.end() && it->second.exp > now_seconds) break;
-    if (it != by_jti_.end()) by_jti_.erase(it);
-    order_.pop_front();
+  while (!live_.empty() && live_.front().exp <= now_seconds) {
+    by_jti_.erase(live_.front().jti);
+    live_.pop_front();
+    ++first_;
   }
 }
 
@@ -317,12 +308,23 @@ void apply(Views& v, const events::Event& e) {
 }
 
 // ---- jti ----
+// Runs once per token.issued when views are rebuilt, so it decodes in place
+// rather than through from_hex's temporary string.
 std::optional<std::array<std::uint8_t, 16>> parse_jti(std::string_view hex) {
   if (hex.size() != 32) return std::nullopt;
-  const auto bytes = from_hex(hex);
-  if (!bytes) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
   std::array<std::uint8_t, 16> out{};
-  std::memcpy(out.data(), bytes->data(), 16);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
   return out;
 }
 

@@ -122,7 +122,7 @@ class TokenView {
  public:
   using Jti = std::array<std::uint8_t, 16>;
   const LiveToken* find(const Jti& jti) const;
-  std::size_t size() const { return by_jti_.size(); }
+  std::size_t size() const { return live_.size(); }
   // Live tokens in issue order.
   std::vector<LiveToken> live() const;
 
@@ -140,8 +140,13 @@ class TokenView {
       return h;
     }
   };
-  std::deque<Jti> order_;
-  std::unordered_map<Jti, LiveToken, JtiHash> by_jti_;
+  // The live tokens in issue order, and where each is: by_jti_ holds a
+  // token's position counted from the first token ever added, first_ the
+  // position of live_.front(). Pruning looks only at the front, so adding a
+  // token costs one hash insertion and nothing more.
+  std::deque<LiveToken> live_;
+  std::uint64_t first_ = 0;
+  std::unordered_map<Jti, std::uint64_t, JtiHash> by_jti_;
 };
 
 // IAM settings, all integers. Names are the wire names of the contract.
