@@ -3,7 +3,7 @@
 // lib/api.js in memory.
 
 import * as API from './lib/api.js';
-import { h, clear, append, localDateTime } from './lib/dom.js';
+import { h, clear, append, localDate, localDateTime } from './lib/dom.js';
 import { listView, principalView } from './views/principals.js';
 import { settingsView } from './views/settings.js';
 import { auditView, timelineView } from './views/audit.js';
@@ -139,7 +139,9 @@ function startSession() {
   const until = API.sessionExpiresAt();
   append(sessionBox, [
     h('span.who', null, 'Signed in as ', h('strong', { id: 'session-name' }, me.name)),
-    until ? h('span.until', { title: until.toISOString() }, `until ${localDateTime(until)}`) : null,
+    // The session's end: the time, with the date too when it is not today.
+    until ? h('span.until', { title: until.toISOString() }, `until ${
+      localDate(until) === localDate(new Date()) ? localDateTime(until).slice(11) : localDateTime(until)}`) : null,
     h('button.secondary.small', { type: 'button', id: 'signout', onclick: signOut }, 'Sign out'),
   ]);
   const { path } = currentRoute();
