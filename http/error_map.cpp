@@ -33,7 +33,9 @@ Response error_response(const Error& e, const std::string& request_id) {
   std::string message = e.message;
   if (e.code == Errc::internal) message = "internal error";  // details go to the server log only
   nlohmann::json j = {{"error", code}, {"message", message}, {"request_id", request_id}};
-  r.body = j.dump();
+  // Messages may quote client input (a path, a parameter name) that is not
+  // UTF-8: replace such bytes rather than throw, which would end the process.
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (e.code == Errc::too_many_requests) {
     r.headers.emplace_back("Retry-After",
                            std::to_string(e.retry_after_seconds > 0 ? e.retry_after_seconds : 1));
