@@ -61,7 +61,8 @@ Result<nlohmann::json> parse_json_object(std::string_view body) {
   try {
     j = nlohmann::json::parse(body.begin(), body.end(), cb, /*allow_exceptions=*/true,
                               /*ignore_comments=*/false);
-  } catch (const nlohmann::json::parse_error&) {
+  } catch (const nlohmann::json::exception&) {
+    // parse_error, and out_of_range for a number beyond a double (1e400).
     if (too_deep) return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth));
     return invalid("malformed JSON body");
   }
