@@ -252,6 +252,7 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
   // Locks first: a locked address or key is refused even with the right secret.
   Micros until = v.lockouts.locked_until("source", a.source_ip, now);
   if (apikey_ok) until = std::max(until, v.lockouts.locked_until("apikey", apikey, now));
+  until = std::max(until, throttle.locked_until(apikey, a.source_ip, now));  // not yet committed
   if (until > now) {
     d.outcome = Errc::too_many_requests;
     d.retry_after_seconds =

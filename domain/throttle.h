@@ -41,6 +41,11 @@ class LoginThrottle {
                   const projections::Settings& s);
   // A successful login clears the apikey's count (not the address's).
   void success(const std::string& apikey);
+  // The end of a lock this throttle decided on `apikey` or `source` that is
+  // still running at `now` (0 if none). Its login.locked event may not be
+  // committed yet (it shares a group with the attempts after it), so the
+  // rules check this as well as the views' locks.
+  Micros locked_until(const std::string& apikey, const std::string& source, Micros now) const;
 
   std::size_t tracked() const { return apikeys_.size() + sources_.size(); }
 
@@ -49,6 +54,7 @@ class LoginThrottle {
     Micros window_start = 0;
     std::uint64_t failures = 0;    // in the current window
     std::uint64_t unreported = 0;  // failures not yet covered by an event
+    Micros locked_until = 0;       // end of the last lock decided for this subject
   };
   static bool worth_recording(std::uint64_t failures);
   void sweep(Micros now, Micros window);
