@@ -112,8 +112,11 @@ struct SessionRunner {
   }
 
   // Writes an error for a request that could not be read, then the connection closes.
-  net::awaitable<void> write_error(int status, Errc code, const std::string& message) {
-    const std::string rid = domain::new_request_id();
+  // `client_rid`: the client's X-Request-Id when its headers could be read.
+  net::awaitable<void> write_error(int status, Errc code, const std::string& message,
+                                   std::string_view client_rid = {}) {
+    const std::string rid =
+        valid_request_id(client_rid) ? std::string(client_rid) : domain::new_request_id();
     Response r = error_response(make_error(code, message), rid);
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     decorate(res, r, rid, false);
@@ -178,7 +181,8 @@ struct SessionRunner {
       }
       if (hec == bhttp::error::body_limit) {
         co_await write_error(413, Errc::payload_too_large,
-                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes");
+                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
+                             parser.get()["X-Request-Id"]);
         break;
       }
       if (hec) {
@@ -197,7 +201,8 @@ struct SessionRunner {
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {
         co_await write_error(413, Errc::payload_too_large,
-                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes");
+                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
+                             parser.get()["X-Request-Id"]);
         break;
       }
       if (bec) {
