@@ -138,15 +138,8 @@ Result<std::optional<std::int64_t>> Fields::integer(const char* name) {
     }
     return std::optional<std::int64_t>(v->get<std::int64_t>());
   }
-  if (v->is_string()) {  // form bodies carry strings
-    const std::string s = v->get<std::string>();
-    std::size_t pos = 0;
-    try {
-      const long long n = std::stoll(s, &pos);
-      if (pos == s.size()) return std::optional<std::int64_t>(n);
-    } catch (...) {
-    }
-  }
+  // A string is the wrong type, even "30": the only bodies with integer fields
+  // are JSON, and the contract answers a wrong-typed field with 400.
   if (v->is_number_float()) return invalid(std::string(name) + " must be a whole number in range");
   return invalid(std::string(name) + " must be an integer");
 }
@@ -155,11 +148,6 @@ Result<std::optional<bool>> Fields::boolean(const char* name) {
   const auto* v = get(name);
   if (!v) return std::optional<bool>{};
   if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
-  if (v->is_string()) {
-    const std::string s = v->get<std::string>();
-    if (s == "true") return std::optional<bool>(true);
-    if (s == "false") return std::optional<bool>(false);
-  }
   return invalid(std::string(name) + " must be true or false");
 }
 
