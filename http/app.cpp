@@ -140,6 +140,15 @@ class ServerApp final : public App {
       server_log_.error(bound.error().message, nlohmann::json::object());
       return 1;
     }
+    // Emails tell people how to reach the server: with no public_url, that is
+    // the address it is bound to (with port 0, the port the system picked).
+    if (config_.public_url.empty()) {
+      const bool v6 = bound->find(':') != bound->rfind(':');
+      const auto colon = bound->rfind(':');
+      config_.public_url = std::string(tls_ ? "https://" : "http://") +
+                           (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon)
+                               : *bound);
+    }
     net::signal_set signals(*ioc_, SIGINT, SIGTERM);
     signals.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) stop();
@@ -159,7 +168,11 @@ class ServerApp final : public App {
     for (std::size_t i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_->run(); });
     ioc_->run();
     for (auto& t : pool) t.join();
-    // Every request has had its response; finish the writer's queue and flush.
+    // Every request has had its response. Mail still under way (a reminder)
+    // finishes and its outcome is handed to the writer, so that a reminder
+    // sent is recorded as sent and never goes out again after the restart.
+    mailer_.reset();
+    // Finish the writer's queue and flush.
     commands_->stop();
     snapshotter_->stop();
     log_.reset();
@@ -181,6 +194,8 @@ class ServerApp final : public App {
 
   ~ServerApp() override {
     // Order matters: the server and its handlers go before the services they use.
+    // The mailer first: its callbacks use the reminders, the API and the writer.
+    mailer_.reset();
     reminders_.reset();
     checkpoints_.reset();
     server_.reset();

@@ -102,14 +102,19 @@ void SmtpMailer::send(MailMessage message, std::function<void(Status)> done) {
 void SmtpMailer::run() {
   for (;;) {
     std::pair<MailMessage, std::function<void(Status)>> item;
+    bool abandon = false;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to send
       item = std::move(queue_.front());
       queue_.pop_front();
+      // Stopping: what is under way finishes, what has not started is reported
+      // unsent at once, so a stop never waits on a long queue of deliveries.
+      abandon = stopping_;
     }
-    Status st = deliver(item.first);
+    Status st = abandon ? Status(make_error(Errc::unavailable, "not sent: the server is stopping"))
+                        : deliver(item.first);
     // Forget the message (it may hold a secret) before reporting.
     item.first = MailMessage{};
     item.second(std::move(st));

@@ -20,6 +20,8 @@ class SmtpMailer final : public Mailer {
  public:
   // Reads the credentials file if configured (it must not be readable by others).
   static Result<std::unique_ptr<SmtpMailer>> create(const Config& config);
+  // Waits for the deliveries under way; messages not yet started are reported
+  // to their callbacks as unavailable. Every callback has run when it returns.
   ~SmtpMailer() override;
 
   void send(MailMessage message, std::function<void(Status)> done) override;
