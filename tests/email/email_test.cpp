@@ -1,0 +1,356 @@
+// Keys by email over a real SMTP server (aiosmtpd), failure behaviour with an
+// unreachable one, expiry reminders, and a byte scan of the data directory
+// for the secrets that went by mail.
+#define BOOST_TEST_MODULE email
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <future>
+#include <regex>
+
+#include "events/clock.h"
+#include "tests/e2e/e2e.h"
+#include "tests/email/smtp_sink.h"
+#include "tests/support/child_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace latchkey;
+using namespace latchkey::e2e;
+using namespace latchkey::email_test;
+
+namespace {
+
+ServerProcess::Options with_smtp(const std::string& url, std::vector<std::string> more = {}) {
+  ServerProcess::Options o;
+  o.serve_args = {"--set", "smtp.url=" + url, "--set", "smtp.from=keys@latchkey.test"};
+  o.serve_args.insert(o.serve_args.end(), more.begin(), more.end());
+  return o;
+}
+
+// Stops the server (so everything is flushed) and checks that no file of its
+// data directory, and none of its logs, holds any of the secrets.
+void expect_no_secret_at_rest(ServerProcess& server, const std::vector<std::string>& secrets) {
+  BOOST_TEST(server.stop() == 0);
+  BOOST_TEST_REQUIRE(!secrets.empty());
+  for (const auto& s : secrets) {
+    BOOST_TEST_REQUIRE(s.rfind("lks_", 0) == 0);
+    for (const std::string& needle : {s, s.substr(4)}) {
+      const auto files = test::files_containing(server.data_dir(), needle);
+      BOOST_TEST(files.empty(), "a secret is at rest in " << (files.empty() ? "" : files[0]));
+    }
+    BOOST_TEST(server.stdout_text().find(s.substr(4)) == std::string::npos);
+    BOOST_TEST(server.stderr_text().find(s.substr(4)) == std::string::npos);
+  }
+}
+
+// A listener that takes connections into its backlog and never says a word.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    BOOST_REQUIRE(::listen(fd_, 16) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
+  }
+  ~SilentListener() {
+    for (int c : accepted_) ::close(c);
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  // Takes a waiting connection, if there is one, and keeps it open and silent.
+  bool accept_one() {
+    const int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK);
+    if (c < 0) return false;
+    accepted_.push_back(c);
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::vector<int> accepted_;
+};
+
+std::vector<json> events_of(const Client& c, const std::string& admin, const std::string& type,
+                            std::string* raw = nullptr) {
+  const auto r = c.get("/iam/audit?limit=1000&type=" + type, admin);
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  if (raw) *raw = r.body;
+  return r.json().at("events").get<std::vector<json>>();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_user_key_with_send_email_is_mailed_once_to_the_user) {
+  SmtpSink sink;
+  ServerProcess server(with_smtp(sink.url()));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "Mail Reader", "reader@example.com");
+
+  const auto r =
+      client.post(user.base + "/keys", {{"send_email", true}, {"lifetime_days", 30}}, admin);
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const json k = r.json();
+  const std::string apikey = k.at("apikey");
+  const std::string secret = k.at("secretkey");
+  BOOST_TEST(k.at("email").at("status") == "sent");
+  BOOST_TEST(k.at("email").at("to") == "reader@example.com");
+  BOOST_TEST(r.header("cache-control") == "no-store");
+
+  // Exactly one message, to the user, with the apikey and the secret.
+  const auto mails = sink.messages();
+  BOOST_TEST_REQUIRE(mails.size() == 1u);
+  const Mail& m = mails[0];
+  BOOST_TEST(m.header("to").find("reader@example.com") != std::string::npos);
+  BOOST_TEST(m.header("x-rcptto").find("reader@example.com") != std::string::npos);
+  BOOST_TEST(m.header("from").find("keys@latchkey.test") != std::string::npos);
+  BOOST_TEST(!m.header("subject").empty());
+  BOOST_TEST(!m.header("date").empty());
+  BOOST_TEST(m.body.find(apikey) != std::string::npos);
+  BOOST_TEST(m.body.find(secret) != std::string::npos);
+  BOOST_TEST(m.body.find(k.at("expires_at").get<std::string>().substr(0, 10)) != std::string::npos);
+  // How to log in: the seed's cURL sample for this server's own URL, and it works.
+  BOOST_TEST(m.body.find(server.url("/iam/login")) != std::string::npos, m.body);
+  const auto start = m.body.find("curl --request POST");
+  BOOST_TEST_REQUIRE(start != std::string::npos);
+  const auto end = m.body.find("}'", start);
+  BOOST_TEST_REQUIRE(end != std::string::npos);
+  const auto ran = test::run_command({"/bin/bash", "-c", m.body.substr(start, end + 2 - start)},
+                                     {{"NO_PROXY", "127.0.0.1"}});
+  BOOST_TEST_REQUIRE(ran.exit_code == 0, ran.err);
+  const json login = json::parse(ran.out, nullptr, false);
+  BOOST_TEST_REQUIRE(login.is_object(), ran.out);
+  BOOST_TEST(client.introspect(admin, login.value("access_token", "")).at("active") == true);
+
+  // The outcome is an event, without the secret.
+  std::string raw;
+  const auto sent = events_of(client, admin, "email.sent", &raw);
+  BOOST_TEST_REQUIRE(sent.size() == 1u);
+  BOOST_TEST(sent[0]["data"]["apikey"] == apikey);
+  BOOST_TEST(sent[0]["data"]["to"] == "reader@example.com");
+  BOOST_TEST(sent[0]["data"]["kind"] == "key_created");
+  BOOST_TEST(sent[0]["data"]["principal_id"] == user.id);
+  BOOST_TEST(sent[0]["actor"] == server.admin().principal_id);
+  BOOST_TEST(raw.find(secret.substr(4)) == std::string::npos);
+  BOOST_TEST(events_of(client, admin, "email.failed").empty());
+
+  // Another user's mail goes to that user only; the first still got one.
+  const auto other = client.create_user(admin, "Other", "other@example.com");
+  const auto r2 = client.post(other.base + "/keys", {{"send_email", true}}, admin);
+  BOOST_TEST_REQUIRE(r2.status == 201, r2.body);
+  BOOST_TEST(sink.messages().size() == 2u);
+  BOOST_TEST(sink.messages_with(secret).size() == 1u);
+  BOOST_TEST(sink.messages_with(r2.json().at("secretkey")).size() == 1u);
+  BOOST_TEST(sink.messages_with(r2.json().at("secretkey"))[0]
+                 .header("x-rcptto")
+                 .find("other@example.com") != std::string::npos);
+  // A key without send_email sends nothing.
+  client.create_key(admin, user);
+  BOOST_TEST(sink.messages().size() == 2u);
+  // Self-service keys may be mailed too.
+  const std::string user_token = client.login(apikey, secret);
+  const auto mine = client.post("/iam/me/keys", {{"send_email", true}}, user_token);
+  BOOST_TEST_REQUIRE(mine.status == 201, mine.body);
+  BOOST_TEST(mine.json().at("email").at("status") == "sent");
+  BOOST_TEST(sink.messages_with(mine.json().at("secretkey")).size() == 1u);
+
+  expect_no_secret_at_rest(server,
+                           {secret, r2.json().at("secretkey"), mine.json().at("secretkey")});
+}
+
+BOOST_AUTO_TEST_CASE(a_service_account_without_email_is_refused_before_anything_is_written) {
+  SmtpSink sink;
+  ServerProcess server(with_smtp(sink.url()));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto sa = client.create_service_account(admin, "no mailbox");
+  const auto seq_before = client.get("/readyz", "").json().at("seq").get<std::uint64_t>();
+
+  const auto r = client.post(sa.base + "/keys", {{"send_email", true}}, admin);
+  expect_error(r, 400, "invalid_request");
+  BOOST_TEST(r.json().at("message").get<std::string>().find("email") != std::string::npos, r.body);
+  BOOST_TEST(client.get(sa.base + "/keys", admin).json().empty());
+  BOOST_TEST(client.get("/readyz", "").json().at("seq").get<std::uint64_t>() == seq_before);
+  BOOST_TEST(client.get("/iam/audit?type=key.created&principal_id=" + sa.id, admin)
+                 .json()
+                 .at("events")
+                 .empty());
+  BOOST_TEST(sink.messages().empty());
+
+  // Once it has an address, the same request is mailed.
+  BOOST_TEST_REQUIRE(client.patch(sa.base, {{"email", "robot@example.com"}}, admin).status == 200);
+  const auto ok = client.post(sa.base + "/keys", {{"send_email", true}}, admin);
+  BOOST_TEST_REQUIRE(ok.status == 201, ok.body);
+  BOOST_TEST(ok.json().at("email").at("status") == "sent");
+  BOOST_TEST(sink.messages().size() == 1u);
+  BOOST_TEST(sink.messages()[0].header("x-rcptto").find("robot@example.com") != std::string::npos);
+  expect_no_secret_at_rest(server, {ok.json().at("secretkey")});
+}
+
+BOOST_AUTO_TEST_CASE(send_email_without_smtp_configured_is_refused) {
+  ServerProcess server;
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "no smtp", "nosmtp@example.com");
+  const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
+  expect_error(r, 400, "invalid_request");
+  const std::string message = r.json().at("message");
+  BOOST_TEST(message.find("SMTP") != std::string::npos, message);
+  BOOST_TEST(client.get(user.base + "/keys", admin).json().empty());
+  // send_email: false is fine without SMTP.
+  BOOST_TEST(client.post(user.base + "/keys", {{"send_email", false}}, admin).status == 201);
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_smtp_port_fails_the_email_but_not_the_key) {
+  const int closed = free_loopback_port();
+  ServerProcess server(
+      with_smtp("smtp://127.0.0.1:" + std::to_string(closed), {"--set", "smtp.timeout_ms=3000"}));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "unlucky", "unlucky@example.com");
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  BOOST_TEST((took < std::chrono::seconds(3)));
+  const json k = r.json();
+  BOOST_TEST(k.at("email").at("status") == "failed");
+  BOOST_TEST(!k.at("email").at("error").get<std::string>().empty());
+  BOOST_TEST(!k.at("email").contains("recorded"));
+  // The key works: the response holds the secret, as the page says.
+  BOOST_TEST(client.login_raw(k.at("apikey"), k.at("secretkey")).status == 200);
+  std::string raw;
+  const auto failed = events_of(client, admin, "email.failed", &raw);
+  BOOST_TEST_REQUIRE(failed.size() == 1u);
+  BOOST_TEST(failed[0]["data"]["apikey"] == k.at("apikey"));
+  BOOST_TEST(!failed[0]["data"]["error"].get<std::string>().empty());
+  BOOST_TEST(raw.find(k.at("secretkey").get<std::string>().substr(4)) == std::string::npos);
+  BOOST_TEST(events_of(client, admin, "email.sent").empty());
+  expect_no_secret_at_rest(server, {k.at("secretkey")});
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_smtp_server_fails_the_email_within_the_timeout) {
+  SilentListener silent;
+  const int timeout_ms = 1500;
+  ServerProcess server(with_smtp("smtp://127.0.0.1:" + std::to_string(silent.port()),
+                                 {"--set", "smtp.timeout_ms=" + std::to_string(timeout_ms)}));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "waiting", "waiting@example.com");
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  BOOST_TEST_MESSAGE("a silent SMTP server: the response came after " << took.count() << " ms");
+  BOOST_TEST(took.count() >= timeout_ms - 100);
+  BOOST_TEST(took.count() < timeout_ms + 3000);
+  const json k = r.json();
+  BOOST_TEST(k.at("email").at("status") == "failed");
+  BOOST_TEST(client.login_raw(k.at("apikey"), k.at("secretkey")).status == 200);
+  const auto failed = events_of(client, admin, "email.failed");
+  BOOST_TEST_REQUIRE(failed.size() == 1u);
+  BOOST_TEST(failed[0]["data"]["apikey"] == k.at("apikey"));
+  expect_no_secret_at_rest(server, {k.at("secretkey")});
+}
+
+BOOST_AUTO_TEST_CASE(an_expiry_reminder_is_sent_once_and_not_again_after_a_restart) {
+  SmtpSink sink;
+  ServerProcess server(with_smtp(sink.url(), {"--set", "smtp.reminder_check_seconds=1"}));
+  Client client(server);
+  std::string admin = client.admin_token();
+  BOOST_TEST(client.settings(admin).at("expiry_reminder_days") == 7);
+  const auto user = client.create_user(admin, "expiring", "expiring@example.com");
+  const auto no_mail = client.create_service_account(admin, "mailless");
+
+  std::vector<std::string> secrets;
+  auto key = [&](const Principal& p, int days) {
+    const Key k = client.create_key(admin, p, {{"lifetime_days", days}});
+    secrets.push_back(k.secretkey);
+    return k.apikey;
+  };
+  auto reminders_for = [&](const std::string& apikey) {
+    std::size_t n = 0;
+    for (const auto& m : sink.messages_with(apikey)) {
+      if (m.header("subject").find("expires") != std::string::npos) ++n;
+    }
+    return n;
+  };
+
+  const std::string soon = key(user, 3);         // within the 7 days: reminded
+  const std::string later = key(user, 30);       // not yet
+  const std::string no_owner = key(no_mail, 2);  // no address to write to
+  BOOST_TEST_REQUIRE(eventually([&] { return reminders_for(soon) == 1; }));
+  const Mail m = sink.messages_with(soon).at(0);
+  BOOST_TEST(m.header("x-rcptto").find("expiring@example.com") != std::string::npos);
+  BOOST_TEST(m.body.find(soon) != std::string::npos);
+  for (const auto& s : secrets) BOOST_TEST(m.raw.find(s.substr(4)) == std::string::npos);
+
+  // A key made after that is reminded on a later pass: by then the first
+  // key has been looked at again, and was not mailed twice.
+  const std::string second = key(user, 2);
+  BOOST_TEST_REQUIRE(eventually([&] { return reminders_for(second) == 1; }));
+  BOOST_TEST(reminders_for(soon) == 1u);
+  BOOST_TEST(reminders_for(later) == 0u);
+  BOOST_TEST(sink.messages().size() == 2u);
+
+  // The reminders are events.
+  const auto sent = events_of(client, admin, "email.sent");
+  BOOST_TEST_REQUIRE(sent.size() == 2u);
+  for (const auto& e : sent) {
+    BOOST_TEST(e["data"]["kind"] == "expiry_reminder");
+    BOOST_TEST(e["actor"] == "system");
+  }
+
+  // After a restart: a new key is reminded (so passes run again), the old
+  // ones are not mailed again.
+  BOOST_TEST(server.stop() == 0);
+  server.start();
+  admin = client.admin_token();
+  const std::string third = key(user, 1);
+  BOOST_TEST_REQUIRE(eventually([&] { return reminders_for(third) == 1; }));
+  BOOST_TEST(reminders_for(soon) == 1u);
+  BOOST_TEST(reminders_for(second) == 1u);
+  BOOST_TEST(reminders_for(later) == 0u);
+  BOOST_TEST(reminders_for(no_owner) == 0u);
+  BOOST_TEST(sink.messages().size() == 3u);
+  BOOST_TEST(events_of(client, admin, "email.sent").size() == 3u);
+
+  expect_no_secret_at_rest(server, secrets);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_during_a_reminder_delivery_records_its_outcome_and_exits_0) {
+  // The reminder's SMTP server accepts the connection and says nothing, so
+  // the delivery is certainly under way when SIGTERM arrives.
+  SilentListener silent;
+  ServerProcess server(
+      with_smtp("smtp://127.0.0.1:" + std::to_string(silent.port()),
+                {"--set", "smtp.timeout_ms=2000", "--set", "smtp.reminder_check_seconds=1"}));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "stopping", "stopping@example.com");
+  const Key k = client.create_key(admin, user, {{"lifetime_days", 2}});
+  BOOST_TEST_REQUIRE(eventually([&] { return silent.accept_one(); }));
+  BOOST_TEST(server.stop() == 0, server.stderr_text());
+  // The failed delivery was recorded before the process exited: after a
+  // restart the log has it (and the reminder is tried again, being unsent).
+  server.start();
+  const std::string again = client.admin_token();
+  const auto failed = events_of(client, again, "email.failed");
+  BOOST_TEST_REQUIRE(failed.size() >= 1u);
+  BOOST_TEST(failed[0]["data"]["apikey"] == k.apikey);
+  BOOST_TEST(failed[0]["data"]["kind"] == "expiry_reminder");
+  BOOST_TEST(events_of(client, again, "email.sent").empty());
+  expect_no_secret_at_rest(server, {k.secretkey});
+}
