@@ -14,12 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -34,6 +38,46 @@ namespace latchkey::events {
 namespace {
 
 namespace fs = std::filesystem;
+
+// RocksDB's own LOG writer asserts (Debian's librocksdb keeps assertions)
+// when it writes again after a failed write: on a full disk, the next
+// message, or closing the database to recover, ended the server. This one
+// writes the same LOG file with plain stdio and ignores failures, keeping
+// one previous generation (LOG.old), each up to kMaxBytes.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  explicit InfoLog(std::string dir)
+      : Logger(rocksdb::InfoLogLevel::INFO_LEVEL), dir_(std::move(dir)) {}
+  ~InfoLog() override {
+    if (f_) std::fclose(f_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::lock_guard lock(mu_);
+    if (!f_) f_ = std::fopen((dir_ + "/LOG").c_str(), "a");
+    if (!f_) return;
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y/%m/%d-%H:%M:%S ", &tm);
+    std::fputs(stamp, f_);
+    std::vfprintf(f_, format, ap);
+    std::fputc('\n', f_);
+    std::fflush(f_);
+    if (std::ftell(f_) > kMaxBytes) {
+      std::fclose(f_);
+      f_ = nullptr;
+      std::rename((dir_ + "/LOG").c_str(), (dir_ + "/LOG.old").c_str());
+    }
+  }
+
+ private:
+  static constexpr long kMaxBytes = 8L << 20;
+  std::string dir_;
+  std::mutex mu_;
+  std::FILE* f_ = nullptr;  // GUARDED_BY(mu_)
+};
 
 // Scans longer than this many events bypass the block cache.
 constexpr Seq kLongScan = 10'000;
@@ -79,6 +123,7 @@ class RocksEventLog final : public EventLog {
 
   Status load_head() {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
     it->SeekToLast();
@@ -111,6 +156,7 @@ class RocksEventLog final : public EventLog {
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
     if (drafts.empty()) return std::vector<Event>{};
+    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
     const Head head = this->head();
     const Micros t = std::max(time, head.time);
     std::vector<Event> out;
@@ -163,21 +209,24 @@ class RocksEventLog final : public EventLog {
   Result<std::vector<Event>> recover() override {
     if (mode_ == OpenMode::read_only) return std::vector<Event>{};
     const Seq known = head().seq;
-    if (h_->db->Resume().ok()) return std::vector<Event>{};
+    // Resume() only helps the writable handles; a read-only stand-in must be reopened.
+    if (h_ && !stand_in_ && h_->db->Resume().ok()) return std::vector<Event>{};
     // A failed WAL write is a hard error that Resume() cannot clear: reopen.
     {
       std::unique_lock lock(handles_mu_);  // waits for readers in flight
       h_.reset();
       auto h = open_rocksdb_handles(dir_, OpenMode::read_write, options_);
       if (!h) {
-        // Keep trying on the next append; readers get errors meanwhile.
+        // Readers keep a read-only stand-in; the next append tries again.
         auto retry = open_rocksdb_handles(dir_, OpenMode::read_only, options_);
         if (retry) h_ = std::move(*retry);
+        stand_in_ = true;
         Error e = h.error();
         e.code = Errc::unavailable;
         return e;
       }
       h_ = std::move(*h);
+      stand_in_ = false;
     }
     if (auto st = load_head(); !st) return st.error();
     std::vector<Event> found;
@@ -200,6 +249,7 @@ class RocksEventLog final : public EventLog {
 
   Result<Event> get(Seq seq) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     std::string value;
     const rocksdb::Status st =
         h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
@@ -210,6 +260,7 @@ class RocksEventLog final : public EventLog {
 
   Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     rocksdb::ReadOptions ro;
     ro.readahead_size = 2u << 20;
     // A long scan (a rebuild) reads each block once: keeping those blocks out
@@ -237,6 +288,7 @@ class RocksEventLog final : public EventLog {
   Status scan_raw(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     rocksdb::ReadOptions ro;
     ro.readahead_size = 2u << 20;
     ro.fill_cache = false;  // the whole log, once
@@ -252,6 +304,7 @@ class RocksEventLog final : public EventLog {
   Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
                     const std::function<bool(const IndexEntry&)>& fn) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     std::string prefix;
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     std::optional<EventType> fixed_type;
@@ -299,6 +352,7 @@ class RocksEventLog final : public EventLog {
 
   Result<Seq> seq_at_time(Micros t) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
     if (t < 0) return Seq{0};
@@ -313,6 +367,7 @@ class RocksEventLog final : public EventLog {
 
   Status put_snapshot(const Snapshot& s) override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
     rocksdb::WriteOptions wo;
@@ -324,6 +379,7 @@ class RocksEventLog final : public EventLog {
 
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
     std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
     it->SeekForPrev(bin::be64(at));
@@ -416,7 +472,8 @@ class RocksEventLog final : public EventLog {
   // Readers hold handles_mu_ shared while they use h_; recover() replaces h_
   // under the exclusive lock.
   mutable std::shared_mutex handles_mu_;
-  std::unique_ptr<RocksHandles> h_;
+  std::unique_ptr<RocksHandles> h_;  // null only if a reopen found no way to open at all
+  bool stand_in_ = false;            // h_ is read-only after a failed reopen (appending thread)
   std::string dir_;
   OpenMode mode_;
   LogOptions options_;
@@ -465,6 +522,7 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   opts.max_log_file_size = 8u << 20;
   opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   opts.max_open_files = -1;  // required by secondary instances
+  if (mode != OpenMode::read_only) opts.info_log = std::make_shared<InfoLog>(dir);
   opts.IncreaseParallelism(2);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
