@@ -9,6 +9,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <future>
 #include <regex>
 
@@ -215,7 +218,7 @@ BOOST_AUTO_TEST_CASE(send_email_without_smtp_configured_is_refused) {
 BOOST_AUTO_TEST_CASE(a_closed_smtp_port_fails_the_email_but_not_the_key) {
   const int closed = free_loopback_port();
   ServerProcess server(
-      with_smtp("smtp://127.0.0.1:" + std::to_string(closed), {"--set", "smtp.timeout_ms=3000"}));
+      with_smtp("smtp://127.0.0.1:" + std::to_string(closed), {"--set", "smtp.timeout_ms=30000"}));
   Client client(server);
   const std::string admin = client.admin_token();
   const auto user = client.create_user(admin, "unlucky", "unlucky@example.com");
@@ -223,7 +226,8 @@ BOOST_AUTO_TEST_CASE(a_closed_smtp_port_fails_the_email_but_not_the_key) {
   const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
   const auto took = std::chrono::steady_clock::now() - started;
   BOOST_TEST_REQUIRE(r.status == 201, r.body);
-  BOOST_TEST((took < std::chrono::seconds(3)));
+  // Refused at once: no waiting for the 30 s timeout.
+  BOOST_TEST((took < std::chrono::seconds(10)));
   const json k = r.json();
   BOOST_TEST(k.at("email").at("status") == "failed");
   BOOST_TEST(!k.at("email").at("error").get<std::string>().empty());
@@ -255,7 +259,7 @@ BOOST_AUTO_TEST_CASE(a_silent_smtp_server_fails_the_email_within_the_timeout) {
   BOOST_TEST_REQUIRE(r.status == 201, r.body);
   BOOST_TEST_MESSAGE("a silent SMTP server: the response came after " << took.count() << " ms");
   BOOST_TEST(took.count() >= timeout_ms - 100);
-  BOOST_TEST(took.count() < timeout_ms + 3000);
+  BOOST_TEST(took.count() < timeout_ms + 8000);
   const json k = r.json();
   BOOST_TEST(k.at("email").at("status") == "failed");
   BOOST_TEST(client.login_raw(k.at("apikey"), k.at("secretkey")).status == 200);
@@ -305,9 +309,13 @@ BOOST_AUTO_TEST_CASE(an_expiry_reminder_is_sent_once_and_not_again_after_a_resta
   BOOST_TEST(reminders_for(later) == 0u);
   BOOST_TEST(sink.messages().size() == 2u);
 
-  // The reminders are events.
-  const auto sent = events_of(client, admin, "email.sent");
-  BOOST_TEST_REQUIRE(sent.size() == 2u);
+  // The reminders are events (recorded once the SMTP server has accepted the
+  // message, so a moment after the sink holds it).
+  std::vector<json> sent;
+  BOOST_TEST_REQUIRE(eventually([&] {
+    sent = events_of(client, admin, "email.sent");
+    return sent.size() == 2u;
+  }));
   for (const auto& e : sent) {
     BOOST_TEST(e["data"]["kind"] == "expiry_reminder");
     BOOST_TEST(e["actor"] == "system");
@@ -325,7 +333,7 @@ BOOST_AUTO_TEST_CASE(an_expiry_reminder_is_sent_once_and_not_again_after_a_resta
   BOOST_TEST(reminders_for(later) == 0u);
   BOOST_TEST(reminders_for(no_owner) == 0u);
   BOOST_TEST(sink.messages().size() == 3u);
-  BOOST_TEST(events_of(client, admin, "email.sent").size() == 3u);
+  BOOST_TEST(eventually([&] { return events_of(client, admin, "email.sent").size() == 3u; }));
 
   expect_no_secret_at_rest(server, secrets);
 }
@@ -353,4 +361,63 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_reminder_delivery_records_its_outcome_and_
   BOOST_TEST(failed[0]["data"]["kind"] == "expiry_reminder");
   BOOST_TEST(events_of(client, again, "email.sent").empty());
   expect_no_secret_at_rest(server, {k.secretkey});
+}
+
+BOOST_AUTO_TEST_CASE(mail_goes_over_starttls_and_smtps_when_configured) {
+  test::TempDir dir;
+  const auto tls = test::make_loopback_certificate(dir.path());
+  for (const auto mode : {SmtpSink::Tls::starttls, SmtpSink::Tls::smtps}) {
+    const bool starttls = mode == SmtpSink::Tls::starttls;
+    BOOST_TEST_CONTEXT((starttls ? "STARTTLS" : "SMTPS")) {
+      SmtpSink sink(mode, tls.cert, tls.key);
+      std::vector<std::string> more = {"--set", "smtp.ca_file=" + tls.cert, "--set",
+                                       "smtp.timeout_ms=5000"};
+      if (starttls) more.insert(more.end(), {"--set", "smtp.starttls=true"});
+      ServerProcess server(with_smtp(sink.url(), more));
+      Client client(server);
+      const std::string admin = client.admin_token();
+      const auto user = client.create_user(admin, "encrypted", "tls@example.com");
+      const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
+      BOOST_TEST_REQUIRE(r.status == 201, r.body);
+      BOOST_TEST(r.json().at("email").at("status") == "sent", r.body);
+      const auto mails = sink.messages_with(r.json().at("secretkey"));
+      BOOST_TEST_REQUIRE(mails.size() == 1u);
+      BOOST_TEST(mails[0].header("x-rcptto").find("tls@example.com") != std::string::npos);
+      expect_no_secret_at_rest(server, {r.json().at("secretkey")});
+    }
+  }
+  // A certificate the server does not trust: the mail fails, the key stands.
+  SmtpSink sink(SmtpSink::Tls::smtps, tls.cert, tls.key);
+  ServerProcess server(with_smtp(sink.url(), {"--set", "smtp.timeout_ms=5000"}));
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "untrusted", "untrusted@example.com");
+  const auto r = client.post(user.base + "/keys", {{"send_email", true}}, admin);
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  BOOST_TEST(r.json().at("email").at("status") == "failed");
+  BOOST_TEST(sink.messages().empty());
+  BOOST_TEST(client.login_raw(r.json().at("apikey"), r.json().at("secretkey")).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(bad_smtp_configuration_stops_the_server_from_starting) {
+  test::TempDir dir;
+  const auto init = test::run_latchkey({"init", "--data", dir / "data"});
+  BOOST_TEST_REQUIRE(init.exit_code == 0, init.err);
+  const std::string creds = dir / "smtp.credentials";
+  {
+    std::ofstream f(creds);
+    f << "mailer:hunter2-very-secret\n";
+  }
+  ::chmod(creds.c_str(), 0644);
+  const auto readable = test::run_latchkey({"serve", "--data", dir / "data", "--listen",
+                                            "127.0.0.1:0", "--set", "smtp.url=smtp://127.0.0.1:25",
+                                            "--set", "smtp.credentials_file=" + creds});
+  BOOST_TEST(readable.exit_code == 1);
+  BOOST_TEST(readable.err.find("chmod 600") != std::string::npos, readable.err);
+  BOOST_TEST(readable.err.find("hunter2") == std::string::npos);
+
+  const auto wrong_scheme = test::run_latchkey({"serve", "--data", dir / "data", "--listen",
+                                                "127.0.0.1:0", "--set", "smtp.url=http://mail"});
+  BOOST_TEST(wrong_scheme.exit_code == 1);
+  BOOST_TEST(wrong_scheme.err.find("smtp://") != std::string::npos, wrong_scheme.err);
 }

@@ -88,13 +88,23 @@ inline bool accepts_connections(int port) {
 
 class SmtpSink {
  public:
-  SmtpSink() {
+  enum class Tls { none, starttls, smtps };
+  // With TLS, `cert` and `key` are the server's certificate and key (PEM).
+  explicit SmtpSink(Tls tls = Tls::none, const std::string& cert = {},
+                    const std::string& key = {}) {
     maildir_ = dir_ / "maildir";
     for (int attempt = 0; attempt < 5 && !proc_; ++attempt) {
       port_ = free_loopback_port();
-      auto p = std::make_unique<test::ChildProcess>(std::vector<std::string>{
-          "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_),
-          "-c", "aiosmtpd.handlers.Mailbox", maildir_});
+      std::vector<std::string> args{
+          "/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port_)};
+      if (tls == Tls::starttls) {
+        // aiosmtpd then requires STARTTLS before it accepts a message.
+        args.insert(args.end(), {"--tlscert", cert, "--tlskey", key});
+      } else if (tls == Tls::smtps) {
+        args.insert(args.end(), {"--smtpscert", cert, "--smtpskey", key});
+      }
+      args.insert(args.end(), {"-c", "aiosmtpd.handlers.Mailbox", maildir_});
+      auto p = std::make_unique<test::ChildProcess>(args);
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (std::chrono::steady_clock::now() < deadline && p->running()) {
         if (accepts_connections(port_)) {
@@ -106,10 +116,14 @@ class SmtpSink {
       if (!proc_) last_error_ = p->err();
     }
     if (!proc_) throw std::runtime_error("aiosmtpd did not start: " + last_error_);
+    tls_ = tls;
   }
 
   int port() const { return port_; }
-  std::string url() const { return "smtp://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return std::string(tls_ == Tls::smtps ? "smtps" : "smtp") +
+           "://127.0.0.1:" + std::to_string(port_);
+  }
 
   // Every message stored so far (Maildir new/ and cur/), oldest first by file time.
   std::vector<Mail> messages() const {
@@ -141,6 +155,7 @@ class SmtpSink {
   test::TempDir dir_;
   std::string maildir_;
   int port_ = 0;
+  Tls tls_ = Tls::none;
   std::string last_error_;
   std::unique_ptr<test::ChildProcess> proc_;
 };
