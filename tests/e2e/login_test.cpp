@@ -114,6 +114,15 @@ BOOST_AUTO_TEST_CASE(every_failure_reason_gets_one_identical_401_body) {
       },
       std::chrono::seconds(20)));
   BOOST_TEST_MESSAGE("the key logged in " << good_before << " times before it expired");
+  // Its listing says so.
+  const json listed = s.client.get(user.base + "/keys", s.admin).json();
+  for (const auto& k : listed) {
+    if (k.at("apikey") == soon.apikey) BOOST_TEST(k.at("status") == "expired");
+    if (k.at("apikey") == to_disable.apikey) BOOST_TEST(k.at("status") == "disabled");
+    if (k.at("apikey") == good.apikey) BOOST_TEST(k.at("status") == "active");
+    BOOST_TEST(k.at("apikey") != to_delete.apikey);
+  }
+  BOOST_TEST(listed.size() == 3u);
   BOOST_TEST(SystemClock().now() >= *parse_rfc3339(soon.body.at("expires_at").get<std::string>()));
 
   std::vector<std::pair<std::string, HttpResponse>> failures;
