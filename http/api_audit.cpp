@@ -3,6 +3,7 @@
 // a failed record fails the request.
 #include <nlohmann/json.hpp>
 
+#include "domain/credentials.h"
 #include "events/codec.h"
 #include "http/api.h"
 #include "http/body.h"
@@ -23,6 +24,22 @@ nlohmann::json events_json(const std::vector<events::Event>& evs) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& e : evs) out.push_back(events::to_json(e));
   return out;
+}
+
+// The filters go into the audit.read event. A value that is not an id of its
+// kind (e.g. a secretkey or a token pasted in the wrong box) is refused
+// before anything is recorded, and not quoted back.
+Status recordable(const replay::AuditFilter& f) {
+  if (f.apikey && !domain::is_apikey(*f.apikey))
+    return make_error(Errc::invalid_request, "apikey must be an apikey (lk_ and 24 hex digits)");
+  if (f.principal_id && !domain::is_principal_id(*f.principal_id))
+    return make_error(Errc::invalid_request, "principal_id must be a user or service account id");
+  if (f.actor && !domain::is_principal_id(*f.actor) && *f.actor != "system" &&
+      *f.actor != "anonymous") {
+    return make_error(Errc::invalid_request,
+                      "actor must be a principal id, \"system\" or \"anonymous\"");
+  }
+  return {};
 }
 
 }  // namespace
@@ -52,6 +69,7 @@ void Api::add_audit_routes() {
     if (!q) return reply(error(req, q.error()));
     auto filter = replay::parse_audit_filter(*q);
     if (!filter) return reply(error(req, filter.error()));
+    if (auto st = recordable(*filter); !st) return reply(error(req, st.error()));
     filter->upto = d_.log.head().seq;  // not this read's own audit.read
     if (wants_ndjson(req)) {
       // The whole result, streamed page by page: constant memory however long.
