@@ -73,11 +73,12 @@ std::size_t stored_size() {
   return events::encode_stored(e).size();
 }
 
-Result<Run> run_latchkey(const std::string& dir, int writers, std::chrono::milliseconds duration) {
+Result<Run> run_latchkey(const std::string& dir, int writers, std::chrono::milliseconds duration,
+                         const events::Sequencer::Options& options) {
   auto log = events::open_rocksdb_log(dir, events::OpenMode::create_new, events::LogOptions{true});
   if (!log) return log.error();
   SystemClock clock;
-  events::Sequencer sequencer(**log, clock, nullptr, {});
+  events::Sequencer sequencer(**log, clock, nullptr, options);
   std::atomic<std::uint64_t> groups{0}, grouped{0};
   sequencer.set_batch_observer([&](std::size_t n, Micros, bool ok) {
     if (!ok) return;
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int rounds = 5;
   std::string parent;
+  events::Sequencer::Options sequencer_options;
   app.add_option("--writers", writer_counts, "Concurrent writers to measure")->delimiter(',');
   app.add_option("--seconds", seconds, "Length of each measurement")->capture_default_str();
   app.add_option("--rounds", rounds, "Rounds (each runs both sides)")->capture_default_str();
@@ -173,7 +175,7 @@ int main(int argc, char** argv) {
       };
       auto do_latchkey = [&]() -> bool {
         bench::ScratchDir dir(parent);
-        auto r = run_latchkey(dir.path() + "/log", writers, duration);
+        auto r = run_latchkey(dir.path() + "/log", writers, duration, sequencer_options);
         if (!r) {
           std::fprintf(stderr, "latchkey: %s (%s)\n", r.error().message.c_str(),
                        r.error().detail.c_str());

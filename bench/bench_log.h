@@ -18,7 +18,7 @@ namespace latchkey::bench {
 inline Result<std::string> ensure_log(const std::string& dir, const GenOptions& o) {
   const std::string manifest = dir + "/manifest.txt";
   std::ostringstream want;
-  want << "events=" << o.events << " keys=" << o.keys
+  want << "generator=" << kGeneratorVersion << " events=" << o.events << " keys=" << o.keys
        << " keys_per_principal=" << o.keys_per_principal << " batch=" << o.batch
        << " snapshot_every=" << o.snapshot_every << " seed=" << o.seed;
   {

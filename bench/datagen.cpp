@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "events/signing.h"
@@ -49,39 +50,70 @@ class Generator {
     for (std::uint64_t i = 0; i < upfront; ++i) {
       if (auto st = create_key(system()); !st) return st.error();
     }
-    // The mix. Keys still to create are spread evenly over the rest.
-    const std::uint64_t remaining = o_.events > written() ? o_.events - written() : 0;
-    const double p_key = remaining ? static_cast<double>(o_.keys - upfront) / remaining : 0;
+    // The mix. Keys still to create are spread evenly over the rest. Admin
+    // churn is sized by the population, not by the log's length: over the
+    // whole log about 20% of the principals are renamed, 15% of the keys
+    // disabled or enabled, 10% of the keys and 3% of the principals deleted,
+    // and the settings change 50 times.
+    const std::uint64_t remaining = o_.events > written() ? o_.events - written() : 1;
+    const double n = static_cast<double>(remaining);
+    const double keys = static_cast<double>(o_.keys);
+    const double principals = keys / static_cast<double>(o_.keys_per_principal);
+    enum Action {
+      kCreateKey,
+      kUpdate,
+      kToggle,
+      kDeleteKey,
+      kDeletePrincipal,
+      kSettings,
+      kLock,
+      kAuditRead,
+      kLoginFailed
+    };
+    const std::pair<double, Action> mix[] = {
+        {(keys - static_cast<double>(upfront)) / n, kCreateKey},
+        {0.20 * principals / n, kUpdate},
+        {0.15 * keys / n, kToggle},
+        {0.10 * keys / n, kDeleteKey},
+        {0.03 * principals / n, kDeletePrincipal},
+        {50 / n, kSettings},
+        {0.0002, kLock},
+        {0.01, kAuditRead},
+        {0.04, kLoginFailed},
+    };
     std::uniform_real_distribution<double> u(0, 1);
     while (written() < o_.events) {
-      const double r = u(rng_);
+      double r = u(rng_);
       Status st;
-      if (keys_.size() < o_.keys && r < p_key) {
-        st = create_key(admin_ctx());
-      } else if (r < 0.900) {
-        st = token_issued();
-      } else if (r < 0.940) {
-        st = login_failed();
-      } else if (r < 0.950) {
-        st = push(EventType::audit_read,
-                  events::AuditRead{"audit", "apikey=" + pick_key_name() + "&limit=100", 100},
-                  admin_ctx());
-      } else if (r < 0.9550) {
-        st = update_principal();
-      } else if (r < 0.9580) {
-        st = toggle_key();
-      } else if (r < 0.9595) {
-        st = delete_key();
-      } else if (r < 0.9600) {
-        st = delete_principal();
-      } else if (r < 0.9602) {
-        st = change_settings();
-      } else if (r < 0.9604) {
-        st = push(EventType::login_locked,
-                  events::LoginLocked{"source", pick_source(), now() + 900 * kMicrosPerSecond, 20},
-                  system());
-      } else {
-        st = token_issued();
+      std::optional<Action> action;
+      for (const auto& [p, a] : mix) {
+        if (r < p) {
+          action = a;
+          break;
+        }
+        r -= p;
+      }
+      switch (action.value_or(kLoginFailed)) {
+        case kCreateKey:
+          st = keys_.size() < o_.keys ? create_key(admin_ctx()) : token_issued();
+          break;
+        case kUpdate: st = update_principal(); break;
+        case kToggle: st = toggle_key(); break;
+        case kDeleteKey: st = delete_key(); break;
+        case kDeletePrincipal: st = delete_principal(); break;
+        case kSettings: st = change_settings(); break;
+        case kLock:
+          st =
+              push(EventType::login_locked,
+                   events::LoginLocked{"source", pick_source(), now() + 900 * kMicrosPerSecond, 20},
+                   system());
+          break;
+        case kAuditRead:
+          st = push(EventType::audit_read,
+                    events::AuditRead{"audit", "apikey=" + pick_key_name() + "&limit=100", 100},
+                    admin_ctx());
+          break;
+        case kLoginFailed: st = action ? login_failed() : token_issued(); break;
       }
       if (!st) return st.error();
     }

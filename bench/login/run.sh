@@ -14,7 +14,8 @@
 #   6. prints medians (requests/s, p50, p99) and the ratio to the floor.
 #
 # Environment: BUILD (build directory, default build/perf), DURATION (s, 10),
-# ROUNDS (3), CONNECTIONS (32), WRK_THREADS (2), KEEP=1 keeps the work directory.
+# ROUNDS (3), CONNECTIONS (32), WRK_THREADS (2), LATCHKEY_BIN (the latchkey binary to
+# measure, default BUILD/tools/latchkey), KEEP=1 keeps the work directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="${BUILD:-$root/build/perf}"
@@ -31,7 +32,7 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
     "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DLATCHKEY_BENCH=ON >/dev/null
 fi
 cmake --build "$build" --target latchkey floor_server bench_login_keys >/dev/null
-bin="$build/tools/latchkey"
+bin="${LATCHKEY_BIN:-$build/tools/latchkey}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-login-bench.XXXXXX")
 server_pid=""
