@@ -203,8 +203,8 @@ struct Decider {
     events::SettingsChanged changed;
     for (const auto& [name, value] : c.values) {
       const auto& ranges = setting_ranges();
-      const auto it =
-          std::find_if(ranges.begin(), ranges.end(), [&](const auto& r) { return name == r.name; });
+      const auto it = std::find_if(ranges.begin(), ranges.end(),
+                                   [&n = name](const auto& r) { return n == r.name; });
       if (it == ranges.end()) return invalid("unknown setting " + name);
       if (value < it->min || value > it->max) {
         return invalid(name + " must be between " + std::to_string(it->min) + " and " +

@@ -15,9 +15,20 @@ struct TypeInfo {
   std::uint16_t version;
 };
 
+// The index of T among Data's alternatives, without constructing a Data
+// (clang cannot evaluate that at compile time: it holds strings).
+template <class T, class... Ts>
+constexpr std::size_t index_in(const std::variant<Ts...>*) {
+  constexpr bool same[] = {std::is_same_v<T, Ts>...};
+  for (std::size_t i = 0; i < sizeof...(Ts); ++i) {
+    if (same[i]) return i;
+  }
+  return sizeof...(Ts);
+}
+
 template <class T>
 constexpr std::size_t idx() {
-  return Data(std::in_place_type<T>).index();
+  return index_in<T>(static_cast<const Data*>(nullptr));
 }
 
 // Indexed by wire id; entry 0 is unused. Frozen: append only.

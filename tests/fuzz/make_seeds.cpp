@@ -1,0 +1,89 @@
+// Writes seed inputs for the event_decode fuzz target: one stored record of
+// every event type (mode 0), its canonical bytes (mode 1), its data (mode 2),
+// and a view snapshot (mode 3). Run it again when the format changes:
+//   fuzz_make_seeds tests/fuzz/corpus/event_decode
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "events/codec.h"
+#include "projections/views.h"
+
+using namespace latchkey;
+using namespace latchkey::events;
+
+namespace {
+
+void write(const std::string& dir, const std::string& name, char mode, const std::string& bytes) {
+  std::ofstream out(dir + "/" + name, std::ios::binary);
+  out.put(mode);
+  out << bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const Micros t0 = 1'800'000'000LL * kMicrosPerSecond;
+  const std::string p = "sa_00000000000000aa", k = "lk_0123456789abcdef01234567";
+  TokenIssued tok{
+      "0123456789abcdef0123456789abcdef", k, p, 1800000000, 1800003600, "kid1", {"admin"}};
+  const std::vector<std::pair<EventType, Data>> all = {
+      {EventType::system_initialized, SystemInitialized{}},
+      {EventType::signing_key_rotated,
+       SigningKeyRotated{"kid1", "ES256", R"({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})", "",
+                         0}},
+      {EventType::service_account_created, PrincipalCreated{p, "ci", "", {"admin"}}},
+      {EventType::user_created, PrincipalCreated{"usr_00000000000000bb", "Ann", "a@b.c", {}}},
+      {EventType::user_updated, PrincipalUpdated{"usr_00000000000000bb", "Anne", {}, {}}},
+      {EventType::key_created,
+       [&] {
+         KeyCreated c;
+         c.apikey = k;
+         c.principal_id = p;
+         c.expires_at = t0 + 90 * kMicrosPerDay;
+         c.lifetime_source = "default";
+         return Data(c);
+       }()},
+      {EventType::token_issued, tok},
+      {EventType::login_failed, LoginFailed{k, p, "wrong_secret", 3}},
+      {EventType::login_locked, LoginLocked{"source", "10.0.0.1", t0 + 900 * kMicrosPerSecond, 20}},
+      {EventType::settings_changed,
+       SettingsChanged{{SettingChange{"token_lifetime_seconds", 3600, 1800}}}},
+      {EventType::key_disabled, KeyChanged{k, p}},
+      {EventType::key_enabled, KeyChanged{k, p}},
+      {EventType::audit_read, AuditRead{"audit", "type=key.created&limit=100", 7}},
+      {EventType::user_deleted, PrincipalDeleted{"usr_00000000000000bb", {}}},
+      {EventType::key_deleted, KeyChanged{k, p}},
+  };
+  projections::Views v;
+  Digest prev{};
+  Seq seq = 0;
+  for (const auto& [type, data] : all) {
+    Event e;
+    e.seq = ++seq;
+    e.time = t0 + static_cast<Micros>(seq);
+    e.type = type;
+    e.version = current_version(type);
+    e.context = RequestContext{"system", "req-" + std::to_string(seq), "127.0.0.1"};
+    e.data = data;
+    e.prev_hash = prev;
+    const std::string stored = encode_stored(e);
+    prev = e.hash;
+    const std::string name = type_name(type);
+    write(dir, name + ".stored", '\0', stored);
+    write(dir, name + ".canonical", '\1', encode_canonical(e));
+    std::string d;
+    d.push_back(static_cast<char>(static_cast<std::uint16_t>(type)));
+    d.push_back(static_cast<char>(e.version));
+    write(dir, name + ".data", '\2', d + encode_data(e.data));
+    projections::apply(v, e);
+  }
+  write(dir, "views.snapshot", '\3', projections::snapshot(v));
+  std::printf("%zu seeds in %s\n", all.size() * 3 + 1, dir.c_str());
+  return 0;
+}
