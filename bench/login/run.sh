@@ -73,24 +73,32 @@ echo "latchkey serve on $server (pid $server_pid), floor server on $floor (pid $
 
 export LATCHKEY_BENCH_KEYS="$work/keys.txt"
 script="$root/bench/login/login.lua"
-# run NAME ADDRESS SECONDS OUT
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# run NAME ADDRESS PID SECONDS OUT: one wrk run, as one JSON line with the
+# server's CPU time per request added (a figure that other tenants of a
+# shared machine do not distort as much as requests/s).
 run() {
-  wrk -t"$wrk_threads" -c"$connections" -d"$3"s --timeout 5s -s "$script" "http://$2/iam/login" >"$4"
-  grep '^JSON ' "$4" | sed 's/^JSON //' | sed "s/^{/{\"side\":\"$1\",/"
+  local before after
+  before=$(cpu_ticks "$3")
+  wrk -t"$wrk_threads" -c"$connections" -d"$4"s --timeout 5s -s "$script" "http://$2/iam/login" >"$5"
+  after=$(cpu_ticks "$3")
+  grep '^JSON ' "$5" | sed 's/^JSON //' |
+    sed "s/^{/{\"side\":\"$1\",\"server_cpu_ticks\":$((after - before)),/"
 }
 results="$work/results.ndjson"
 : >"$results"
 echo "warm-up: 3 s each" >&2
-run latchkey-warmup "$server" 3 "$work/wrk-warmup-latchkey.txt" >>"$results"
-run floor-warmup "$floor" 3 "$work/wrk-warmup-floor.txt" >>"$results"
+run latchkey-warmup "$server" "$server_pid" 3 "$work/wrk-warmup-latchkey.txt" >>"$results"
+run floor-warmup "$floor" "$floor_pid" 3 "$work/wrk-warmup-floor.txt" >>"$results"
 for r in $(seq 1 "$rounds"); do
   echo "round $r of $rounds: ${duration} s each" >&2
   if ((r % 2)); then
-    run latchkey "$server" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
-    run floor "$floor" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
+    run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
+    run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
   else
-    run floor "$floor" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
-    run latchkey "$server" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
+    run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
+    run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
   fi
 done
 
@@ -105,7 +113,7 @@ issued=$("$bin" audit --data "$work/data" --type token.issued --format ndjson | 
 verify=$("$bin" verify --data "$work/data" 2>&1) && verified=ok || verified="FAILED: $verify"
 
 /usr/bin/python3 - "$results" "$issued" "$verified" "$connections" "$duration" "$rounds" <<'EOF'
-import json, statistics, sys
+import json, os, statistics, sys
 path, issued, verified, conns, duration, rounds = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 def side(name): return [r for r in rows if r["side"] == name]
@@ -116,11 +124,13 @@ bad = sum(r["non2xx"] + r["timeouts"] + r["read_errors"] + r["connect_errors"]
 med = lambda rs, k: statistics.median(r[k] for r in rs)
 ratios = [a["rps"] / b["rps"] for a, b in zip(lk, fl)]
 print(f"login benchmark: {conns} connections, {rounds} rounds of {duration} s, wrk sharing the 2 cores")
-print("| server | requests/s (median) | p50 ms | p99 ms | rounds (requests/s) |")
-print("|---|---|---|---|---|")
+print("| server | requests/s (median) | p50 ms | p99 ms | server CPU per request | rounds (requests/s) |")
+print("|---|---|---|---|---|---|")
+tick = os.sysconf("SC_CLK_TCK")
+cpu_us = lambda rs: statistics.median(r["server_cpu_ticks"] / tick / r["requests"] * 1e6 for r in rs)
 for name, rs in (("latchkey serve, POST /iam/login", lk), ("floor (bare Beast, fixed JSON)", fl)):
     print(f"| {name} | {med(rs, 'rps'):.0f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | "
-          + ", ".join(f"{r['rps']:.0f}" for r in rs) + " |")
+          f"{cpu_us(rs):.0f} µs | " + ", ".join(f"{r['rps']:.0f}" for r in rs) + " |")
 print(f"ratio latchkey/floor: {statistics.median(ratios) * 100:.0f}% (median of per-round ratios "
       + ", ".join(f"{x * 100:.0f}%" for x in ratios) + ")")
 print(f"latchkey responses other than 200 or errors: {bad}")
