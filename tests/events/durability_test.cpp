@@ -41,8 +41,15 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_append_survives_sigkill) {
     pid_t pid = -1;
     BOOST_REQUIRE(posix_spawn(&pid, APPEND_CHILD, &fa, nullptr, argv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
+    // Kill at a random moment after the writer's first acknowledgement (a
+    // loaded machine may take a while to start it): then appends are in flight.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (test::read_file(out).find('\n') == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(300, 900)(rng)));
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 600)(rng)));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);

@@ -262,7 +262,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_answers_503_keeps_reads_loses_nothing_and_recov
         }
       }
       // Reads keep working, and show what was acknowledged.
-      for (const std::string path :
+      for (const std::string& path :
            {std::string("/iam/users"), std::string("/iam/service-accounts"),
             "/iam/service-accounts/" + home + "/keys", std::string("/iam/settings"),
             std::string("/iam/me")}) {
