@@ -18,11 +18,14 @@ Result<nlohmann::json> ok(nlohmann::json j) {
 Result<std::map<std::string, std::string>> parse_pairs(std::string_view text, bool plus_is_space) {
   std::map<std::string, std::string> out;
   if (text.empty()) return out;
-  auto parsed = boost::urls::parse_query(text);
+  // Boost.URL 1.81's parse_query runs strlen over its argument, past the end
+  // of a view that is not followed by a NUL: give it a string of its own.
+  const std::string owned(text);
+  auto parsed = boost::urls::parse_query(owned);
   if (!parsed) return invalid("malformed query or form encoding");
   boost::urls::encoding_opts opts;
   opts.space_as_plus = plus_is_space;
-  boost::urls::params_view params(text, opts);  // valid: checked by parse_query above
+  boost::urls::params_view params(owned, opts);  // valid: checked by parse_query above
   for (const auto& p : params) {
     if (p.key.empty()) continue;
     if (!out.emplace(p.key, p.has_value ? p.value : std::string()).second) {

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +35,11 @@ int main(int argc, char** argv) {
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    // A buffer of exactly the input's size, as libFuzzer passes it: no NUL
+    // after it, so AddressSanitizer catches a read past the end.
+    const std::unique_ptr<std::uint8_t[]> data(new std::uint8_t[bytes.size()]);
+    std::memcpy(data.get(), bytes.data(), bytes.size());
+    LLVMFuzzerTestOneInput(data.get(), bytes.size());
   }
   std::printf("%zu inputs run\n", files.size());
   return files.empty() ? 1 : 0;
