@@ -153,7 +153,7 @@ void Api::add_key_routes() {
     for (const auto& [verb, action] : {std::pair{"disable", domain::KeyAction::disable},
                                        std::pair{"enable", domain::KeyAction::enable}}) {
       router_.add("POST", base + "/{apikey}/" + verb,
-                  [this, kind, action](Request& req, const Params& p, Reply reply) {
+                  [this, kind, action = action](Request& req, const Params& p, Reply reply) {
                     auto caller = authorize(req, {"admin"});
                     if (!caller) return reply(error(req, caller.error()));
                     change_key(req, std::move(reply), *caller, kind, p.at("id"), p.at("apikey"),
@@ -183,7 +183,7 @@ void Api::add_key_routes() {
   for (const auto& [verb, action] : {std::pair{"disable", domain::KeyAction::disable},
                                      std::pair{"enable", domain::KeyAction::enable}}) {
     router_.add("POST", std::string("/iam/me/keys/{apikey}/") + verb,
-                [this, action](Request& req, const Params& p, Reply reply) {
+                [this, action = action](Request& req, const Params& p, Reply reply) {
                   auto caller = authenticate(req);
                   if (!caller) return reply(error(req, caller.error()));
                   change_key(req, std::move(reply), *caller, std::nullopt, caller->principal_id,
