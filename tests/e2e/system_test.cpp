@@ -126,15 +126,18 @@ BOOST_AUTO_TEST_CASE(metrics_are_prometheus_text_with_requests_and_logins) {
   const std::string login_ok = "{route=\"/iam/login\",status=\"200\"}";
   const std::string users_ok =
       "latchkey_http_request_duration_seconds_count{route=\"/iam/users\",status=\"200\"}";
+  const std::string login_bad =
+      "latchkey_http_request_duration_seconds_count{route=\"/iam/login\",status=\"401\"}";
   // A request is counted once its response is written, which may be just
-  // after the client has it: poll until the last one shows.
+  // after the client has it: poll until each of them shows.
   HttpResponse r;
   std::map<std::string, double> m;
   BOOST_TEST_REQUIRE(eventually([&] {
     r = client.get("/metrics", "");
     if (r.status != 200) return false;
     m = parse_prometheus(r.body);
-    return m.count(users_ok) == 1;
+    return m.count(users_ok) == 1 && m.count(login_bad) == 1 &&
+           m.count("latchkey_http_request_duration_seconds_count" + login_ok) == 1;
   }));
   BOOST_TEST(r.header("content-type").find("text/plain") == 0);
   BOOST_TEST(r.body.find("# TYPE latchkey_http_request_duration_seconds histogram") !=
@@ -275,8 +278,9 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_and_exits_0) {
   const std::string admin = client.admin_token();
   const auto user = client.create_user(admin, "in flight", "flight@example.com");
 
+  // Off the test's thread: no Boost.Test assertion in it (they are not thread-safe).
   auto pending = std::async(std::launch::async, [&] {
-    return client.post(user.base + "/keys", {{"send_email", true}}, admin);
+    return test::post_json(server.url(user.base + "/keys"), {{"send_email", true}}, admin);
   });
   BOOST_TEST_REQUIRE(eventually([&] { return smtp.accept_one(); }));
   BOOST_TEST_REQUIRE(::kill(server.pid(), SIGTERM) == 0);
