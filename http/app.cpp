@@ -145,9 +145,9 @@ class ServerApp final : public App {
     if (config_.public_url.empty()) {
       const bool v6 = bound->find(':') != bound->rfind(':');
       const auto colon = bound->rfind(':');
-      config_.public_url = std::string(tls_ ? "https://" : "http://") +
-                           (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon)
-                               : *bound);
+      config_.public_url =
+          std::string(tls_ ? "https://" : "http://") +
+          (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon) : *bound);
     }
     net::signal_set signals(*ioc_, SIGINT, SIGTERM);
     signals.async_wait([this](const boost::system::error_code& ec, int) {
