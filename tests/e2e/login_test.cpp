@@ -12,20 +12,6 @@ using namespace latchkey::e2e;
 
 namespace {
 
-std::string form_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 // The parts of a 401 body that must not differ between failure reasons.
 json comparable(const HttpResponse& r) {
   json j = r.json();
@@ -47,7 +33,8 @@ BOOST_AUTO_TEST_CASE(json_and_form_bodies_both_get_a_bearer_token) {
   const auto as_json = s.client.login_raw(key.apikey, key.secretkey);
   const auto as_form = s.client.post_form(
       "/iam/login",
-      "auth_mode=apikey&apikey=" + key.apikey + "&secretkey=" + form_escape(key.secretkey), {});
+      "auth_mode=apikey&apikey=" + key.apikey + "&secretkey=" + test::form_escape(key.secretkey),
+      {});
   for (const auto* r : {&as_json, &as_form}) {
     BOOST_TEST_REQUIRE(r->status == 200, r->body);
     BOOST_TEST(r->header("cache-control") == "no-store");

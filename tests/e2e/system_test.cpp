@@ -3,7 +3,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,47 +15,13 @@
 
 #include "tests/e2e/e2e.h"
 #include "tests/support/child_process.h"
+#include "tests/support/silent_listener.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
 using namespace latchkey::e2e;
 
 namespace {
-
-// A TCP listener on 127.0.0.1 that accepts nothing by itself: connections
-// wait in its backlog, and nothing is ever said to them.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
-  }
-  ~SilentListener() {
-    for (int c : accepted_) ::close(c);
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  // Accepts a waiting connection if there is one (and keeps it open, silent).
-  bool accept_one() {
-    const int c = ::accept(fd_, nullptr, nullptr);
-    if (c < 0) return false;
-    accepted_.push_back(c);
-    return true;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::vector<int> accepted_;
-};
 
 bool connect_refused(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -269,7 +234,7 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_and_exits_0) {
   // The request in flight: a key created with send_email, whose mail goes to
   // a server that accepts the connection and never answers. The moment that
   // server sees the connection, the request is certainly being handled.
-  SilentListener smtp;
+  test::SilentListener smtp;
   ServerProcess::Options o;
   o.serve_args = {"--set", "smtp.url=smtp://127.0.0.1:" + std::to_string(smtp.port()), "--set",
                   "smtp.timeout_ms=2000"};

@@ -4,11 +4,6 @@
 #define BOOST_TEST_MODULE email
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <sys/stat.h>
 
 #include <fstream>
@@ -19,6 +14,7 @@
 #include "tests/e2e/e2e.h"
 #include "tests/email/smtp_sink.h"
 #include "tests/support/child_process.h"
+#include "tests/support/silent_listener.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
@@ -49,40 +45,6 @@ void expect_no_secret_at_rest(ServerProcess& server, const std::vector<std::stri
     BOOST_TEST(server.stderr_text().find(s.substr(4)) == std::string::npos);
   }
 }
-
-// A listener that takes connections into its backlog and never says a word.
-class SilentListener {
- public:
-  SilentListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
-  }
-  ~SilentListener() {
-    for (int c : accepted_) ::close(c);
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  // Takes a waiting connection, if there is one, and keeps it open and silent.
-  bool accept_one() {
-    const int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK);
-    if (c < 0) return false;
-    accepted_.push_back(c);
-    return true;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::vector<int> accepted_;
-};
 
 std::vector<json> events_of(const Client& c, const std::string& admin, const std::string& type,
                             std::string* raw = nullptr) {
@@ -245,7 +207,7 @@ BOOST_AUTO_TEST_CASE(a_closed_smtp_port_fails_the_email_but_not_the_key) {
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_smtp_server_fails_the_email_within_the_timeout) {
-  SilentListener silent;
+  test::SilentListener silent;
   const int timeout_ms = 1500;
   ServerProcess server(with_smtp("smtp://127.0.0.1:" + std::to_string(silent.port()),
                                  {"--set", "smtp.timeout_ms=" + std::to_string(timeout_ms)}));
@@ -341,7 +303,7 @@ BOOST_AUTO_TEST_CASE(an_expiry_reminder_is_sent_once_and_not_again_after_a_resta
 BOOST_AUTO_TEST_CASE(sigterm_during_a_reminder_delivery_records_its_outcome_and_exits_0) {
   // The reminder's SMTP server accepts the connection and says nothing, so
   // the delivery is certainly under way when SIGTERM arrives.
-  SilentListener silent;
+  test::SilentListener silent;
   ServerProcess server(
       with_smtp("smtp://127.0.0.1:" + std::to_string(silent.port()),
                 {"--set", "smtp.timeout_ms=2000", "--set", "smtp.reminder_check_seconds=1"}));

@@ -88,20 +88,6 @@ void expect_clean(const Needles& n, const std::string& where, const std::string&
     BOOST_ERROR(what << " found in " << where);
 }
 
-std::string form_escape(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 long rotate(const ServerProcess& server, const std::string& token) {
   return http("POST", server.url("/iam/signing-keys/rotate"), "",
               HttpOptions{{"Authorization: Bearer " + token}})

@@ -47,20 +47,6 @@ std::string es(const SigningKey& key, const nlohmann::json& header, const nlohma
   return input + "." + base64url_encode(key.sign(input));
 }
 
-std::string form_encode(const std::string& v) {
-  std::string out;
-  for (unsigned char c : v) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 // The admin API and introspection both refuse `token`.
 void expect_refused(const ServerProcess& server, const std::string& admin_token,
                     const std::string& name, const std::string& token) {
@@ -77,7 +63,7 @@ void expect_refused(const ServerProcess& server, const std::string& admin_token,
     BOOST_TEST(intro.status == 200);
     BOOST_TEST(intro.json() == nlohmann::json({{"active", false}}), intro.body);
     const auto form =
-        post_form(server.url("/iam/introspect"), "token=" + form_encode(token), admin_token);
+        post_form(server.url("/iam/introspect"), "token=" + form_escape(token), admin_token);
     BOOST_TEST(form.json() == nlohmann::json({{"active", false}}), form.body);
     // Nor can the token introspect for itself.
     BOOST_TEST(post_json(server.url("/iam/introspect"), {{"token", token}}, token).status == 401);

@@ -1,6 +1,8 @@
 #include "tests/support/http_client.h"
 
 #include <curl/curl.h>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <algorithm>
 #include <stdexcept>
@@ -101,6 +103,10 @@ HttpResponse del(const std::string& url, const std::string& token) {
 HttpResponse post_form(const std::string& url, const std::string& form, const std::string& token) {
   return http("POST", url, form,
               HttpOptions{with_token({"Content-Type: application/x-www-form-urlencoded"}, token)});
+}
+
+std::string form_escape(const std::string& value) {
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
 }  // namespace latchkey::test

@@ -21,7 +21,7 @@ struct HttpOptions {
   std::vector<std::string> headers;  // "Name: value"
   std::string ca_file;               // for https with a test certificate
   long timeout_ms = 30000;
-  std::string source_ip;             // bind the client to this loopback address (e.g. 127.0.0.7)
+  std::string source_ip;  // bind the client to this loopback address (e.g. 127.0.0.7)
 };
 
 HttpResponse http(const std::string& method, const std::string& url, const std::string& body = {},
@@ -36,5 +36,9 @@ HttpResponse patch_json(const std::string& url, const nlohmann::json& body,
 HttpResponse del(const std::string& url, const std::string& token = {});
 HttpResponse post_form(const std::string& url, const std::string& form,
                        const std::string& token = {});
+
+// Percent-encodes a value for a query string or a form body: everything but
+// the unreserved characters of RFC 3986.
+std::string form_escape(const std::string& value);
 
 }  // namespace latchkey::test
