@@ -22,21 +22,28 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
+bool from_hex(std::string_view hex, std::span<std::uint8_t> out) {
+  if (hex.size() != 2 * out.size()) return false;
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  std::string out(hex.size() / 2, '\0');
   for (std::size_t i = 0; i < out.size(); ++i) {
     const int hi = nibble(hex[2 * i]);
     const int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<char>(hi << 4 | lo);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
+  return true;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  if (!from_hex(hex, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()}))
+    return std::nullopt;
   return out;
 }
 
@@ -57,7 +64,7 @@ std::string base64url_encode(std::string_view bytes) {
 }
 
 std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  // JOSE's base64url has no padding (RFC 7515 section 2): '=' is refused below.
   if (text.size() % 4 == 1) return std::nullopt;
   std::string std64(text);
   for (char& c : std64) {
@@ -65,8 +72,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
       c = '+';
     else if (c == '_')
       c = '/';
-    else if (c == '+' || c == '/')
-      return std::nullopt;  // not the URL alphabet
+    else if (c == '+' || c == '/' || c == '=')
+      return std::nullopt;  // not the URL alphabet, or padding
   }
   const std::size_t pad = (4 - std64.size() % 4) % 4;
   std64.append(pad, '=');
@@ -76,7 +83,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
                                 static_cast<int>(std64.size()));
   if (n < 0) return std::nullopt;
   out.resize(static_cast<std::size_t>(n) - pad);
-  // EVP_DecodeBlock ignores some whitespace; insist on a round trip.
+  // EVP_DecodeBlock ignores some whitespace, and stray bits in the last digit:
+  // insist on a round trip, so that each value has one spelling.
   if (base64url_encode(out) != text) {
     return std::nullopt;
   }

@@ -18,10 +18,14 @@ inline std::string to_hex(std::string_view bytes) {
 }
 // nullopt unless `hex` is an even number of [0-9a-fA-F].
 std::optional<std::string> from_hex(std::string_view hex);
+// The same into `out`, without allocating: false unless `hex` is exactly
+// 2 * out.size() of [0-9a-fA-F] (then `out` is left partly written).
+bool from_hex(std::string_view hex, std::span<std::uint8_t> out);
 
 // RFC 4648 section 5, without padding (as JOSE uses it).
 std::string base64url_encode(std::string_view bytes);
-// Accepts input with or without padding; nullopt on any other character.
+// The unpadded base64url of JOSE, in its one canonical spelling: nullopt on
+// padding, any other character, or stray bits in the last digit.
 std::optional<std::string> base64url_decode(std::string_view text);
 
 Digest sha256(std::string_view bytes);

@@ -308,23 +308,10 @@ void apply(Views& v, const events::Event& e) {
 }
 
 // ---- jti ----
-// Runs once per token.issued when views are rebuilt, so it decodes in place
-// rather than through from_hex's temporary string.
+// Runs once per token.issued when views are rebuilt: decoded in place.
 std::optional<std::array<std::uint8_t, 16>> parse_jti(std::string_view hex) {
-  if (hex.size() != 32) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   std::array<std::uint8_t, 16> out{};
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
+  if (!from_hex(hex, out)) return std::nullopt;
   return out;
 }
 

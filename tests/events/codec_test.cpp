@@ -1,9 +1,12 @@
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+
 #include <nlohmann/json.hpp>
 
 #include "events/binary.h"
 #include "events/codec.h"
+#include "events/encoding.h"
 
 using namespace latchkey;
 using namespace latchkey::events;
@@ -59,6 +62,24 @@ std::vector<Event> one_of_each() {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(codec)
+
+// Tokens, JWKs and checkpoint signatures: one value, one spelling.
+BOOST_AUTO_TEST_CASE(base64url_takes_only_the_canonical_unpadded_spelling) {
+  BOOST_TEST(base64url_encode("ab?") == "YWI_");
+  BOOST_TEST(base64url_decode("YWI_").value() == "ab?");
+  BOOST_TEST(base64url_decode("YWI").value() == "ab");
+  BOOST_TEST(base64url_decode("").value().empty());
+  BOOST_TEST(!base64url_decode("YWI="));   // padding
+  BOOST_TEST(!base64url_decode("YWJ"));    // stray bits in the last digit
+  BOOST_TEST(!base64url_decode("YWI/"));   // the standard alphabet
+  BOOST_TEST(!base64url_decode("YW I_"));  // whitespace
+  BOOST_TEST(!base64url_decode("Y"));      // no whole byte
+  std::array<std::uint8_t, 2> two{};
+  BOOST_TEST(from_hex("0aFf", two));
+  BOOST_TEST((two == std::array<std::uint8_t, 2>{0x0a, 0xff}));
+  BOOST_TEST(!from_hex("0aF", two));
+  BOOST_TEST(!from_hex("0aFg", two));
+}
 
 BOOST_AUTO_TEST_CASE(every_type_round_trips_with_its_hash) {
   for (Event e : one_of_each()) {
