@@ -28,8 +28,9 @@ std::string new_secretkey() {
 
 std::string new_user_id() { return "usr_" + random_hex(8); }
 std::string new_service_account_id() { return "sa_" + random_hex(8); }
-std::string new_jti() { return random_hex(16); }
-std::string new_request_id() { return random_hex(12); }
+// Made on every login and request: from the buffered generator.
+std::string new_jti() { return to_hex(random_id_bytes(16)); }
+std::string new_request_id() { return to_hex(random_id_bytes(12)); }
 
 bool is_apikey(std::string_view s) {
   return s.size() == 27 && s.starts_with("lk_") && all_hex(s.substr(3));

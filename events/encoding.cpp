@@ -8,6 +8,10 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <pthread.h>
+
+#include <array>
+#include <atomic>
 #include <stdexcept>
 
 namespace latchkey {
@@ -201,6 +205,40 @@ std::string random_bytes(std::size_t n) {
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
     throw std::runtime_error("the CSPRNG failed");
   }
+  return out;
+}
+
+namespace {
+
+// Bumped in a forked child: buffers filled before the fork are dropped.
+std::atomic<unsigned> fork_generation{0};
+
+struct RandomBuffer {
+  std::array<unsigned char, 4096> bytes{};
+  std::size_t used = bytes.size();
+  unsigned generation = 0;
+  ~RandomBuffer() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+}  // namespace
+
+std::string random_id_bytes(std::size_t n) {
+  static const bool registered = [] {
+    return pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }) == 0;
+  }();
+  if (n > 64 || !registered) return random_bytes(n);
+  thread_local RandomBuffer buf;
+  const unsigned generation = fork_generation.load(std::memory_order_relaxed);
+  if (buf.generation != generation || buf.bytes.size() - buf.used < n) {
+    if (RAND_bytes(buf.bytes.data(), static_cast<int>(buf.bytes.size())) != 1) {
+      throw std::runtime_error("the CSPRNG failed");
+    }
+    buf.used = 0;
+    buf.generation = generation;
+  }
+  std::string out(reinterpret_cast<const char*>(buf.bytes.data() + buf.used), n);
+  OPENSSL_cleanse(buf.bytes.data() + buf.used, n);  // each byte is handed out once
+  buf.used += n;
   return out;
 }
 

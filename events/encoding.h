@@ -36,5 +36,11 @@ bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::u
 
 // `n` bytes from OpenSSL's CSPRNG. Throws std::runtime_error if the CSPRNG fails.
 std::string random_bytes(std::size_t n);
+// `n` (at most 64) bytes of the same CSPRNG, served from a per-thread buffer
+// that is refilled 4 KiB at a time: for identifiers made on every request
+// (token ids, request ids), where one RAND_bytes call each would cost more than
+// the bytes. Not for secrets, whose bytes should not wait in a buffer. A forked
+// child starts with empty buffers, so it never repeats its parent's bytes.
+std::string random_id_bytes(std::size_t n);
 
 }  // namespace latchkey

@@ -8,8 +8,10 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <vector>
 
 #include "events/encoding.h"
 
@@ -167,12 +169,46 @@ bool VerifyKey::verify(std::string_view message, std::string_view signature) con
   return ok;
 }
 
+// EVP_PKEY_CTXs in the sign state for one ES256 key. A context serves one
+// signature at a time; the pool keeps as many as there were concurrent signers.
+struct SigningKey::ContextPool {
+  explicit ContextPool(std::shared_ptr<EVP_PKEY> k) : key(std::move(k)) {}
+  ~ContextPool() {
+    for (EVP_PKEY_CTX* c : idle) EVP_PKEY_CTX_free(c);
+  }
+  EVP_PKEY_CTX* take() {
+    {
+      std::lock_guard lock(mu);
+      if (!idle.empty()) {
+        EVP_PKEY_CTX* c = idle.back();
+        idle.pop_back();
+        return c;
+      }
+    }
+    EVP_PKEY_CTX* c = EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr);
+    if (c == nullptr || EVP_PKEY_sign_init(c) != 1) {
+      EVP_PKEY_CTX_free(c);
+      throw std::runtime_error("signing failed");
+    }
+    return c;
+  }
+  void give_back(EVP_PKEY_CTX* c) {
+    std::lock_guard lock(mu);
+    idle.push_back(c);
+  }
+
+  std::shared_ptr<EVP_PKEY> key;
+  std::mutex mu;
+  std::vector<EVP_PKEY_CTX*> idle;  // GUARDED_BY(mu)
+};
+
 SigningKey::SigningKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) {
   const PublicParts parts = public_parts(pkey_.get());
   public_.pkey_ = pkey_;  // verification with the private key object is equivalent
   public_.alg_ = parts.alg;
   public_.kid_ = thumbprint(parts);
   public_.jwk_ = jwk_of(parts, public_.kid_);
+  if (parts.alg == SignAlg::es256) contexts_ = std::make_shared<ContextPool>(pkey_);
 }
 
 SigningKey SigningKey::generate(SignAlg alg) {
@@ -212,34 +248,36 @@ std::string SigningKey::to_pem() const {
 }
 
 std::string SigningKey::sign(std::string_view message) const {
+  if (alg() == SignAlg::es256) {
+    // ECDSA over SHA-256(message) with a pooled context.
+    const Digest digest = sha256(message);
+    unsigned char der[80];  // an ECDSA-Sig-Value for P-256 is at most 72 bytes
+    size_t len = sizeof der;
+    EVP_PKEY_CTX* ctx = contexts_->take();
+    const int ok = EVP_PKEY_sign(ctx, der, &len, digest.data(), digest.size());
+    contexts_->give_back(ctx);
+    if (ok != 1) throw std::runtime_error("signing failed");
+    // DER ECDSA-Sig-Value -> JOSE raw r||s.
+    const unsigned char* p = der;
+    ECDSA_SIG* esig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+    if (esig == nullptr) throw std::runtime_error("signing failed");
+    unsigned char raw[64];
+    BN_bn2binpad(ECDSA_SIG_get0_r(esig), raw, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(esig), raw + 32, 32);
+    ECDSA_SIG_free(esig);
+    return std::string(reinterpret_cast<char*>(raw), 64);
+  }
+  // Ed25519 signs the message itself, in one shot.
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  std::string sig;
-  size_t len = 0;
-  const bool es = alg() == SignAlg::es256;
-  if (EVP_DigestSignInit(ctx, nullptr, es ? EVP_sha256() : nullptr, nullptr, pkey_.get()) != 1 ||
-      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1) {
-    EVP_MD_CTX_free(ctx);
-    throw std::runtime_error("signing failed");
-  }
-  sig.resize(len);
-  if (EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
-    EVP_MD_CTX_free(ctx);
-    throw std::runtime_error("signing failed");
-  }
+  std::string sig(64, '\0');
+  size_t len = sig.size();
+  const bool ok =
+      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, pkey_.get()) == 1 &&
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
-  sig.resize(len);
-  if (!es) return sig;
-  // DER ECDSA-Sig-Value -> JOSE raw r||s.
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
-  ECDSA_SIG* esig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-  if (esig == nullptr) throw std::runtime_error("signing failed");
-  unsigned char raw[64];
-  BN_bn2binpad(ECDSA_SIG_get0_r(esig), raw, 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(esig), raw + 32, 32);
-  ECDSA_SIG_free(esig);
-  return std::string(reinterpret_cast<char*>(raw), 64);
+  if (!ok || len != 64) throw std::runtime_error("signing failed");
+  return sig;
 }
 
 }  // namespace latchkey

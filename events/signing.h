@@ -55,8 +55,12 @@ class SigningKey {
   std::string sign(std::string_view message) const;
 
  private:
+  struct ContextPool;
   explicit SigningKey(std::shared_ptr<EVP_PKEY> pkey);
   std::shared_ptr<EVP_PKEY> pkey_;
+  // ES256: signing contexts initialised once and reused, because OpenSSL 3
+  // looks the algorithm up again on every EVP_DigestSignInit.
+  std::shared_ptr<ContextPool> contexts_;
   VerifyKey public_;
 };
 
