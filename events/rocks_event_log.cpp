@@ -17,6 +17,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -106,6 +108,37 @@ std::string index_value(EventType t, Micros time) {
   w.u16(static_cast<std::uint16_t>(t));
   w.u64(static_cast<std::uint64_t>(time));
   return w.take();
+}
+
+// Memtable insert hints. Every column family is written in key order within a
+// prefix: the log and the time index by sequence, the type index by sequence
+// within a 2-byte type, the subject indexes by sequence after "subject\0".
+// RocksDB keeps the insert position of each prefix, so an append that
+// continues a prefix skips the skip-list search.
+class UpToNul final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "latchkey.UpToNul"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const auto* nul = static_cast<const char*>(std::memchr(key.data(), '\0', key.size()));
+    return {key.data(), static_cast<std::size_t>(nul - key.data()) + 1};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
+
+std::shared_ptr<const rocksdb::SliceTransform> insert_hint_prefix(std::size_t cf) {
+  switch (cf) {
+    case kIdxPrincipalCf:
+    case kIdxApikeyCf:
+    case kIdxActorCf: return std::make_shared<UpToNul>();
+    case kIdxTypeCf:
+      return std::shared_ptr<const rocksdb::SliceTransform>(rocksdb::NewFixedPrefixTransform(2));
+    case kLogCf:
+    case kIdxTimeCf:
+      return std::shared_ptr<const rocksdb::SliceTransform>(rocksdb::NewFixedPrefixTransform(0));
+    default: return nullptr;
+  }
 }
 
 class RocksEventLog final : public EventLog {
@@ -524,6 +557,9 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   opts.max_open_files = -1;  // required by secondary instances
   if (mode != OpenMode::read_only) opts.info_log = std::make_shared<InfoLog>(dir);
   opts.IncreaseParallelism(2);
+  // One writer thread (the Sequencer) writes; concurrent memtable inserts
+  // would buy nothing and would turn the insert hints off.
+  opts.allow_concurrent_memtable_write = false;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset();
@@ -532,7 +568,10 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   cf_opts.compression = rocksdb::kLZ4Compression;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : kColumnFamilies) cfs.emplace_back(name, cf_opts);
+  for (std::size_t i = 0; i < std::size(kColumnFamilies); ++i) {
+    cfs.emplace_back(kColumnFamilies[i], cf_opts);
+    cfs.back().options.memtable_insert_with_hint_prefix_extractor = insert_hint_prefix(i);
+  }
 
   auto h = std::make_unique<RocksHandles>();
   rocksdb::DB* raw = nullptr;
