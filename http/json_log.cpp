@@ -1,5 +1,6 @@
 #include "http/json_log.h"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,28 @@ void JsonLog::write(const nlohmann::json& line) {
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(mu_);
   std::fwrite(text.data(), 1, text.size(), out_);
+}
+
+void JsonLog::write_text(std::string_view line) {
+  if (!out_) return;
+  std::lock_guard lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fputc('\n', out_);
+}
+
+void JsonLog::append_string(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+  } else {
+    out += nlohmann::json(std::string(s))
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 }
 
 void JsonLog::info(const std::string& msg, const nlohmann::json& extra) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <nlohmann/json_fwd.hpp>
@@ -23,6 +24,11 @@ class JsonLog {
 
   bool enabled() const { return out_ != nullptr; }
   void write(const nlohmann::json& line);
+  // A line the caller built: one JSON object, without the newline.
+  void write_text(std::string_view line);
+  // Appends `s` to `out` as a JSON string literal (quoted and escaped; invalid
+  // UTF-8 replaced), for callers that build lines by hand on hot paths.
+  static void append_string(std::string& out, std::string_view s);
   // Convenience for server messages: {"time", "level", "msg", ...extra}.
   void info(const std::string& msg, const nlohmann::json& extra);
   void error(const std::string& msg, const nlohmann::json& extra);

@@ -11,8 +11,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "domain/credentials.h"
 #include "http/error_map.h"
@@ -132,16 +132,36 @@ struct SessionRunner {
                   const std::string& note) {
     s.metrics_.request(route, status, seconds);
     if (!s.access_log_.enabled()) return;
-    nlohmann::json line = {{"time", format_rfc3339(SystemClock().now())},
-                           {"request_id", rid},
-                           {"method", method},
-                           {"route", route},
-                           {"status", status},
-                           {"latency_ms", seconds * 1000.0},
-                           {"remote_ip", remote_ip}};
-    if (!principal.empty()) line["principal"] = principal;
-    if (!note.empty()) line["note"] = note;
-    s.access_log_.write(line);
+    // Built by hand (one line per request), keys in the order nlohmann::json
+    // writes them for the other log lines: alphabetical.
+    char latency[32];
+    const auto end = std::to_chars(latency, latency + sizeof latency, seconds * 1000.0).ptr;
+    std::string line;
+    line.reserve(256);
+    line += "{\"latency_ms\":";
+    line.append(latency, end);
+    line += ",\"method\":";
+    JsonLog::append_string(line, method);
+    if (!note.empty()) {
+      line += ",\"note\":";
+      JsonLog::append_string(line, note);
+    }
+    if (!principal.empty()) {
+      line += ",\"principal\":";
+      JsonLog::append_string(line, principal);
+    }
+    line += ",\"remote_ip\":";
+    JsonLog::append_string(line, remote_ip);
+    line += ",\"request_id\":";
+    JsonLog::append_string(line, rid);
+    line += ",\"route\":";
+    JsonLog::append_string(line, route);
+    line += ",\"status\":";
+    line += std::to_string(status);
+    line += ",\"time\":";
+    JsonLog::append_string(line, format_rfc3339(SystemClock().now()));
+    line.push_back('}');
+    s.access_log_.write_text(line);
   }
 
   net::awaitable<void> run() {

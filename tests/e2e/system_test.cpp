@@ -212,6 +212,67 @@ BOOST_AUTO_TEST_CASE(request_ids_are_set_and_echoed) {
   BOOST_TEST(big.header("x-request-id") == mine);
 }
 
+BOOST_AUTO_TEST_CASE(the_access_log_has_one_json_line_per_request) {
+  ServerProcess server;
+  Client client(server);
+  const std::string rid = unique("log-") + ".a_b:c";
+  const std::vector<std::string> h = {"Content-Type: application/json", "X-Request-Id: " + rid};
+  const std::string login_body = json({{"auth_mode", "apikey"},
+                                       {"apikey", server.admin().apikey},
+                                       {"secretkey", server.admin().secretkey}})
+                                     .dump();
+  const auto ok = client.call("POST", "/iam/login", login_body, h);
+  BOOST_TEST_REQUIRE(ok.status == 200);
+  const std::string token = ok.json().at("access_token");
+  const auto me = client.call("GET", "/iam/me", {},
+                              {"X-Request-Id: " + rid + "-me", "Authorization: Bearer " + token});
+  BOOST_TEST(me.status == 200);
+  const auto bad = client.call(
+      "POST", "/iam/login",
+      json({{"auth_mode", "apikey"}, {"apikey", server.admin().apikey}, {"secretkey", "lks_wrong"}})
+          .dump(),
+      {"Content-Type: application/json", "X-Request-Id: " + rid + "-bad"});
+  BOOST_TEST(bad.status == 401);
+  const auto missing = client.call("PURGE", "/nowhere", {}, {"X-Request-Id: " + rid + "-404"});
+  BOOST_TEST(missing.status == 404);
+  BOOST_TEST_REQUIRE(server.stop() == 0);
+
+  std::map<std::string, json> by_id;
+  std::istringstream lines(server.stdout_text());
+  std::string line;
+  while (std::getline(lines, line)) {
+    const json j = json::parse(line, nullptr, false);
+    BOOST_TEST_REQUIRE(j.is_object(), line);  // every line is one JSON object
+    if (j.contains("request_id")) by_id[j["request_id"].get<std::string>()] = j;
+  }
+  auto check = [&](const std::string& id, const std::string& method, const std::string& route,
+                   int status, bool with_principal) {
+    BOOST_TEST_REQUIRE(by_id.count(id) == 1u, id);
+    const json& j = by_id[id];
+    BOOST_TEST(j.at("method") == method);
+    BOOST_TEST(j.at("route") == route);
+    BOOST_TEST(j.at("status") == status);
+    BOOST_TEST(j.at("remote_ip") == "127.0.0.1");
+    BOOST_TEST(j.at("latency_ms").is_number());
+    BOOST_TEST(j.at("latency_ms").get<double>() >= 0.0);
+    BOOST_TEST(std::regex_match(j.at("time").get<std::string>(),
+                                std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")),
+               j.dump());
+    BOOST_TEST(j.contains("principal") == with_principal, j.dump());
+    if (with_principal) BOOST_TEST(j["principal"] == server.admin().principal_id);
+  };
+  check(rid, "POST", "/iam/login", 200, true);
+  check(rid + "-me", "GET", "/iam/me", 200, true);
+  check(rid + "-bad", "POST", "/iam/login", 401, false);
+  BOOST_TEST(by_id[rid + "-bad"].contains("note"));  // the true reason, for the operator
+  check(rid + "-404", "PURGE", "unmatched", 404, false);
+  // Nothing secret is ever written.
+  const std::string all = server.stdout_text();
+  BOOST_TEST(all.find(server.admin().secretkey) == std::string::npos);
+  BOOST_TEST(all.find(token) == std::string::npos);
+  BOOST_TEST(all.find("lks_wrong") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(bodies_over_the_limit_are_413) {
   ServerProcess::Options o;
   o.serve_args = {"--set", "server.max_body_bytes=2048"};
