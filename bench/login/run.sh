@@ -16,6 +16,9 @@
 # Environment: BUILD (build directory, default build/perf), DURATION (s, 10),
 # ROUNDS (3), CONNECTIONS (32), WRK_THREADS (2), LATCHKEY_BIN (the latchkey binary to
 # measure, default BUILD/tools/latchkey), KEEP=1 keeps the work directory.
+# BASELINE_BIN=path: a second latchkey binary (e.g. an older commit's build)
+# measured in the same rounds on a copy of the same data, for a side-by-side
+# ratio; only LATCHKEY_BIN's log is checked for durability.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="${BUILD:-$root/build/perf}"
@@ -37,8 +40,10 @@ bin="${LATCHKEY_BIN:-$build/tools/latchkey}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-login-bench.XXXXXX")
 server_pid=""
 floor_pid=""
+baseline_pid=""
 cleanup() {
   [[ -n "$server_pid" ]] && kill -KILL "$server_pid" 2>/dev/null || true
+  [[ -n "$baseline_pid" ]] && kill -KILL "$baseline_pid" 2>/dev/null || true
   [[ -n "$floor_pid" ]] && kill -TERM "$floor_pid" 2>/dev/null || true
   if [[ "${KEEP:-0}" == 1 ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
 }
@@ -48,6 +53,8 @@ trap cleanup EXIT
 "$bin" init --data "$work/data" >/dev/null 2>&1
 "$build/bench/bench_login_keys" --data "$work/data" --out "$work/keys.txt" \
   --users "$users" --keys-per-user "$keys_per_user"
+baseline_bin="${BASELINE_BIN:-}"
+[[ -n "$baseline_bin" ]] && cp -r "$work/data" "$work/data-baseline"
 
 # Waits for a {"msg":"listening","address":"HOST:PORT"} line in $1 and prints HOST:PORT.
 address_in() {
@@ -70,6 +77,13 @@ floor_pid=$!
 server=$(address_in "$work/server.log")
 floor=$(address_in "$work/floor.log")
 echo "latchkey serve on $server (pid $server_pid), floor server on $floor (pid $floor_pid)" >&2
+if [[ -n "$baseline_bin" ]]; then
+  "$baseline_bin" serve --data "$work/data-baseline" --listen 127.0.0.1:0 \
+    >"$work/access-baseline.log" 2>"$work/baseline.log" &
+  baseline_pid=$!
+  baseline=$(address_in "$work/baseline.log")
+  echo "baseline $baseline_bin on $baseline (pid $baseline_pid)" >&2
+fi
 
 export LATCHKEY_BENCH_KEYS="$work/keys.txt"
 script="$root/bench/login/login.lua"
@@ -91,15 +105,25 @@ results="$work/results.ndjson"
 echo "warm-up: 3 s each" >&2
 run latchkey-warmup "$server" "$server_pid" 3 "$work/wrk-warmup-latchkey.txt" >>"$results"
 run floor-warmup "$floor" "$floor_pid" 3 "$work/wrk-warmup-floor.txt" >>"$results"
+sides=(latchkey floor)
+if [[ -n "$baseline_bin" ]]; then
+  run baseline-warmup "$baseline" "$baseline_pid" 3 "$work/wrk-warmup-baseline.txt" >>"$results"
+  sides+=(baseline)
+fi
+run_side() {
+  case "$1" in
+    latchkey) run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$2.txt" ;;
+    floor) run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$2.txt" ;;
+    baseline) run baseline "$baseline" "$baseline_pid" "$duration" "$work/wrk-baseline-$2.txt" ;;
+  esac
+}
 for r in $(seq 1 "$rounds"); do
   echo "round $r of $rounds: ${duration} s each" >&2
-  if ((r % 2)); then
-    run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
-    run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
-  else
-    run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$r.txt" >>"$results"
-    run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$r.txt" >>"$results"
-  fi
+  # Each round starts with the next side, so no side always runs first.
+  n=${#sides[@]}
+  for i in $(seq 0 $((n - 1))); do
+    run_side "${sides[$(((r - 1 + i) % n))]}" "$r" >>"$results"
+  done
 done
 
 # Durability: SIGKILL, no shutdown path; every 200 must be in the log.
@@ -109,6 +133,11 @@ server_pid=""
 kill -TERM "$floor_pid"
 wait "$floor_pid" 2>/dev/null || true
 floor_pid=""
+if [[ -n "$baseline_pid" ]]; then
+  kill -TERM "$baseline_pid"
+  wait "$baseline_pid" 2>/dev/null || true
+  baseline_pid=""
+fi
 issued=$("$bin" audit --data "$work/data" --type token.issued --format ndjson | wc -l)
 verify=$("$bin" verify --data "$work/data" 2>&1) && verified=ok || verified="FAILED: $verify"
 
@@ -117,10 +146,10 @@ import json, os, statistics, sys
 path, issued, verified, conns, duration, rounds = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 def side(name): return [r for r in rows if r["side"] == name]
-lk, fl = side("latchkey"), side("floor")
+lk, fl, bl = side("latchkey"), side("floor"), side("baseline")
 ok_latchkey = sum(r["requests"] - r["non2xx"] for r in rows if r["side"].startswith("latchkey"))
 bad = sum(r["non2xx"] + r["timeouts"] + r["read_errors"] + r["connect_errors"]
-          for r in rows if r["side"].startswith("latchkey"))
+          for r in rows if r["side"].startswith(("latchkey", "baseline")))
 med = lambda rs, k: statistics.median(r[k] for r in rs)
 ratios = [a["rps"] / b["rps"] for a, b in zip(lk, fl)]
 print(f"login benchmark: {conns} connections, {rounds} rounds of {duration} s, wrk sharing the 2 cores")
@@ -128,11 +157,18 @@ print("| server | requests/s (median) | p50 ms | p99 ms | server CPU per request
 print("|---|---|---|---|---|---|")
 tick = os.sysconf("SC_CLK_TCK")
 cpu_us = lambda rs: statistics.median(r["server_cpu_ticks"] / tick / r["requests"] * 1e6 for r in rs)
-for name, rs in (("latchkey serve, POST /iam/login", lk), ("floor (bare Beast, fixed JSON)", fl)):
+table = [("latchkey serve, POST /iam/login", lk), ("floor (bare Beast, fixed JSON)", fl)]
+if bl:
+    table.append(("baseline latchkey (BASELINE_BIN), POST /iam/login", bl))
+for name, rs in table:
     print(f"| {name} | {med(rs, 'rps'):.0f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | "
           f"{cpu_us(rs):.0f} µs | " + ", ".join(f"{r['rps']:.0f}" for r in rs) + " |")
 print(f"ratio latchkey/floor: {statistics.median(ratios) * 100:.0f}% (median of per-round ratios "
       + ", ".join(f"{x * 100:.0f}%" for x in ratios) + ")")
+if bl:
+    vs = [a["rps"] / b["rps"] for a, b in zip(lk, bl)]
+    print(f"ratio latchkey/baseline: {statistics.median(vs) * 100:.0f}% (median of per-round ratios "
+          + ", ".join(f"{x * 100:.0f}%" for x in vs) + ")")
 print(f"latchkey responses other than 200 or errors: {bad}")
 print(f"durability: {ok_latchkey} responses 200 received by wrk (warm-up included); "
       f"{issued} token.issued events in the log after SIGKILL; "
