@@ -164,6 +164,41 @@ struct SessionRunner {
     s.access_log_.write_text(line);
   }
 
+  // Feeds `parser` from `buffer` until `done(parser)`, reading from the stream
+  // only when the parser needs more. This is what http::async_read_header and
+  // http::async_read do, less their deferred completion (a post through the
+  // executor) when the buffer already holds what is needed: the usual case,
+  // where a whole request arrives in one read.
+  template <class Done>
+  net::awaitable<beast::error_code> parse(beast::flat_buffer& buffer,
+                                          bhttp::request_parser<bhttp::string_body>& parser,
+                                          Done done) {
+    for (;;) {
+      if (done(parser)) co_return beast::error_code{};
+      if (buffer.size() > 0) {
+        beast::error_code ec;
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec && ec != bhttp::error::need_more) co_return ec;
+        if (done(parser)) co_return beast::error_code{};
+        if (!ec && used > 0) continue;
+      }
+      const std::size_t size = beast::read_size(buffer, 65536);
+      if (size == 0) co_return beast::error_code(bhttp::error::buffer_overflow);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(size), kTuple);
+      buffer.commit(n);
+      if (rec == net::error::eof && n == 0) {
+        if (!parser.got_some()) co_return beast::error_code(bhttp::error::end_of_stream);
+        beast::error_code ec;
+        parser.put_eof(ec);  // e.g. a body delimited by the end of the connection
+        if (ec) co_return ec;
+        co_return done(parser) ? beast::error_code{}
+                               : beast::error_code(bhttp::error::partial_message);
+      }
+      if (rec) co_return rec;
+    }
+  }
+
   net::awaitable<void> run() {
     const auto read_timeout = std::chrono::milliseconds(s.config_.read_timeout_ms);
     const auto idle_timeout = std::chrono::milliseconds(s.config_.idle_timeout_ms);
@@ -192,7 +227,8 @@ struct SessionRunner {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s.config_.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(s.config_.max_body_bytes));
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+      const auto hec =
+          co_await parse(buffer, parser, [](const auto& p) { return p.is_header_done(); });
       if (hec == bhttp::error::header_limit) {
         co_await write_error(
             431, Errc::invalid_request,
@@ -218,7 +254,8 @@ struct SessionRunner {
         auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
         if (cec) break;
       }
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      parser.eager(true);
+      const auto bec = co_await parse(buffer, parser, [](const auto& p) { return p.is_done(); });
       if (bec == bhttp::error::body_limit) {
         co_await write_error(413, Errc::payload_too_large,
                              "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
