@@ -172,11 +172,11 @@ bool VerifyKey::verify(std::string_view message, std::string_view signature) con
 // EVP_PKEY_CTXs in the sign state for one ES256 key. A context serves one
 // signature at a time; the pool keeps as many as there were concurrent signers.
 struct SigningKey::ContextPool {
-  explicit ContextPool(std::shared_ptr<EVP_PKEY> k) : key(std::move(k)) {}
   ~ContextPool() {
     for (EVP_PKEY_CTX* c : idle) EVP_PKEY_CTX_free(c);
   }
-  EVP_PKEY_CTX* take() {
+  // A context for `key`, the key of the SigningKey that owns the pool.
+  EVP_PKEY_CTX* take(EVP_PKEY* key) {
     {
       std::lock_guard lock(mu);
       if (!idle.empty()) {
@@ -185,7 +185,7 @@ struct SigningKey::ContextPool {
         return c;
       }
     }
-    EVP_PKEY_CTX* c = EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr);
+    EVP_PKEY_CTX* c = EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr);
     if (c == nullptr || EVP_PKEY_sign_init(c) != 1) {
       EVP_PKEY_CTX_free(c);
       throw std::runtime_error("signing failed");
@@ -197,7 +197,6 @@ struct SigningKey::ContextPool {
     idle.push_back(c);
   }
 
-  std::shared_ptr<EVP_PKEY> key;
   std::mutex mu;
   std::vector<EVP_PKEY_CTX*> idle;  // GUARDED_BY(mu)
 };
@@ -208,7 +207,7 @@ SigningKey::SigningKey(std::shared_ptr<EVP_PKEY> pkey) : pkey_(std::move(pkey)) 
   public_.alg_ = parts.alg;
   public_.kid_ = thumbprint(parts);
   public_.jwk_ = jwk_of(parts, public_.kid_);
-  if (parts.alg == SignAlg::es256) contexts_ = std::make_shared<ContextPool>(pkey_);
+  if (parts.alg == SignAlg::es256) contexts_ = std::make_shared<ContextPool>();
 }
 
 SigningKey SigningKey::generate(SignAlg alg) {
@@ -253,7 +252,7 @@ std::string SigningKey::sign(std::string_view message) const {
     const Digest digest = sha256(message);
     unsigned char der[80];  // an ECDSA-Sig-Value for P-256 is at most 72 bytes
     size_t len = sizeof der;
-    EVP_PKEY_CTX* ctx = contexts_->take();
+    EVP_PKEY_CTX* ctx = contexts_->take(pkey_.get());
     const int ok = EVP_PKEY_sign(ctx, der, &len, digest.data(), digest.size());
     contexts_->give_back(ctx);
     if (ok != 1) throw std::runtime_error("signing failed");
