@@ -45,10 +45,7 @@ void JsonLog::run() {
 
 void JsonLog::write(const nlohmann::json& line) {
   if (!out_) return;
-  const std::string text =
-      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::lock_guard lock(mu_);
-  std::fwrite(text.data(), 1, text.size(), out_);
+  write_text(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void JsonLog::write_text(std::string_view line) {
