@@ -2,7 +2,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -19,6 +18,7 @@
 #include "http/reminders.h"
 #include "http/server.h"
 #include "http/smtp_mailer.h"
+#include "http/stop_signals.h"
 #include "http/tokens.h"
 #include "projections/live_views.h"
 #include "replay/rebuild.h"
@@ -32,7 +32,10 @@ namespace {
 class ServerApp final : public App {
  public:
   explicit ServerApp(const Config& c)
-      : config_(c), access_log_(c.access_log), server_log_("stderr") {}
+      : signals_(std::make_unique<StopSignals>()),
+        config_(c),
+        access_log_(c.access_log),
+        server_log_("stderr") {}
 
   Status init() {
     auto secrets = domain::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
@@ -149,10 +152,7 @@ class ServerApp final : public App {
           std::string(tls_ ? "https://" : "http://") +
           (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon) : *bound);
     }
-    net::signal_set signals(*ioc_, SIGINT, SIGTERM);
-    signals.async_wait([this](const boost::system::error_code& ec, int) {
-      if (!ec) stop();
-    });
+    signals_->serve([this] { stop(); });
     checkpoints_ =
         std::make_unique<Checkpointer>(*ioc_, *commands_, *secrets_, *views_, config_, server_log_);
     if (mailer_)
@@ -179,6 +179,8 @@ class ServerApp final : public App {
     server_log_.info("stopped", nlohmann::json::object());
     access_log_.flush();
     server_log_.flush();
+    // Signals from here to the exit are dropped: the shutdown is complete.
+    signals_.reset();
     return 0;
   }
 
@@ -188,11 +190,11 @@ class ServerApp final : public App {
       server_->shutdown();
       if (checkpoints_) checkpoints_->stop();
       if (reminders_) reminders_->stop();
-      signals_done_ = true;
     });
   }
 
   ~ServerApp() override {
+    signals_.reset();  // its callback posts to ioc_
     // Order matters: the server and its handlers go before the services they use.
     // The mailer first: its callbacks use the reminders, the API and the writer.
     mailer_.reset();
@@ -209,13 +211,15 @@ class ServerApp final : public App {
     return [](const std::string& path, Response& out) { return serve_console(path, out); };
   }
 
+  // First, so that SIGINT and SIGTERM are blocked before any member or init()
+  // starts a thread (the logs' flushers, RocksDB, the writer).
+  std::unique_ptr<StopSignals> signals_;
   Config config_;
   SystemClock clock_;
   JsonLog access_log_;
   JsonLog server_log_;
   Metrics metrics_;
   std::atomic<bool> writable_{true};
-  std::atomic<bool> signals_done_{false};
   std::size_t threads_ = 1;
   std::unique_ptr<domain::SecretStore> secrets_;
   std::unique_ptr<events::EventLog> log_;
