@@ -12,6 +12,7 @@
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "tests/e2e/e2e.h"
 #include "tests/support/child_process.h"
@@ -328,6 +329,31 @@ BOOST_AUTO_TEST_CASE(sigterm_finishes_the_request_in_flight_and_exits_0) {
   const auto failed = client.get("/iam/audit?type=email.failed", again);
   BOOST_TEST_REQUIRE(failed.json().at("events").size() == 1u);
   BOOST_TEST(failed.json()["events"][0]["data"]["apikey"] == k.at("apikey"));
+}
+
+BOOST_AUTO_TEST_CASE(sigterms_repeated_through_the_whole_shutdown_still_exit_0) {
+  ServerProcess server;
+  Client client(server);
+  const std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "repeat", "repeat@example.com");
+  const Key k = client.create_key(admin, user);
+  // A SIGTERM every 200 us from the first until the process is gone, as an
+  // impatient supervisor might send: those landing while the writer, the
+  // views and RocksDB close must neither kill it nor change its exit status.
+  std::optional<int> code;
+  int sent = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(code = server.exited()) && std::chrono::steady_clock::now() < deadline) {
+    ::kill(server.pid(), SIGTERM);
+    ++sent;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  BOOST_TEST_REQUIRE(code.has_value());
+  BOOST_TEST(*code == 0, server.stderr_text());
+  BOOST_TEST(sent > 1);
+  BOOST_TEST(server.stderr_text().find("\"msg\":\"stopped\"") != std::string::npos);
+  server.start();
+  BOOST_TEST(client.login_raw(k.apikey, k.secretkey).status == 200);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_with_idle_keep_alive_connections_exits_promptly) {

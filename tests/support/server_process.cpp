@@ -51,13 +51,17 @@ pid_t spawn_process(const std::vector<std::string>& args,
   return pid;
 }
 
+int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 int wait_exit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return exit_code(status);
 }
 
 }  // namespace
@@ -151,6 +155,14 @@ int ServerProcess::stop(int sig) {
   const int code = wait_exit(pid_);
   pid_ = -1;
   return code;
+}
+
+std::optional<int> ServerProcess::exited() {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  return exit_code(status);
 }
 
 std::string ServerProcess::url(const std::string& path) const {

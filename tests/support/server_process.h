@@ -61,6 +61,9 @@ class ServerProcess {
 
   // SIGTERM (or `sig`) and wait; returns the exit status (128+signal if killed).
   int stop(int sig = 15);
+  // The exit status once the process has exited on its own (it is then reaped),
+  // without sending it anything; nullopt while it runs.
+  std::optional<int> exited();
   void start();  // again, on the same data directory
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
