@@ -61,13 +61,18 @@ inline pid_t spawn(const std::vector<std::string>& args,
   return pid;
 }
 
+// A wait status as a shell shows it: the exit code, or 128+signal if killed.
+inline int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 inline int wait_for(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return exit_code(status);
 }
 
 }  // namespace child_detail

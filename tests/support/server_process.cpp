@@ -1,8 +1,6 @@
 #include "tests/support/server_process.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,59 +10,7 @@
 
 #include "tests/support/http_client.h"
 
-extern char** environ;
-
 namespace latchkey::test {
-
-namespace {
-
-std::vector<std::string> env_with(const std::map<std::string, std::string>& extra) {
-  std::vector<std::string> out;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv(*e);
-    const auto name = kv.substr(0, kv.find('='));
-    if (!extra.count(name)) out.push_back(kv);
-  }
-  for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
-  return out;
-}
-
-pid_t spawn_process(const std::vector<std::string>& args,
-                    const std::map<std::string, std::string>& env, const std::string& out_path,
-                    const std::string& err_path) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const auto envs = env_with(env);
-  std::vector<char*> envp;
-  for (const auto& e : envs) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0].c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
-  return pid;
-}
-
-int exit_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return exit_code(status);
-}
-
-}  // namespace
 
 std::string latchkey_binary() {
   if (const char* b = std::getenv("LATCHKEY_BIN"); b && *b) return b;
@@ -73,15 +19,9 @@ std::string latchkey_binary() {
 
 CommandResult run_latchkey(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env) {
-  TempDir tmp;
   std::vector<std::string> full{latchkey_binary()};
   full.insert(full.end(), args.begin(), args.end());
-  const pid_t pid = spawn_process(full, env, tmp / "out", tmp / "err");
-  CommandResult r;
-  r.exit_code = wait_exit(pid);
-  r.out = read_file(tmp / "out");
-  r.err = read_file(tmp / "err");
-  return r;
+  return run_command(full, env);
 }
 
 ServerProcess::ServerProcess() : ServerProcess(Options{}) {}
@@ -117,7 +57,7 @@ void ServerProcess::spawn() {
   args.insert(args.end(), options_.serve_args.begin(), options_.serve_args.end());
   std::map<std::string, std::string> env = options_.env;
   if (!env.count("LATCHKEY_SERVER_ACCESS_LOG")) env["LATCHKEY_SERVER_ACCESS_LOG"] = "stdout";
-  pid_ = spawn_process(args, env, out_path_, err_path_);
+  pid_ = child_detail::spawn(args, env, out_path_, err_path_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string err = read_file(err_path_);
@@ -144,7 +84,7 @@ void ServerProcess::spawn() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::kill(pid_, SIGKILL);
-  wait_exit(pid_);
+  child_detail::wait_for(pid_);
   pid_ = -1;
   throw std::runtime_error("latchkey serve did not start: " + read_file(err_path_));
 }
@@ -152,7 +92,7 @@ void ServerProcess::spawn() {
 int ServerProcess::stop(int sig) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, sig);
-  const int code = wait_exit(pid_);
+  const int code = child_detail::wait_for(pid_);
   pid_ = -1;
   return code;
 }
@@ -162,7 +102,7 @@ std::optional<int> ServerProcess::exited() {
   int status = 0;
   if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
   pid_ = -1;
-  return exit_code(status);
+  return child_detail::exit_code(status);
 }
 
 std::string ServerProcess::url(const std::string& path) const {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace latchkey::test {
@@ -20,11 +21,7 @@ namespace latchkey::test {
 // The path of the latchkey binary under test.
 std::string latchkey_binary();
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using CommandResult = RunResult;
 // Runs `latchkey ARGS...` to completion.
 CommandResult run_latchkey(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env = {});
