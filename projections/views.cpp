@@ -114,19 +114,20 @@ ApiKey& KeyView::add(ApiKey k) {
 
 // ---- TokenView ----
 const LiveToken* TokenView::find(const Jti& jti) const {
-  const auto it = by_jti_.find(jti);
-  return it == by_jti_.end() ? nullptr : &live_[it->second - first_];
+  const Index& index = shard(jti);
+  const auto it = index.find(jti);
+  return it == index.end() ? nullptr : &live_[it->second - first_];
 }
 
 std::vector<LiveToken> TokenView::live() const { return {live_.begin(), live_.end()}; }
 
 void TokenView::add(const LiveToken& t) {
-  if (by_jti_.emplace(t.jti, first_ + live_.size()).second) live_.push_back(t);
+  if (shard(t.jti).emplace(t.jti, first_ + live_.size()).second) live_.push_back(t);
 }
 
 void TokenView::prune(std::int64_t now_seconds) {
   while (!live_.empty() && live_.front().exp <= now_seconds) {
-    by_jti_.erase(live_.front().jti);
+    shard(live_.front().jti).erase(live_.front().jti);
     live_.pop_front();
     ++first_;
   }
