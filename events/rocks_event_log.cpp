@@ -27,6 +27,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -148,6 +149,7 @@ class RocksEventLog final : public EventLog {
     const bool sync = options.sync;
     write_options_.sync = sync;
     write_options_.disableWAL = false;
+    if (mode_ != OpenMode::read_only) remove_unfinished_snapshots();
   }
 
   ~RocksEventLog() override {
@@ -403,11 +405,37 @@ class RocksEventLog final : public EventLog {
     if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
-    rocksdb::WriteOptions wo;
-    wo.sync = write_options_.sync;
-    const rocksdb::Status st = h_->db->Put(wo, h_->cf(kSnapshotsCf), bin::be64(s.seq), s.bytes);
+    // A snapshot holds every live token, so it can be tens of megabytes.
+    // Through the WAL and the memtable it would be copied and synced in the
+    // appenders' queue, holding up every group commit behind it. So it is
+    // written to a table file of its own here, synced, and ingested into its
+    // column family: the queue only waits for the MANIFEST update. A crash
+    // before the ingestion loses only this snapshot, never an event.
+    const std::string path = dir_ + "/snapshot-" + std::to_string(s.seq) + ".tmp";
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(h_->db->GetDBOptions()),
+                                  h_->db->GetOptions(h_->cf(kSnapshotsCf)),
+                                  h_->cf(kSnapshotsCf));
+    rocksdb::Status st = writer.Open(path);
+    if (st.ok()) st = writer.Put(bin::be64(s.seq), s.bytes);
+    if (st.ok()) st = writer.Finish();  // syncs the file
+    if (st.ok()) {
+      rocksdb::IngestExternalFileOptions ingest;
+      ingest.move_files = true;  // a hard link, not a copy
+      st = h_->db->IngestExternalFile(h_->cf(kSnapshotsCf), {path}, ingest);
+    }
+    std::error_code ec;
+    fs::remove(path, ec);  // the link in the log's directory keeps the data
     if (!st.ok()) return from_status(st, Errc::unavailable, "cannot write a snapshot");
     return {};
+  }
+
+  // Files of put_snapshot left by a crash before their ingestion.
+  void remove_unfinished_snapshots() {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("snapshot-") && name.ends_with(".tmp")) fs::remove(entry.path(), ec);
+    }
   }
 
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
@@ -560,6 +588,11 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   // One writer thread (the Sequencer) writes; concurrent memtable inserts
   // would buy nothing and would turn the insert hints off.
   opts.allow_concurrent_memtable_write = false;
+  // Table files (flushes, compactions, snapshots) are written back a megabyte
+  // at a time as they grow, not all at once when they are closed: a burst of
+  // tens of megabytes in the disk's queue makes the WAL's fdatasync, and so
+  // every group commit, wait behind it.
+  opts.bytes_per_sync = 1u << 20;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset();

@@ -1,5 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "events/event_log.h"
 #include "events/verify.h"
 #include "tests/events/helpers.h"
@@ -187,6 +190,26 @@ BOOST_AUTO_TEST_CASE(snapshots_are_found_at_or_before_a_point) {
   BOOST_TEST((*log->find_snapshot(10))->bytes == "ten");
   BOOST_TEST((*log->find_snapshot(19))->bytes == "ten");
   BOOST_TEST((*log->find_snapshot(UINT64_MAX))->bytes == "twenty");
+}
+
+// put_snapshot writes a table file beside the log before ingesting it; one
+// left by a crash is removed when the log is next opened for writing, and the
+// log's own files and snapshots are untouched.
+BOOST_AUTO_TEST_CASE(an_unfinished_snapshot_file_is_removed_on_open) {
+  TempDir dir;
+  const std::string log_dir = dir / "log";
+  {
+    auto log = open_new(log_dir);
+    BOOST_REQUIRE(log->put_snapshot(Snapshot{10, "ten"}));
+  }
+  const std::string leftover = log_dir + "/snapshot-20.tmp";
+  { std::ofstream(leftover) << "half a table file"; }
+  BOOST_REQUIRE(std::filesystem::exists(leftover));
+  auto log = open_rocksdb_log(log_dir, OpenMode::read_write);
+  BOOST_REQUIRE(log.has_value());
+  BOOST_TEST(!std::filesystem::exists(leftover));
+  BOOST_TEST((*(*log)->find_snapshot(UINT64_MAX))->bytes == "ten");
+  BOOST_TEST(!(*log)->find_snapshot(9)->has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_mismatched_draft_is_refused_and_changes_nothing) {
