@@ -1,9 +1,13 @@
 // JsonLog: the lines the access log builds by hand are JSON, whatever the strings hold.
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,4 +60,42 @@ BOOST_AUTO_TEST_CASE(written_lines_end_up_one_per_line_in_the_file) {
   JsonLog off("off");
   BOOST_TEST(!off.enabled());
   off.write_text("{}");  // does nothing
+}
+
+// Megabytes of lines, written while the background thread flushes and hands
+// each megabyte to the disk, all land in order, and a file truncated under
+// the log (a rotation) goes on receiving lines.
+BOOST_AUTO_TEST_CASE(megabytes_of_lines_land_whole_across_writeback_and_truncation) {
+  latchkey::test::TempDir dir;
+  const std::string path = dir.path() + "/access.log";
+  const std::string pad(200, 'x');
+  auto line_of = [&](int i) { return "{\"n\":" + std::to_string(i) + ",\"p\":\"" + pad + "\"}"; };
+  auto read_lines = [&] {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  };
+  {
+    JsonLog log(path);
+    for (int i = 0; i < 15000; ++i) {  // about 3 MiB
+      log.write_text(line_of(i));
+      if (i % 2500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    log.flush();
+    const auto lines = read_lines();
+    BOOST_REQUIRE(lines.size() == 15000u);
+    for (int i = 0; i < 15000; i += 997) BOOST_TEST(lines[static_cast<std::size_t>(i)] == line_of(i));
+    BOOST_TEST(lines.back() == line_of(14999));
+
+    std::filesystem::resize_file(path, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    for (int i = 0; i < 6000; ++i) log.write_text(line_of(i));
+  }
+  // The FILE keeps its offset after a truncation (opened for append, it
+  // writes at the new end), so the file holds exactly the later lines.
+  const auto lines = read_lines();
+  BOOST_REQUIRE(lines.size() == 6000u);
+  BOOST_TEST(lines.front() == line_of(0));
+  BOOST_TEST(lines.back() == line_of(5999));
 }
