@@ -95,15 +95,24 @@ BOOST_AUTO_TEST_CASE(metrics_are_prometheus_text_with_requests_and_logins) {
   const std::string login_bad =
       "latchkey_http_request_duration_seconds_count{route=\"/iam/login\",status=\"401\"}";
   // A request is counted once its response is written, which may be just
-  // after the client has it: poll until each of them shows.
+  // after the client has it, and a new series shows (at zero) a moment before
+  // its first observation, whose count, bucket and sum are three updates:
+  // poll until all of them show.
   HttpResponse r;
   std::map<std::string, double> m;
+  const auto value = [&](const std::string& key) {
+    const auto it = m.find(key);
+    return it == m.end() ? -1.0 : it->second;
+  };
   BOOST_TEST_REQUIRE(eventually([&] {
     r = client.get("/metrics", "");
     if (r.status != 200) return false;
     m = parse_prometheus(r.body);
-    return m.count(users_ok) == 1 && m.count(login_bad) == 1 &&
-           m.count("latchkey_http_request_duration_seconds_count" + login_ok) == 1;
+    return value(users_ok) >= 1 && value(login_bad) >= 1 &&
+           value("latchkey_http_request_duration_seconds_count" + login_ok) >= 1 &&
+           value("latchkey_http_request_duration_seconds_bucket{route=\"/iam/login\","
+                 "status=\"200\",le=\"+Inf\"}") >= 1 &&
+           value("latchkey_http_request_duration_seconds_sum" + login_ok) > 0;
   }));
   BOOST_TEST(r.header("content-type").find("text/plain") == 0);
   BOOST_TEST(r.body.find("# TYPE latchkey_http_request_duration_seconds histogram") !=

@@ -1,6 +1,8 @@
 // A writer that appends forever, printing each acknowledged event as
 // "SEQ ID" on its own line (one write(2) per line), until it is killed.
 // Usage: append_child DIR THREADS
+//    or: append_child DIR snapshot SEQ BYTES: writes one snapshot of BYTES
+//        bytes 's' at SEQ, then exits at once (_exit: nothing closed).
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +18,13 @@ using namespace latchkey;
 using namespace latchkey::events;
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[2]) == "snapshot") {
+    auto log = open_rocksdb_log(argv[1], OpenMode::create_new);
+    if (!log) return 3;
+    const std::string bytes(std::stoul(argv[4]), 's');
+    if (!(*log)->put_snapshot(Snapshot{std::stoull(argv[3]), bytes})) _exit(4);
+    _exit(0);
+  }
   if (argc != 3) return 2;
   const std::string dir = argv[1];
   const int threads = std::stoi(argv[2]);
