@@ -413,8 +413,7 @@ class RocksEventLog final : public EventLog {
     // before the ingestion loses only this snapshot, never an event.
     const std::string path = dir_ + "/snapshot-" + std::to_string(s.seq) + ".tmp";
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(h_->db->GetDBOptions()),
-                                  h_->db->GetOptions(h_->cf(kSnapshotsCf)),
-                                  h_->cf(kSnapshotsCf));
+                                  h_->db->GetOptions(h_->cf(kSnapshotsCf)), h_->cf(kSnapshotsCf));
     rocksdb::Status st = writer.Open(path);
     if (st.ok()) st = writer.Put(bin::be64(s.seq), s.bytes);
     if (st.ok()) st = writer.Finish();  // syncs the file

@@ -13,6 +13,7 @@
 
 #include "events/event_log.h"
 #include "events/verify.h"
+#include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
@@ -92,15 +93,9 @@ BOOST_AUTO_TEST_CASE(a_written_snapshot_survives_a_process_that_dies_at_once) {
   test::TempDir dir;
   const std::string log_dir = dir / "log";
   const std::size_t size = 3u << 20;  // a few megabytes, like a real one
-  std::vector<std::string> args{APPEND_CHILD, log_dir, "snapshot", "7", std::to_string(size)};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  BOOST_REQUIRE(posix_spawn(&pid, APPEND_CHILD, nullptr, nullptr, argv.data(), environ) == 0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  BOOST_TEST_REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0), "the child failed");
+  const auto child =
+      test::run_command({APPEND_CHILD, log_dir, "snapshot", "7", std::to_string(size)});
+  BOOST_TEST_REQUIRE(child.exit_code == 0, "the child failed: " << child.err);
   auto log = open_rocksdb_log(log_dir, OpenMode::read_write);
   BOOST_REQUIRE(log.has_value());
   auto snap = (*log)->find_snapshot(UINT64_MAX);

@@ -85,7 +85,8 @@ BOOST_AUTO_TEST_CASE(megabytes_of_lines_land_whole_across_writeback_and_truncati
     log.flush();
     const auto lines = read_lines();
     BOOST_REQUIRE(lines.size() == 15000u);
-    for (int i = 0; i < 15000; i += 997) BOOST_TEST(lines[static_cast<std::size_t>(i)] == line_of(i));
+    for (int i = 0; i < 15000; i += 997)
+      BOOST_TEST(lines[static_cast<std::size_t>(i)] == line_of(i));
     BOOST_TEST(lines.back() == line_of(14999));
 
     std::filesystem::resize_file(path, 0);
