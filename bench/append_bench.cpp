@@ -25,7 +25,7 @@
 #include "events/bench_baseline.h"
 #include "events/codec.h"
 #include "events/event_log.h"
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 
 namespace {
 
@@ -74,11 +74,11 @@ std::size_t stored_size() {
 }
 
 Result<Run> run_latchkey(const std::string& dir, int writers, std::chrono::milliseconds duration,
-                         const events::Sequencer::Options& options) {
+                         const service::Sequencer::Options& options) {
   auto log = events::open_rocksdb_log(dir, events::OpenMode::create_new, events::LogOptions{true});
   if (!log) return log.error();
   SystemClock clock;
-  events::Sequencer sequencer(**log, clock, nullptr, options);
+  service::Sequencer sequencer(**log, clock, nullptr, options);
   std::atomic<std::uint64_t> groups{0}, grouped{0};
   sequencer.set_batch_observer([&](std::size_t n, Micros, bool ok) {
     if (!ok) return;
@@ -98,7 +98,7 @@ Result<Run> run_latchkey(const std::string& dir, int writers, std::chrono::milli
       std::uint64_t mine = 0;
       while (std::chrono::steady_clock::now() < deadline) {
         const std::uint64_t n = next.fetch_add(1);
-        auto r = sequencer.submit_and_wait(events::Sequencer::Isolation::shared,
+        auto r = sequencer.submit_and_wait(service::Sequencer::Isolation::shared,
                                            [n](Micros) -> Result<std::vector<Draft>> {
                                              return std::vector<Draft>{token_draft(n)};
                                            });
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int rounds = 5;
   std::string parent;
-  events::Sequencer::Options sequencer_options;
+  service::Sequencer::Options sequencer_options;
   app.add_option("--writers", writer_counts, "Concurrent writers to measure")->delimiter(',');
   app.add_option("--seconds", seconds, "Length of each measurement")->capture_default_str();
   app.add_option("--rounds", rounds, "Rounds (each runs both sides)")->capture_default_str();

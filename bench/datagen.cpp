@@ -5,7 +5,8 @@
 #include <optional>
 #include <random>
 
-#include "events/signing.h"
+#include "base/signing.h"
+#include "keys/ids.h"
 #include "replay/rebuild.h"
 
 namespace latchkey::bench {
@@ -358,13 +359,13 @@ Result<GenResult> generate_log(events::EventLog& log, const GenOptions& options)
   return g.run();
 }
 
-Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const domain::Pepper& pepper,
+Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const keys::Pepper& pepper,
                                               std::uint64_t principals,
                                               std::uint64_t keys_per_principal, Micros now) {
   std::vector<IssuedKey> out;
   out.reserve(principals * keys_per_principal);
   std::vector<Draft> batch;
-  const RequestContext ctx{"system", domain::new_request_id(), ""};
+  const RequestContext ctx{"system", keys::new_request_id(), ""};
   auto flush = [&]() -> Status {
     if (batch.empty()) return {};
     auto r = log.append(batch, now);
@@ -373,14 +374,14 @@ Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const domai
     return {};
   };
   for (std::uint64_t i = 0; i < principals; ++i) {
-    const std::string id = domain::new_user_id();
+    const std::string id = keys::new_user_id();
     batch.push_back(Draft{
         EventType::user_created,
         events::PrincipalCreated{
             id, "load user " + std::to_string(i), "load" + std::to_string(i) + "@example.com", {}},
         ctx});
     for (std::uint64_t j = 0; j < keys_per_principal; ++j) {
-      IssuedKey k{domain::new_apikey(), domain::new_secretkey()};
+      IssuedKey k{keys::new_apikey(), keys::new_secretkey()};
       events::KeyCreated d;
       d.apikey = k.apikey;
       d.principal_id = id;

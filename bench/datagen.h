@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "events/event_log.h"
 
 namespace latchkey::bench {
@@ -55,7 +56,7 @@ struct IssuedKey {
 // 90 days from `now`, as user.created and key.created events appended to
 // `log` (in a data directory made by `latchkey init`, with its pepper).
 // Returns the keys with their secrets.
-Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const domain::Pepper& pepper,
+Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const keys::Pepper& pepper,
                                               std::uint64_t principals,
                                               std::uint64_t keys_per_principal, Micros now);
 

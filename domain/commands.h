@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "events/clock.h"
-#include "events/encoding.h"
+#include "base/clock.h"
+#include "base/encoding.h"
 #include "projections/views.h"
 
 namespace latchkey::domain {

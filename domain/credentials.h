@@ -1,5 +1,6 @@
 #pragma once
-// Identifiers and secrets, their formats, and how secrets are kept.
+// The formats of identifiers and secrets (pure checks; making fresh ones
+// needs randomness and lives in keys/ids.h).
 //
 //   apikey     lk_  + 24 hex digits (96 random bits): a public identifier
 //   secretkey  lks_ + 64 hex digits (256 random bits) + 8 hex digits of checksum
@@ -14,33 +15,14 @@
 #include <string>
 #include <string_view>
 
-#include "events/encoding.h"
-#include "events/error.h"
-
 namespace latchkey::domain {
 
-std::string new_apikey();
-std::string new_secretkey();
-std::string new_user_id();
-std::string new_service_account_id();
-std::string new_jti();
-std::string new_request_id();
-
-bool is_apikey(std::string_view s);
+[[nodiscard]] bool is_apikey(std::string_view s);
 // Form and checksum; says nothing about whether the secret is valid for a key.
-bool is_secretkey(std::string_view s);
-bool is_principal_id(std::string_view s);
+[[nodiscard]] bool is_secretkey(std::string_view s);
+[[nodiscard]] bool is_principal_id(std::string_view s);
 
-// The server's pepper: 32 random bytes in a 0600 file beside the log.
-class Pepper {
- public:
-  explicit Pepper(std::string bytes) : bytes_(std::move(bytes)) {}
-  static Pepper generate();
-  Digest hash(std::string_view secretkey) const { return hmac_sha256(bytes_, secretkey); }
-  const std::string& bytes() const { return bytes_; }
-
- private:
-  std::string bytes_;
-};
+// The 8 hex digits that end a secretkey whose first 68 characters are `body`.
+[[nodiscard]] std::string secretkey_checksum(std::string_view body);
 
 }  // namespace latchkey::domain

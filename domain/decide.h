@@ -10,7 +10,7 @@
 
 #include "domain/commands.h"
 #include "domain/throttle.h"
-#include "events/error.h"
+#include "base/error.h"
 #include "events/event.h"
 #include "projections/views.h"
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "events/clock.h"
+#include "base/clock.h"
 #include "projections/views.h"
 
 namespace latchkey::domain {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "events/error.h"
+#include "base/error.h"
 
 namespace latchkey::events::bench {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "events/encoding.h"
+#include "base/encoding.h"
 
 namespace latchkey::bin {
 

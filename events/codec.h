@@ -14,7 +14,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "events/event.h"
 
 namespace latchkey::events {

@@ -11,8 +11,8 @@
 #include <variant>
 #include <vector>
 
-#include "events/clock.h"
-#include "events/encoding.h"
+#include "base/clock.h"
+#include "base/encoding.h"
 
 namespace latchkey::events {
 

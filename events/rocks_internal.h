@@ -8,7 +8,7 @@
 
 #include <rocksdb/db.h>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "events/event_log.h"
 
 namespace latchkey::events {

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "events/event_log.h"
 
 namespace latchkey::events::testing {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "events/event_log.h"
-#include "events/signing.h"
+#include "base/signing.h"
 
 namespace latchkey::events {
 

@@ -8,24 +8,24 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "domain/command_service.h"
-#include "domain/secret_store.h"
+#include "service/command_service.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "http/config.h"
 #include "http/mailer.h"
 #include "http/metrics.h"
 #include "http/router.h"
-#include "http/tokens.h"
+#include "keys/tokens.h"
 #include "projections/live_views.h"
 
 namespace latchkey::http {
 
 struct ApiDeps {
-  domain::CommandService& commands;
+  service::CommandService& commands;
   projections::LiveViews& views;
   events::EventLog& log;
-  domain::SecretStore& secrets;
-  TokenService& tokens;
+  keys::SecretStore& secrets;
+  keys::TokenService& tokens;
   const Clock& clock;
   Metrics& metrics;
   const Config& config;

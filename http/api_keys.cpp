@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "http/api.h"
 #include "http/body.h"
 #include "http/error_map.h"
@@ -40,8 +41,8 @@ void Api::create_key(Request& req, Reply reply, const Caller& caller,
   if (auto st = f.no_others(); !st) return reply(error(req, st.error()));
   c.mail_configured = d_.mailer != nullptr;
 
-  c.apikey = domain::new_apikey();
-  std::string secret = domain::new_secretkey();
+  c.apikey = keys::new_apikey();
+  std::string secret = keys::new_secretkey();
   c.secret_hash = d_.secrets.pepper().hash(secret);
   const std::string apikey = c.apikey;
   const bool send = c.send_email;

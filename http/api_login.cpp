@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "http/api.h"
 #include "http/body.h"
 #include "http/error_map.h"
@@ -50,7 +51,7 @@ void Api::add_login_routes() {
       return fail(e, "locked");
     }
     a.kid = kid;
-    a.jti = domain::new_jti();
+    a.jti = keys::new_jti();
     d_.commands.login(
         std::move(a), context(req, nullptr),
         [this, reply, rid = req.request_id](Result<domain::LoginDecision> r) mutable {

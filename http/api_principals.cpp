@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "http/api.h"
 #include "http/body.h"
 #include "http/error_map.h"
@@ -38,7 +39,7 @@ void Api::add_principal_routes() {
       if (!roles) return reply(error(req, roles.error()));
       c.roles = roles->value_or(std::vector<std::string>{});
       if (auto st = f.no_others(); !st) return reply(error(req, st.error()));
-      c.id = kind == PrincipalKind::user ? domain::new_user_id() : domain::new_service_account_id();
+      c.id = kind == PrincipalKind::user ? keys::new_user_id() : keys::new_service_account_id();
       const std::string id = c.id;
       d_.commands.execute(
           c, context(req, &*caller),

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "domain/command_service.h"
-#include "domain/secret_store.h"
+#include "service/command_service.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "http/api.h"
 #include "http/checkpointer.h"
@@ -19,7 +19,7 @@
 #include "http/server.h"
 #include "http/smtp_mailer.h"
 #include "http/stop_signals.h"
-#include "http/tokens.h"
+#include "keys/tokens.h"
 #include "projections/live_views.h"
 #include "replay/rebuild.h"
 
@@ -38,10 +38,10 @@ class ServerApp final : public App {
         server_log_("stderr") {}
 
   Status init() {
-    auto secrets = domain::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
+    auto secrets = keys::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
     if (!secrets) return secrets.error();
     secrets_ = std::move(*secrets);
-    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(config_.data_dir),
+    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(config_.data_dir),
                                         events::OpenMode::read_write);
     if (!log) return log.error();
     log_ = std::move(*log);
@@ -61,7 +61,7 @@ class ServerApp final : public App {
                                               config_.data_dir + "/signing");
     }
     views_ = std::make_unique<projections::LiveViews>(std::move(*views));
-    commands_ = std::make_unique<domain::CommandService>(*log_, *views_, clock_);
+    commands_ = std::make_unique<service::CommandService>(*log_, *views_, clock_);
     commands_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {
       metrics_.append(n, latency, ok);
       if (writable_.exchange(ok) != ok) {
@@ -80,7 +80,7 @@ class ServerApp final : public App {
     log_->subscribe([this](std::span<const events::Event> committed) {
       if (!committed.empty()) snapshotter_->notify(committed.back().seq);
     });
-    tokens_ = std::make_unique<TokenService>(*secrets_, *views_, config_.issuer);
+    tokens_ = std::make_unique<keys::TokenService>(*secrets_, *views_, config_.issuer);
     metrics_.add_gauge("latchkey_log_head_seq", "Sequence number of the newest event.",
                        [this] { return static_cast<double>(log_->head().seq); });
     metrics_.add_gauge("latchkey_projection_lag_events",
@@ -221,12 +221,12 @@ class ServerApp final : public App {
   Metrics metrics_;
   std::atomic<bool> writable_{true};
   std::size_t threads_ = 1;
-  std::unique_ptr<domain::SecretStore> secrets_;
+  std::unique_ptr<keys::SecretStore> secrets_;
   std::unique_ptr<events::EventLog> log_;
   std::unique_ptr<projections::LiveViews> views_;
-  std::unique_ptr<domain::CommandService> commands_;
+  std::unique_ptr<service::CommandService> commands_;
   std::unique_ptr<replay::Snapshotter> snapshotter_;
-  std::unique_ptr<TokenService> tokens_;
+  std::unique_ptr<keys::TokenService> tokens_;
   std::unique_ptr<Mailer> mailer_;
   std::unique_ptr<net::io_context> ioc_;
   std::unique_ptr<net::ssl::context> tls_;

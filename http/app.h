@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "http/config.h"
 
 namespace latchkey::http {

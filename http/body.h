@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "http/types.h"
 
 namespace latchkey::http {

@@ -5,8 +5,8 @@
 
 namespace latchkey::http {
 
-events::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
-                                                const domain::SecretStore& secrets,
+service::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
+                                                const keys::SecretStore& secrets,
                                                 const projections::LiveViews& views) {
   return [&log, &secrets, &views](Micros) -> Result<std::vector<events::Draft>> {
     const events::Head head = log.head();
@@ -27,8 +27,8 @@ events::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
   };
 }
 
-Checkpointer::Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands,
-                           const domain::SecretStore& secrets, const projections::LiveViews& views,
+Checkpointer::Checkpointer(boost::asio::io_context& ioc, service::CommandService& commands,
+                           const keys::SecretStore& secrets, const projections::LiveViews& views,
                            const Config& config, JsonLog& log)
     : timer_(ioc),
       commands_(commands),
@@ -67,7 +67,7 @@ void Checkpointer::tick() {
   if (!by_events && !by_time) return;
   in_flight_ = true;
   last_ = now;
-  commands_.submit(events::Sequencer::Isolation::exclusive,
+  commands_.submit(service::Sequencer::Isolation::exclusive,
                    checkpoint_producer(commands_.log(), secrets_, views_),
                    [this](Result<std::vector<events::Event>> r) {
                      if (!r) log_.error("checkpoint failed", {{"detail", r.error().detail}});

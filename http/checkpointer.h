@@ -10,8 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "domain/command_service.h"
-#include "domain/secret_store.h"
+#include "service/command_service.h"
+#include "keys/secret_store.h"
 #include "http/config.h"
 #include "http/json_log.h"
 #include "projections/live_views.h"
@@ -20,14 +20,14 @@ namespace latchkey::http {
 
 // The producer that appends one checkpoint of the current head (run exclusive,
 // so the head is everything committed). No events if the head is a checkpoint.
-events::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
-                                                const domain::SecretStore& secrets,
+service::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
+                                                const keys::SecretStore& secrets,
                                                 const projections::LiveViews& views);
 
 class Checkpointer {
  public:
-  Checkpointer(boost::asio::io_context& ioc, domain::CommandService& commands,
-               const domain::SecretStore& secrets, const projections::LiveViews& views,
+  Checkpointer(boost::asio::io_context& ioc, service::CommandService& commands,
+               const keys::SecretStore& secrets, const projections::LiveViews& views,
                const Config& config, JsonLog& log);
   // Cancels the timer. Thread-safe.
   void stop();
@@ -37,8 +37,8 @@ class Checkpointer {
   void tick();
 
   boost::asio::steady_timer timer_;
-  domain::CommandService& commands_;
-  const domain::SecretStore& secrets_;
+  service::CommandService& commands_;
+  const keys::SecretStore& secrets_;
   const projections::LiveViews& views_;
   const Config& config_;
   JsonLog& log_;

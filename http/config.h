@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "events/error.h"
+#include "base/error.h"
 
 namespace latchkey::http {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The one place where error codes become HTTP statuses (tested as a table).
 
-#include "events/error.h"
+#include "base/error.h"
 #include "http/types.h"
 
 namespace latchkey::http {

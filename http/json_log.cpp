@@ -8,7 +8,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "events/clock.h"
+#include "base/clock.h"
 
 namespace latchkey::http {
 

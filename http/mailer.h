@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "events/error.h"
+#include "base/error.h"
 
 namespace latchkey::http {
 

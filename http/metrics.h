@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "events/clock.h"
+#include "base/clock.h"
 
 namespace latchkey::http {
 

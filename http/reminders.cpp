@@ -21,7 +21,7 @@ std::vector<ReminderDue> reminders_due(const projections::Views& v, Micros now) 
   return out;
 }
 
-Reminders::Reminders(boost::asio::io_context& ioc, domain::CommandService& commands,
+Reminders::Reminders(boost::asio::io_context& ioc, service::CommandService& commands,
                      const projections::LiveViews& views, Mailer& mailer, const Clock& clock,
                      const Config& config, Metrics& metrics, JsonLog& log)
     : timer_(ioc),

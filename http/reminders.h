@@ -12,7 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "domain/command_service.h"
+#include "service/command_service.h"
 #include "http/config.h"
 #include "http/json_log.h"
 #include "http/mailer.h"
@@ -33,7 +33,7 @@ std::vector<ReminderDue> reminders_due(const projections::Views& v, Micros now);
 
 class Reminders {
  public:
-  Reminders(boost::asio::io_context& ioc, domain::CommandService& commands,
+  Reminders(boost::asio::io_context& ioc, service::CommandService& commands,
             const projections::LiveViews& views, Mailer& mailer, const Clock& clock,
             const Config& config, Metrics& metrics, JsonLog& log);
   void stop();
@@ -43,7 +43,7 @@ class Reminders {
   void pass();
 
   boost::asio::steady_timer timer_;
-  domain::CommandService& commands_;
+  service::CommandService& commands_;
   const projections::LiveViews& views_;
   Mailer& mailer_;
   const Clock& clock_;

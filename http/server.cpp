@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "http/error_map.h"
 
 namespace latchkey::http {
@@ -116,7 +117,7 @@ struct SessionRunner {
   net::awaitable<void> write_error(int status, Errc code, const std::string& message,
                                    std::string_view client_rid = {}) {
     const std::string rid =
-        valid_request_id(client_rid) ? std::string(client_rid) : domain::new_request_id();
+        valid_request_id(client_rid) ? std::string(client_rid) : keys::new_request_id();
     Response r = error_response(make_error(code, message), rid);
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
     decorate(res, r, rid, false);
@@ -280,7 +281,7 @@ struct SessionRunner {
       req.received_at = SystemClock().now();
       const auto rid_header = msg["X-Request-Id"];
       req.request_id =
-          valid_request_id(rid_header) ? std::string(rid_header) : domain::new_request_id();
+          valid_request_id(rid_header) ? std::string(rid_header) : keys::new_request_id();
       for (const auto& f : msg) {
         std::string name(f.name_string());
         for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -15,7 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "http/config.h"
 #include "http/json_log.h"
 #include "http/metrics.h"

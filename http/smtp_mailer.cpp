@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 
 namespace latchkey::http {
 
@@ -131,7 +132,7 @@ Status SmtpMailer::deliver(const MailMessage& m) const {
   Payload payload;
   payload.data = "Date: " + rfc5322_date() + "\r\n" + "To: <" + m.to + ">\r\n" +
                  "From: latchkey <" + config_.smtp_from + ">\r\n" + "Subject: " + m.subject +
-                 "\r\n" + "Message-ID: <" + domain::new_request_id() + "@" + domain + ">\r\n" +
+                 "\r\n" + "Message-ID: <" + keys::new_request_id() + "@" + domain + ">\r\n" +
                  "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                  "Content-Transfer-Encoding: 8bit\r\n\r\n" +
                  crlf(m.body);

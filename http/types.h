@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "events/clock.h"
+#include "base/clock.h"
 
 namespace latchkey::http {
 

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "events/error.h"
+#include "base/error.h"
 #include "events/event.h"
 
 namespace latchkey::projections {

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "domain/command_service.h"
-#include "domain/secret_store.h"
+#include "service/command_service.h"
+#include "keys/secret_store.h"
 #include "events/codec.h"
 #include "events/event_log.h"
 #include "events/verify.h"
@@ -29,7 +29,7 @@ int fail(const std::string& m) {
 }
 
 Result<std::unique_ptr<events::EventLog>> open_reader(const std::string& data) {
-  return events::open_rocksdb_log(domain::SecretStore::log_dir(data), events::OpenMode::read_only);
+  return events::open_rocksdb_log(keys::SecretStore::log_dir(data), events::OpenMode::read_only);
 }
 
 std::string summary(const events::Event& e) {
@@ -243,8 +243,8 @@ int cmd_backup(const ForensicsOptions& o) {
   if (ec) return fail("cannot create " + o.to_dir + ": " + ec.message());
   fs::permissions(o.to_dir, fs::perms::owner_all, ec);
   std::string how;
-  auto st = events::backup_rocksdb_log(domain::SecretStore::log_dir(o.data),
-                                       domain::SecretStore::log_dir(o.to_dir), &how);
+  auto st = events::backup_rocksdb_log(keys::SecretStore::log_dir(o.data),
+                                       keys::SecretStore::log_dir(o.to_dir), &how);
   if (!st) {
     fs::remove_all(o.to_dir, ec);
     return fail(st.error().message);
@@ -285,10 +285,10 @@ int cmd_jwks(const ForensicsOptions& o) {
 }
 
 int cmd_rotate(const ForensicsOptions& o) {
-  auto secrets = domain::SecretStore::open(o.data, true);
+  auto secrets = keys::SecretStore::open(o.data, true);
   if (!secrets) return fail(secrets.error().message);
   auto log =
-      events::open_rocksdb_log(domain::SecretStore::log_dir(o.data), events::OpenMode::read_write);
+      events::open_rocksdb_log(keys::SecretStore::log_dir(o.data), events::OpenMode::read_write);
   if (!log) {
     if (log.error().code == Errc::unavailable) {
       return fail(log.error().message +
@@ -300,7 +300,7 @@ int cmd_rotate(const ForensicsOptions& o) {
   if (!views) return fail(views.error().message);
   projections::LiveViews live(std::move(*views));
   SystemClock clock;
-  domain::CommandService commands(**log, live, clock);
+  service::CommandService commands(**log, live, clock);
   auto key = (*secrets)->add_signing_key(alg_from_name(o.alg).value_or(SignAlg::es256));
   if (!key) return fail(key.error().message);
   auto r = commands.execute_and_wait(

@@ -3,9 +3,10 @@
 #include <filesystem>
 #include <future>
 
-#include "domain/command_service.h"
+#include "service/command_service.h"
 #include "domain/credentials.h"
-#include "domain/secret_store.h"
+#include "keys/ids.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "projections/live_views.h"
 
@@ -15,29 +16,29 @@ namespace fs = std::filesystem;
 
 Result<InitResult> init_data_dir(const InitOptions& o) {
   std::error_code ec;
-  if (fs::exists(domain::SecretStore::log_dir(o.data_dir) + "/CURRENT", ec) ||
+  if (fs::exists(keys::SecretStore::log_dir(o.data_dir) + "/CURRENT", ec) ||
       fs::exists(o.data_dir + "/pepper", ec)) {
     return make_error(Errc::exists,
                       o.data_dir + " already holds a latchkey log; nothing was changed");
   }
   const bool existed = fs::exists(o.data_dir, ec);
-  auto secrets = domain::SecretStore::create(o.data_dir, o.alg);
+  auto secrets = keys::SecretStore::create(o.data_dir, o.alg);
   if (!secrets) return secrets.error();
 
   auto result = [&]() -> Result<InitResult> {
-    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data_dir),
+    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(o.data_dir),
                                         events::OpenMode::create_new);
     if (!log) return log.error();
     SystemClock clock;
     projections::LiveViews views{projections::Views{}};
-    domain::CommandService commands(**log, views, clock);
-    const events::RequestContext ctx{"system", domain::new_request_id(), ""};
+    service::CommandService commands(**log, views, clock);
+    const events::RequestContext ctx{"system", keys::new_request_id(), ""};
 
     auto first = [&]() -> Status {
       std::promise<Result<std::vector<events::Event>>> p;
       auto f = p.get_future();
       commands.record({events::Draft{events::EventType::system_initialized,
-                                     events::SystemInitialized{domain::new_request_id(), 1},
+                                     events::SystemInitialized{keys::new_request_id(), 1},
                                      {}}},
                       ctx,
                       [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
@@ -54,15 +55,15 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
 
     domain::CreatePrincipal admin;
     admin.kind = projections::PrincipalKind::service_account;
-    admin.id = domain::new_service_account_id();
+    admin.id = keys::new_service_account_id();
     admin.name = o.admin_name;
     admin.roles = {"admin"};
     if (auto r = commands.execute_and_wait(admin, ctx); !r) return r.error();
 
     InitResult out;
     out.principal_id = admin.id;
-    out.apikey = domain::new_apikey();
-    out.secretkey = domain::new_secretkey();
+    out.apikey = keys::new_apikey();
+    out.secretkey = keys::new_secretkey();
     domain::CreateKey k;
     k.kind = projections::PrincipalKind::service_account;
     k.principal_id = admin.id;
@@ -79,7 +80,7 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
 
   if (!result) {
     // Leave the directory as it was found.
-    fs::remove_all(domain::SecretStore::log_dir(o.data_dir), ec);
+    fs::remove_all(keys::SecretStore::log_dir(o.data_dir), ec);
     fs::remove_all(o.data_dir + "/signing", ec);
     fs::remove(o.data_dir + "/pepper", ec);
     if (!existed) fs::remove(o.data_dir, ec);

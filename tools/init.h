@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "events/clock.h"
-#include "events/error.h"
-#include "events/signing.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/signing.h"
 
 namespace latchkey::tools {
 

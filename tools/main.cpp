@@ -6,7 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "domain/secret_store.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "events/verify.h"
 #include "http/app.h"

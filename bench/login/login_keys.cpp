@@ -13,7 +13,7 @@
 #include <cstdio>
 
 #include "bench/datagen.h"
-#include "domain/secret_store.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 
 int main(int argc, char** argv) {
@@ -29,13 +29,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto secrets = domain::SecretStore::open(data, true);
+  auto secrets = keys::SecretStore::open(data, true);
   if (!secrets) {
     std::fprintf(stderr, "bench_login_keys: %s\n", secrets.error().message.c_str());
     return 1;
   }
   auto log =
-      events::open_rocksdb_log(domain::SecretStore::log_dir(data), events::OpenMode::read_write);
+      events::open_rocksdb_log(keys::SecretStore::log_dir(data), events::OpenMode::read_write);
   if (!log) {
     std::fprintf(stderr, "bench_login_keys: %s\n", log.error().message.c_str());
     return 1;

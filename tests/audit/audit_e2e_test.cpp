@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "events/codec.h"
-#include "events/signing.h"
+#include "base/signing.h"
 #include "events/testing.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"

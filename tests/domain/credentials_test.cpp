@@ -4,9 +4,11 @@
 #include <set>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 
 using namespace latchkey;
 using namespace latchkey::domain;
+using namespace latchkey::keys;
 
 BOOST_AUTO_TEST_SUITE(credentials)
 

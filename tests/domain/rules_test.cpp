@@ -4,6 +4,7 @@
 
 using namespace latchkey;
 using namespace latchkey::domain;
+using namespace latchkey::keys;
 using latchkey::test::World;
 using projections::KeyState;
 using projections::KeyStatus;

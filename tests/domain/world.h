@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "domain/decide.h"
 #include "projections/views.h"
 
@@ -16,7 +17,7 @@ struct World {
   projections::Views views;
   domain::LoginThrottle throttle;
   Micros now = kT0;
-  domain::Pepper pepper{std::string(32, 'p')};
+  keys::Pepper pepper{std::string(32, 'p')};
 
   std::vector<events::Event> commit(std::vector<events::Draft> drafts) {
     std::vector<events::Event> out;
@@ -46,7 +47,7 @@ struct World {
   }
 
   std::string user(const std::string& name = "Ann", std::vector<std::string> roles = {}) {
-    domain::CreatePrincipal c{projections::PrincipalKind::user, domain::new_user_id(), name,
+    domain::CreatePrincipal c{projections::PrincipalKind::user, keys::new_user_id(), name,
                               "ann@example.com", std::move(roles)};
     ok(c);
     return c.id;
@@ -54,7 +55,7 @@ struct World {
 
   std::string service_account(const std::string& email = "", std::vector<std::string> roles = {}) {
     domain::CreatePrincipal c{projections::PrincipalKind::service_account,
-                              domain::new_service_account_id(), "ci", email, std::move(roles)};
+                              keys::new_service_account_id(), "ci", email, std::move(roles)};
     ok(c);
     return c.id;
   }
@@ -67,12 +68,12 @@ struct World {
   domain::CreateKey key_command(const std::string& principal) {
     domain::CreateKey c;
     c.principal_id = principal;
-    c.apikey = domain::new_apikey();
+    c.apikey = keys::new_apikey();
     return c;
   }
 
   Key key(const std::string& principal, std::optional<std::int64_t> days = std::nullopt) {
-    Key k{domain::new_apikey(), domain::new_secretkey()};
+    Key k{keys::new_apikey(), keys::new_secretkey()};
     domain::CreateKey c;
     c.principal_id = principal;
     c.apikey = k.apikey;
@@ -89,7 +90,7 @@ struct World {
     const std::string s = secret.value_or(k.secret);
     a.presented_hash = pepper.hash(s);
     a.well_formed = domain::is_apikey(k.apikey) && domain::is_secretkey(s);
-    a.jti = domain::new_jti();
+    a.jti = keys::new_jti();
     a.kid = "kid";
     a.source_ip = ip;
     auto d = domain::decide_login(views, throttle, a, now);

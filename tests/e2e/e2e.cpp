@@ -5,8 +5,8 @@
 #include <atomic>
 #include <thread>
 
-#include "events/encoding.h"
-#include "events/signing.h"
+#include "base/encoding.h"
+#include "base/signing.h"
 #include "tests/support/temp_dir.h"
 
 namespace latchkey::e2e {

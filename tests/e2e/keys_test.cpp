@@ -2,7 +2,7 @@
 // limit (409), deleting a principal, and self-service under /iam/me.
 #include <boost/test/unit_test.hpp>
 
-#include "events/clock.h"
+#include "base/clock.h"
 #include "tests/e2e/e2e.h"
 
 using namespace latchkey;

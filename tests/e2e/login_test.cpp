@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "events/clock.h"
+#include "base/clock.h"
 #include "tests/e2e/e2e.h"
 
 using namespace latchkey;

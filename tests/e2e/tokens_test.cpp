@@ -2,9 +2,9 @@
 // introspection; the JWKS; signing key rotation; the token lifetime setting.
 #include <boost/test/unit_test.hpp>
 
-#include "events/clock.h"
-#include "events/encoding.h"
-#include "events/signing.h"
+#include "base/clock.h"
+#include "base/encoding.h"
+#include "base/signing.h"
 #include "tests/e2e/e2e.h"
 
 using namespace latchkey;

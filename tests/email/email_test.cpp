@@ -10,7 +10,7 @@
 #include <future>
 #include <regex>
 
-#include "events/clock.h"
+#include "base/clock.h"
 #include "tests/e2e/e2e.h"
 #include "tests/email/smtp_sink.h"
 #include "tests/support/child_process.h"

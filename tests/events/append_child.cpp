@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "events/event_log.h"
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 
 using namespace latchkey;
 using namespace latchkey::events;
+using latchkey::service::Sequencer;
 
 int main(int argc, char** argv) {
   if (argc == 5 && std::string(argv[2]) == "snapshot") {

@@ -6,7 +6,7 @@
 
 #include "events/binary.h"
 #include "events/codec.h"
-#include "events/encoding.h"
+#include "base/encoding.h"
 
 using namespace latchkey;
 using namespace latchkey::events;

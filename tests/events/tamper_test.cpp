@@ -2,7 +2,7 @@
 
 #include "events/codec.h"
 #include "events/event_log.h"
-#include "events/signing.h"
+#include "base/signing.h"
 #include "events/testing.h"
 #include "events/verify.h"
 #include "tests/events/helpers.h"

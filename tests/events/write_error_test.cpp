@@ -6,13 +6,14 @@
 #include <unistd.h>
 
 #include "events/event_log.h"
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 #include "events/verify.h"
 #include "tests/events/helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
 using namespace latchkey::events;
+using latchkey::service::Sequencer;
 
 #if defined(__SANITIZE_THREAD__)
 constexpr bool kThreadSanitizer = true;

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "events/codec.h"
-#include "events/encoding.h"
+#include "base/encoding.h"
 #include "projections/views.h"
 
 using namespace latchkey;

@@ -1,4 +1,4 @@
-// Fuzz target: the token verifier (http/tokens.h TokenService::verify) with
+// Fuzz target: the token verifier (keys/tokens.h TokenService::verify) with
 // a real signing key published in the views, as the server has it.
 // First byte: 0 the token as given; 1 a genuine token with base64url digits
 // changed (pairs: position from the end, bits to flip in the digit's
@@ -17,9 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "domain/secret_store.h"
-#include "events/encoding.h"
-#include "http/tokens.h"
+#include "keys/secret_store.h"
+#include "base/encoding.h"
+#include "keys/tokens.h"
 #include "projections/live_views.h"
 
 using namespace latchkey;
@@ -28,9 +28,9 @@ namespace {
 
 struct World {
   std::string dir;
-  std::unique_ptr<domain::SecretStore> secrets;
+  std::unique_ptr<keys::SecretStore> secrets;
   std::unique_ptr<projections::LiveViews> views;
-  std::unique_ptr<http::TokenService> tokens;
+  std::unique_ptr<keys::TokenService> tokens;
   std::shared_ptr<const SigningKey> key;
   Micros now = 0;
   std::string genuine;
@@ -39,7 +39,7 @@ struct World {
     char tmpl[] = "/tmp/latchkey-fuzz-XXXXXX";
     if (!::mkdtemp(tmpl)) std::abort();
     dir = tmpl;
-    auto s = domain::SecretStore::create(dir + "/data", SignAlg::es256);
+    auto s = keys::SecretStore::create(dir + "/data", SignAlg::es256);
     if (!s) std::abort();
     secrets = std::move(*s);
     key = secrets->newest();
@@ -53,7 +53,7 @@ struct World {
         events::SigningKeyRotated{key->kid(), alg_name(key->alg()), key->public_key().jwk(), "", 0};
     projections::apply(v, e);
     views = std::make_unique<projections::LiveViews>(std::move(v));
-    tokens = std::make_unique<http::TokenService>(*secrets, *views, "latchkey");
+    tokens = std::make_unique<keys::TokenService>(*secrets, *views, "latchkey");
     events::TokenIssued t;
     t.jti = std::string(32, 'a');
     t.apikey = "lk_000000000000000000000000";

@@ -14,8 +14,8 @@
 #include <set>
 #include <sstream>
 
-#include "domain/command_service.h"
-#include "domain/secret_store.h"
+#include "service/command_service.h"
+#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "http/api.h"
 #include "http/console.h"
@@ -92,18 +92,18 @@ class LiveApi {
     o.data_dir = dir_ / "data";
     auto init = tools::init_data_dir(o);
     BOOST_REQUIRE_MESSAGE(init.has_value(), "init: " << init.error().message);
-    auto secrets = domain::SecretStore::open(o.data_dir, true);
+    auto secrets = keys::SecretStore::open(o.data_dir, true);
     BOOST_REQUIRE(secrets.has_value());
     secrets_ = std::move(*secrets);
-    auto log = events::open_rocksdb_log(domain::SecretStore::log_dir(o.data_dir),
+    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(o.data_dir),
                                         events::OpenMode::read_write);
     BOOST_REQUIRE(log.has_value());
     log_ = std::move(*log);
     auto views = replay::rebuild(*log_, log_->head().seq);
     BOOST_REQUIRE(views.has_value());
     views_ = std::make_unique<projections::LiveViews>(std::move(*views));
-    commands_ = std::make_unique<domain::CommandService>(*log_, *views_, clock_);
-    tokens_ = std::make_unique<http::TokenService>(*secrets_, *views_, config_.issuer);
+    commands_ = std::make_unique<service::CommandService>(*log_, *views_, clock_);
+    tokens_ = std::make_unique<keys::TokenService>(*secrets_, *views_, config_.issuer);
     http::ApiDeps deps{*commands_,
                        *views_,
                        *log_,
@@ -131,11 +131,11 @@ class LiveApi {
   SystemClock clock_;
   http::Metrics metrics_;
   http::Config config_;
-  std::unique_ptr<domain::SecretStore> secrets_;
+  std::unique_ptr<keys::SecretStore> secrets_;
   std::unique_ptr<events::EventLog> log_;
   std::unique_ptr<projections::LiveViews> views_;
-  std::unique_ptr<domain::CommandService> commands_;
-  std::unique_ptr<http::TokenService> tokens_;
+  std::unique_ptr<service::CommandService> commands_;
+  std::unique_ptr<keys::TokenService> tokens_;
   std::unique_ptr<http::Api> api_;
 };
 

@@ -16,8 +16,9 @@
 #include <mutex>
 #include <thread>
 
-#include "domain/command_service.h"
+#include "service/command_service.h"
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "domain/decide.h"
 #include "events/event_log.h"
 #include "projections/live_views.h"
@@ -41,33 +42,33 @@ struct LoginWorld {
   std::unique_ptr<events::EventLog> log;
   std::unique_ptr<projections::LiveViews> views;
   ManualClock clock{1'800'000'000LL * kMicrosPerSecond};
-  std::unique_ptr<domain::CommandService> commands;
-  domain::Pepper pepper{std::string(32, '\x5a')};
+  std::unique_ptr<service::CommandService> commands;
+  keys::Pepper pepper{std::string(32, '\x5a')};
 
   LoginWorld() {
     auto l = events::open_rocksdb_log(dir / "log", events::OpenMode::create_new);
     BOOST_REQUIRE_MESSAGE(l.has_value(), "open log");
     log = std::move(*l);
     views = std::make_unique<projections::LiveViews>(projections::Views{});
-    commands = std::make_unique<domain::CommandService>(*log, *views, clock);
+    commands = std::make_unique<service::CommandService>(*log, *views, clock);
   }
   ~LoginWorld() { commands->stop(); }
 
   events::RequestContext ctx(const std::string& source) {
-    return events::RequestContext{"anonymous", domain::new_request_id(), source};
+    return events::RequestContext{"anonymous", keys::new_request_id(), source};
   }
 
   IssuedKey new_key() {
     domain::CreatePrincipal p;
     p.kind = projections::PrincipalKind::service_account;
-    p.id = domain::new_service_account_id();
+    p.id = keys::new_service_account_id();
     p.name = "svc";
     BOOST_REQUIRE(commands->execute_and_wait(p, ctx("127.0.0.1")).has_value());
     domain::CreateKey k;
     k.kind = projections::PrincipalKind::service_account;
     k.principal_id = p.id;
-    k.apikey = domain::new_apikey();
-    const std::string secret = domain::new_secretkey();
+    k.apikey = keys::new_apikey();
+    const std::string secret = keys::new_secretkey();
     k.secret_hash = pepper.hash(secret);
     BOOST_REQUIRE(commands->execute_and_wait(k, ctx("127.0.0.1")).has_value());
     return IssuedKey{p.id, k.apikey, secret};
@@ -86,7 +87,7 @@ struct LoginWorld {
     a.well_formed = domain::is_apikey(apikey) && domain::is_secretkey(secret);
     a.presented_hash = pepper.hash(secret);
     a.source_ip = source;
-    a.jti = domain::new_jti();
+    a.jti = keys::new_jti();
     a.kid = "k1";
     return a;
   }
@@ -115,7 +116,7 @@ struct RulesWorld {
   projections::Views views;
   domain::LoginThrottle throttle;
   Micros now = 1'800'000'000LL * kMicrosPerSecond;
-  domain::Pepper pepper{std::string(32, '\x5a')};
+  keys::Pepper pepper{std::string(32, '\x5a')};
 
   void commit(const std::vector<events::Draft>& drafts) {
     for (const auto& d : drafts) {
@@ -130,15 +131,15 @@ struct RulesWorld {
   }
   IssuedKey new_key() {
     domain::CreatePrincipal p{projections::PrincipalKind::service_account,
-                              domain::new_service_account_id(),
+                              keys::new_service_account_id(),
                               "svc",
                               "",
                               {}};
     commit(*domain::decide(views, p, now));
     domain::CreateKey k;
     k.principal_id = p.id;
-    k.apikey = domain::new_apikey();
-    const std::string secret = domain::new_secretkey();
+    k.apikey = keys::new_apikey();
+    const std::string secret = keys::new_secretkey();
     k.secret_hash = pepper.hash(secret);
     commit(*domain::decide(views, k, now));
     return IssuedKey{p.id, k.apikey, secret};
@@ -150,7 +151,7 @@ struct RulesWorld {
     a.well_formed = domain::is_apikey(apikey) && domain::is_secretkey(secret);
     a.presented_hash = pepper.hash(secret);
     a.source_ip = source;
-    a.jti = domain::new_jti();
+    a.jti = keys::new_jti();
     a.kid = "k1";
     auto d = domain::decide_login(views, throttle, a, now);
     commit(d.events);
@@ -210,7 +211,7 @@ BOOST_AUTO_TEST_CASE(a_locked_key_is_refused_even_with_the_right_secret_from_any
               {"lockout_window_seconds", 300},
               {"lockout_duration_seconds", 600}});
   BOOST_TEST((w.login(victim.apikey, victim.secretkey, "10.0.0.1") == Errc::ok));
-  const std::string wrong = domain::new_secretkey();
+  const std::string wrong = keys::new_secretkey();
   for (int i = 0; i < 3; ++i)
     BOOST_TEST((w.login(victim.apikey, wrong, "10.6.6.6") == Errc::invalid_credentials));
   int retry = 0;
@@ -239,7 +240,7 @@ BOOST_AUTO_TEST_CASE(a_lock_that_ends_inside_the_window_is_set_again_by_the_next
   w.views.settings.lockout_window_seconds = 3600;
   w.views.settings.lockout_duration_seconds = 10;
   w.views.settings.lockout_source_threshold = 1000000;
-  const std::string wrong = domain::new_secretkey();
+  const std::string wrong = keys::new_secretkey();
   std::uint64_t failures = 0, covered = 0;
   std::size_t locks = 0;
   auto fail = [&] {
@@ -277,7 +278,7 @@ BOOST_AUTO_TEST_CASE(a_concurrent_flood_against_one_key_is_stopped_at_its_thresh
   const IssuedKey victim = w.new_key();
   w.settings({{"lockout_threshold", 5}, {"lockout_source_threshold", 5}});
   const events::Seq before = w.log->head().seq;
-  const std::string wrong = domain::new_secretkey();
+  const std::string wrong = keys::new_secretkey();
   constexpr int kAttempts = 20000;
   Flood flood(w, 8192);
   for (int i = 0; i < kAttempts; ++i) {
@@ -323,7 +324,7 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
   const auto& s = w.views->read([](const projections::Views& v) { return v.settings; });
   const events::Seq before = w.log->head().seq;
   const std::string attacker = "10.6.6.6";
-  const std::string wrong = domain::new_secretkey();
+  const std::string wrong = keys::new_secretkey();
   constexpr int kAttempts = 1'000'000;
   constexpr Micros kStep = 1000;  // 1 ms of simulated time per attempt: 1000 s in all
   Flood flood(w);
@@ -332,7 +333,7 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
     domain::LoginAttempt a;
     switch (i % 4) {
       case 0:  // spraying unknown keys
-      case 1: a = w.attempt(domain::new_apikey(), wrong, attacker); break;
+      case 1: a = w.attempt(keys::new_apikey(), wrong, attacker); break;
       case 2: a = w.attempt(victim.apikey, wrong, attacker); break;  // guessing one key
       default: a = w.attempt("lk_" + std::to_string(i), "not-a-secret", attacker); break;
     }
@@ -437,7 +438,7 @@ BOOST_AUTO_TEST_CASE(
                   {"lockout_duration_seconds", 3}});
   const IssuedKey victim = new_service_account_key(server, admin, "victim");
   const IssuedKey bystander = new_service_account_key(server, admin, "bystander");
-  const std::string wrong = domain::new_secretkey();
+  const std::string wrong = keys::new_secretkey();
 
   // Per key: three wrong secrets from one address...
   std::string first_body;
@@ -465,7 +466,7 @@ BOOST_AUTO_TEST_CASE(
 
   // Per address: spraying unknown keys from 127.0.0.4 locks that address...
   for (int i = 0; i < 8; ++i)
-    BOOST_TEST(raw_login(server, "127.0.0.4", domain::new_apikey(), wrong).status == 401);
+    BOOST_TEST(raw_login(server, "127.0.0.4", keys::new_apikey(), wrong).status == 401);
   const auto locked = raw_login(server, "127.0.0.4", bystander.apikey, bystander.secretkey);
   BOOST_TEST(locked.status == 429);
   BOOST_TEST(!locked.header("retry-after").empty());
@@ -502,12 +503,12 @@ BOOST_AUTO_TEST_CASE(a_flood_over_http_from_one_address_leaves_few_events_and_ot
   for (int c = 0; c < kConnections; ++c) {
     attackers.emplace_back([&, c] {
       RawConn conn(server.port(), "127.0.0.9");
-      const std::string wrong = domain::new_secretkey();
+      const std::string wrong = keys::new_secretkey();
       for (int i = 0; i < kPerConnection; i += 50) {
         std::string batch;
         for (int j = 0; j < 50; ++j)
           batch += raw_request("POST", "/iam/login", {"Content-Type: application/json"},
-                               login_body(domain::new_apikey(), wrong).dump());
+                               login_body(keys::new_apikey(), wrong).dump());
         if (!conn.send(batch)) break;
         for (int j = 0; j < 50; ++j) {
           const auto r = conn.read_response(std::chrono::seconds(30));

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "events/codec.h"
 #include "events/event_log.h"
 #include "projections/views.h"
@@ -178,7 +179,7 @@ class CrashTest {
       try {
         const auto resp = call("POST", "/iam/login",
                                {{"auth_mode", "apikey"},
-                                {"apikey", bad ? domain::new_apikey() : k.apikey},
+                                {"apikey", bad ? keys::new_apikey() : k.apikey},
                                 {"secretkey", k.secretkey}},
                                "", r.rid);
         r.status = resp.status;

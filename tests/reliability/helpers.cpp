@@ -3,8 +3,8 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "domain/secret_store.h"
-#include "events/encoding.h"
+#include "keys/secret_store.h"
+#include "base/encoding.h"
 #include "events/event_log.h"
 #include "tests/support/http_client.h"
 
@@ -62,7 +62,7 @@ std::string jws(const nlohmann::json& header, const nlohmann::json& payload,
 std::vector<events::Event> read_log_if(const std::string& data_dir,
                                        const std::function<bool(const events::Event&)>& keep) {
   auto log =
-      events::open_rocksdb_log(domain::SecretStore::log_dir(data_dir), events::OpenMode::read_only);
+      events::open_rocksdb_log(keys::SecretStore::log_dir(data_dir), events::OpenMode::read_only);
   if (!log) throw std::runtime_error("cannot open the log: " + log.error().message);
   std::vector<events::Event> out;
   const auto st = (*log)->scan(1, UINT64_MAX, [&](const events::Event& e) {

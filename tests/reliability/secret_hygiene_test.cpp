@@ -16,8 +16,9 @@
 #include <set>
 
 #include "domain/credentials.h"
-#include "domain/secret_store.h"
-#include "events/encoding.h"
+#include "keys/ids.h"
+#include "keys/secret_store.h"
+#include "base/encoding.h"
 #include "events/event_log.h"
 #include "tests/reliability/helpers.h"
 #include "tests/support/http_client.h"
@@ -36,7 +37,7 @@ class Needles {
   void add(const std::string& what, const std::string& bytes) {
     if (bytes.size() >= 16 && seen_.insert(bytes).second) list_.emplace_back(what, bytes);
   }
-  void secret(const std::string& secret, const domain::Pepper& pepper) {
+  void secret(const std::string& secret, const keys::Pepper& pepper) {
     add("a secretkey", secret);
     // Its 64 random hex digits alone, as a careless redaction would leave them.
     add("a secretkey's digits", secret.substr(4, 64));
@@ -104,7 +105,7 @@ BOOST_AUTO_TEST_CASE(no_secret_token_hash_or_pepper_leaks_into_data_logs_or_expo
   ServerProcess::Options options;
   options.env["LATCHKEY_SERVER_ACCESS_LOG"] = access_log;
   ServerProcess server(options);
-  const domain::Pepper pepper(read_file(server.data_dir() + "/pepper"));
+  const keys::Pepper pepper(read_file(server.data_dir() + "/pepper"));
   Needles n;
   n.pepper(pepper.bytes());
   n.secret(server.admin().secretkey, pepper);

@@ -8,8 +8,8 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "events/encoding.h"
-#include "events/signing.h"
+#include "base/encoding.h"
+#include "base/signing.h"
 #include "tests/reliability/helpers.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"

@@ -5,8 +5,9 @@
 
 #include <random>
 
-#include "domain/command_service.h"
+#include "service/command_service.h"
 #include "domain/credentials.h"
+#include "keys/ids.h"
 #include "events/event_log.h"
 #include "projections/live_views.h"
 #include "tests/support/temp_dir.h"
@@ -23,10 +24,10 @@ class History {
     if (!log) throw std::runtime_error(log.error().message);
     log_ = std::move(*log);
     views_ = std::make_unique<projections::LiveViews>(projections::Views{});
-    commands_ = std::make_unique<domain::CommandService>(*log_, *views_, clock_);
+    commands_ = std::make_unique<service::CommandService>(*log_, *views_, clock_);
     run(domain::RotateSigningKey{"kid-0", "ES256", "{}"});
     run(domain::CreatePrincipal{projections::PrincipalKind::service_account,
-                                domain::new_service_account_id(),
+                                keys::new_service_account_id(),
                                 "admin",
                                 "",
                                 {"admin"}});
@@ -66,7 +67,7 @@ class History {
 
   void create_principal() {
     const bool user = pick(2) == 0;
-    const std::string id = user ? domain::new_user_id() : domain::new_service_account_id();
+    const std::string id = user ? keys::new_user_id() : keys::new_service_account_id();
     run(domain::CreatePrincipal{
         user ? projections::PrincipalKind::user : projections::PrincipalKind::service_account, id,
         "name " + std::to_string(pick(1000)),
@@ -89,8 +90,8 @@ class History {
     if (principals_.empty()) return create_principal();
     domain::CreateKey c;
     c.principal_id = principals_[pick(static_cast<int>(principals_.size()))];
-    c.apikey = domain::new_apikey();
-    const std::string secret = domain::new_secretkey();
+    c.apikey = keys::new_apikey();
+    const std::string secret = keys::new_secretkey();
     c.secret_hash = pepper_.hash(secret);
     if (pick(3) == 0) c.lifetime_days = 1 + pick(30);
     if (pick(10) == 0)
@@ -138,8 +139,8 @@ class History {
     const auto& k = keys_[pick(static_cast<int>(keys_.size()))];
     domain::LoginAttempt a;
     a.apikey = k.first;
-    a.presented_hash = pepper_.hash(good ? k.second : domain::new_secretkey());
-    a.jti = domain::new_jti();
+    a.presented_hash = pepper_.hash(good ? k.second : keys::new_secretkey());
+    a.jti = keys::new_jti();
     a.kid = "kid";
     a.source_ip = "10.0.0." + std::to_string(pick(8));
     (void)commands_->login_and_wait(a, events::RequestContext{"anonymous", "r", a.source_ip});
@@ -147,10 +148,10 @@ class History {
 
   ManualClock clock_;
   std::mt19937 rng_;
-  domain::Pepper pepper_;
+  keys::Pepper pepper_;
   std::unique_ptr<events::EventLog> log_;
   std::unique_ptr<projections::LiveViews> views_;
-  std::unique_ptr<domain::CommandService> commands_;
+  std::unique_ptr<service::CommandService> commands_;
   std::vector<std::string> principals_;
   std::vector<std::pair<std::string, std::string>> keys_;
   std::vector<std::string> secrets_;

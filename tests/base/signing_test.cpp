@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "events/encoding.h"
-#include "events/signing.h"
+#include "base/encoding.h"
+#include "base/signing.h"
 
 using namespace latchkey;
 

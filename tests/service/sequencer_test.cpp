@@ -5,13 +5,14 @@
 #include <thread>
 
 #include "events/event_log.h"
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 #include "events/verify.h"
 #include "tests/events/helpers.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
 using namespace latchkey::events;
+using latchkey::service::Sequencer;
 
 BOOST_AUTO_TEST_SUITE(sequencer)
 

@@ -1,4 +1,4 @@
-#include "events/signing.h"
+#include "base/signing.h"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "events/encoding.h"
+#include "base/encoding.h"
 
 namespace latchkey {
 namespace {

@@ -1,4 +1,4 @@
-#include "events/encoding.h"
+#include "base/encoding.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

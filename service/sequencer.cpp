@@ -1,9 +1,9 @@
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 
 #include <chrono>
 #include <future>
 
-namespace latchkey::events {
+namespace latchkey::service {
 
 Sequencer::Sequencer(EventLog& log, const Clock& clock, CommitHook on_commit, Options options)
     : log_(log), clock_(clock), on_commit_(std::move(on_commit)), options_(options) {
@@ -140,4 +140,4 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
   pending.clear();
 }
 
-}  // namespace latchkey::events
+}  // namespace latchkey::service

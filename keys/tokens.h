@@ -12,12 +12,12 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/secret_store.h"
-#include "events/error.h"
+#include "keys/secret_store.h"
+#include "base/error.h"
 #include "events/event.h"
 #include "projections/live_views.h"
 
-namespace latchkey::http {
+namespace latchkey::keys {
 
 struct TokenClaims {
   std::string iss;
@@ -32,7 +32,7 @@ struct TokenClaims {
 
 class TokenService {
  public:
-  TokenService(const domain::SecretStore& secrets, const projections::LiveViews& views,
+  TokenService(const keys::SecretStore& secrets, const projections::LiveViews& views,
                std::string issuer);
 
   // The token for the claims of a token.issued event. Thread-safe.
@@ -51,11 +51,11 @@ class TokenService {
  private:
   std::shared_ptr<const VerifyKey> verify_key(const std::string& kid, const std::string& jwk) const;
 
-  const domain::SecretStore& secrets_;
+  const keys::SecretStore& secrets_;
   const projections::LiveViews& views_;
   std::string issuer_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const VerifyKey>> cache_;  // GUARDED_BY(mu_)
 };
 
-}  // namespace latchkey::http
+}  // namespace latchkey::keys

@@ -1,10 +1,11 @@
-#include "domain/command_service.h"
+#include "service/command_service.h"
 
 #include <future>
 
-namespace latchkey::domain {
+namespace latchkey::service {
 
-using events::Sequencer;
+using domain::decide;
+using domain::decide_login;
 
 CommandService::CommandService(events::EventLog& log, projections::LiveViews& views,
                                const Clock& clock, Sequencer::Options options)
@@ -90,4 +91,4 @@ Result<LoginDecision> CommandService::login_and_wait(LoginAttempt attempt,
   return f.get();
 }
 
-}  // namespace latchkey::domain
+}  // namespace latchkey::service

@@ -20,10 +20,14 @@
 #include <thread>
 #include <vector>
 
-#include "events/clock.h"
+#include "base/clock.h"
 #include "events/event_log.h"
 
-namespace latchkey::events {
+namespace latchkey::service {
+
+using events::Draft;
+using events::Event;
+using events::EventLog;
 
 class Sequencer {
  public:
@@ -86,4 +90,4 @@ class Sequencer {
   std::thread writer_;
 };
 
-}  // namespace latchkey::events
+}  // namespace latchkey::service

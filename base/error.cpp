@@ -1,4 +1,4 @@
-#include "events/error.h"
+#include "base/error.h"
 
 #include <stdexcept>
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "events/error.h"
+#include "base/error.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 

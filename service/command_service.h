@@ -15,10 +15,14 @@
 #include "domain/decide.h"
 #include "domain/throttle.h"
 #include "events/event_log.h"
-#include "events/sequencer.h"
+#include "service/sequencer.h"
 #include "projections/live_views.h"
 
-namespace latchkey::domain {
+namespace latchkey::service {
+
+using domain::Command;
+using domain::LoginAttempt;
+using domain::LoginDecision;
 
 class CommandService {
  public:
@@ -26,7 +30,7 @@ class CommandService {
   using LoginDone = std::function<void(Result<LoginDecision>)>;
 
   CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
-                 events::Sequencer::Options options = {});
+                 Sequencer::Options options = {});
   CommandService(const CommandService&) = delete;
   CommandService& operator=(const CommandService&) = delete;
   ~CommandService();
@@ -44,14 +48,14 @@ class CommandService {
   void record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done);
 
   // A raw producer, for work that needs the log's head (e.g. checkpoints).
-  void submit(events::Sequencer::Isolation isolation, events::Sequencer::Producer producer,
+  void submit(Sequencer::Isolation isolation, Sequencer::Producer producer,
               Done done);
 
   // Blocking forms for tools and tests; never on an I/O thread.
   Result<std::vector<events::Event>> execute_and_wait(Command cmd, events::RequestContext ctx);
   Result<LoginDecision> login_and_wait(LoginAttempt attempt, events::RequestContext ctx);
 
-  void set_batch_observer(events::Sequencer::BatchObserver observer);
+  void set_batch_observer(Sequencer::BatchObserver observer);
   projections::LiveViews& views() { return views_; }
   events::EventLog& log() { return log_; }
 
@@ -61,8 +65,8 @@ class CommandService {
  private:
   events::EventLog& log_;
   projections::LiveViews& views_;
-  LoginThrottle throttle_;  // writer thread only
-  std::unique_ptr<events::Sequencer> sequencer_;
+  domain::LoginThrottle throttle_;  // writer thread only
+  std::unique_ptr<Sequencer> sequencer_;
 };
 
-}  // namespace latchkey::domain
+}  // namespace latchkey::service

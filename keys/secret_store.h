@@ -14,11 +14,11 @@
 #include <mutex>
 #include <string>
 
-#include "domain/credentials.h"
-#include "events/error.h"
-#include "events/signing.h"
+#include "keys/ids.h"
+#include "base/error.h"
+#include "base/signing.h"
 
-namespace latchkey::domain {
+namespace latchkey::keys {
 
 class SecretStore {
  public:
@@ -52,4 +52,4 @@ class SecretStore {
 // Writes `content` to `path` with mode 0600, atomically (temp file + rename) and synced.
 Status write_private_file(const std::string& path, const std::string& content);
 
-}  // namespace latchkey::domain
+}  // namespace latchkey::keys

@@ -1,4 +1,4 @@
-#include "events/clock.h"
+#include "base/clock.h"
 
 #include <cctype>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "domain/secret_store.h"
+#include "keys/secret_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace latchkey::domain {
+namespace latchkey::keys {
 namespace fs = std::filesystem;
 
 namespace {
@@ -130,4 +130,4 @@ Result<std::shared_ptr<const SigningKey>> SecretStore::add_signing_key(SignAlg a
   return std::shared_ptr<const SigningKey>(key);
 }
 
-}  // namespace latchkey::domain
+}  // namespace latchkey::keys

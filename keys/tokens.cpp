@@ -1,10 +1,10 @@
-#include "http/tokens.h"
+#include "keys/tokens.h"
 
 #include <nlohmann/json.hpp>
 
-#include "events/encoding.h"
+#include "base/encoding.h"
 
-namespace latchkey::http {
+namespace latchkey::keys {
 namespace {
 
 Error unauthorized(std::string why) { return make_error(Errc::unauthorized, std::move(why)); }
@@ -15,7 +15,7 @@ bool is_hex32(const std::string& s) {
 
 }  // namespace
 
-TokenService::TokenService(const domain::SecretStore& secrets, const projections::LiveViews& views,
+TokenService::TokenService(const keys::SecretStore& secrets, const projections::LiveViews& views,
                            std::string issuer)
     : secrets_(secrets), views_(views), issuer_(std::move(issuer)) {}
 
@@ -124,4 +124,4 @@ std::string TokenService::jwks_json(Micros now) const {
   return nlohmann::json{{"keys", keys}}.dump();
 }
 
-}  // namespace latchkey::http
+}  // namespace latchkey::keys
