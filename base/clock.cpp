@@ -1,42 +1,31 @@
 #include "base/clock.h"
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 
 namespace latchkey {
 namespace {
 
-// Days since 1970-01-01 of a civil date (proleptic Gregorian), H. Hinnant's algorithm.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+namespace chr = std::chrono;
 
 std::string format(Micros t, bool fraction) {
-  std::int64_t secs = t / kMicrosPerSecond;
-  std::int64_t us = t % kMicrosPerSecond;
-  if (us < 0) {
-    us += kMicrosPerSecond;
-    --secs;
-  }
-  std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
+  const chr::sys_time<chr::microseconds> tp{chr::microseconds(t)};
+  const auto day = chr::floor<chr::days>(tp);
+  const chr::year_month_day ymd{day};
+  const chr::hh_mm_ss<chr::microseconds> time{tp - day};
   char buf[64];
+  const int n = std::snprintf(
+      buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", int(ymd.year()), unsigned(ymd.month()),
+      unsigned(ymd.day()), static_cast<int>(time.hours().count()),
+      static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()));
+  std::string out(buf, static_cast<std::size_t>(n));
   if (fraction) {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<long long>(us));
-  } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(time.subseconds().count()));
+    out += buf;
   }
-  return buf;
+  out.push_back('Z');
+  return out;
 }
 
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
@@ -64,12 +53,9 @@ std::optional<Micros> parse_rfc3339(std::string_view s) {
       !digits(s, 11, 2, hh) || s[13] != ':' || !digits(s, 14, 2, mm) || s[16] != ':' ||
       !digits(s, 17, 2, ss))
     return std::nullopt;
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-    return std::nullopt;
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (day > kDays[mon - 1]) return std::nullopt;
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (mon == 2 && day == 29 && !leap) return std::nullopt;
+  const chr::year_month_day date{chr::year(year), chr::month(static_cast<unsigned>(mon)),
+                                 chr::day(static_cast<unsigned>(day))};
+  if (!date.ok() || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
   std::size_t pos = 19;
   Micros frac = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -102,8 +88,7 @@ std::optional<Micros> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const std::int64_t days =
-      days_from_civil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
+  const std::int64_t days = chr::sys_days(date).time_since_epoch().count();
   const std::int64_t secs = days * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss) - offset;
   return secs * kMicrosPerSecond + frac;
 }

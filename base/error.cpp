@@ -3,22 +3,9 @@
 #include <stdexcept>
 
 namespace latchkey {
-namespace {
-class Category final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "latchkey"; }
-  std::string message(int ev) const override { return errc_name(static_cast<Errc>(ev)); }
-};
-}  // namespace
-
-const std::error_category& latchkey_category() noexcept {
-  static const Category category;
-  return category;
-}
 
 const char* errc_name(Errc e) noexcept {
   switch (e) {
-    case Errc::ok: return "ok";
     case Errc::invalid_request: return "invalid_request";
     case Errc::invalid_credentials: return "invalid_credentials";
     case Errc::unauthorized: return "unauthorized";

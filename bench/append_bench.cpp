@@ -78,7 +78,7 @@ Result<Run> run_latchkey(const std::string& dir, int writers, std::chrono::milli
   auto log = events::open_rocksdb_log(dir, events::OpenMode::create_new, events::LogOptions{true});
   if (!log) return log.error();
   SystemClock clock;
-  service::Sequencer sequencer(**log, clock, nullptr, options);
+  service::Sequencer sequencer(**log, clock, {}, options);
   std::atomic<std::uint64_t> groups{0}, grouped{0};
   sequencer.set_batch_observer([&](std::size_t n, Micros, bool ok) {
     if (!ok) return;

@@ -19,6 +19,7 @@
 
 #include "bench/bench_log.h"
 #include "bench/bench_util.h"
+#include "http/render.h"
 #include "replay/queries.h"
 #include "replay/rebuild.h"
 
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
     if (!views) return fail(views.error());
     tail += stats.applied;
     const auto json_start = std::chrono::steady_clock::now();
-    const std::string body = replay::state_json(*views, t).dump();
+    const std::string body = http::state_json(*views, t).dump();
     json_ms.push_back(bench::seconds_since(json_start) * 1000);
     if (body.empty()) return 1;
   }

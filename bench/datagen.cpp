@@ -40,10 +40,16 @@ class Generator {
       snapshotter_ = std::make_unique<replay::Snapshotter>(log_, UINT64_MAX / 2, nullptr);
     }
     // Bootstrap, as `latchkey init` writes it.
-    push(EventType::system_initialized, events::SystemInitialized{hex_of(rng_(), 16), 1}, system());
-    push(EventType::signing_key_rotated,
-         events::SigningKeyRotated{signer_.kid(), "ES256", signer_.public_key().jwk(), "", 0},
-         system());
+    if (auto st = push(EventType::system_initialized,
+                       events::SystemInitialized{hex_of(rng_(), 16), 1}, system());
+        !st)
+      return st.error();
+    if (auto st = push(
+            EventType::signing_key_rotated,
+            events::SigningKeyRotated{signer_.kid(), "ES256", signer_.public_key().jwk(), "", 0},
+            system());
+        !st)
+      return st.error();
     auto admin = new_principal(true, {"admin"}, system());
     if (!admin) return admin.error();
     admin_ = *admin;
@@ -104,10 +110,10 @@ class Generator {
         case kDeletePrincipal: st = delete_principal(); break;
         case kSettings: st = change_settings(); break;
         case kLock:
-          st =
-              push(EventType::login_locked,
-                   events::LoginLocked{"source", pick_source(), now() + 900 * kMicrosPerSecond, 20},
-                   system());
+          st = push(EventType::login_locked,
+                    events::LoginLocked{events::LockScope::source, pick_source(),
+                                        now() + 900 * kMicrosPerSecond, 20},
+                    system());
           break;
         case kAuditRead:
           st = push(EventType::audit_read,

@@ -244,19 +244,37 @@ Result<std::vector<events::Draft>> decide(const Views& views, const Command& cmd
   return std::visit(Decider{views, now}, cmd);
 }
 
-LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginAttempt& a,
+Micros locked_until(const Views& v, std::string_view apikey, std::string_view source, Micros now) {
+  Micros until = v.lockouts.locked_until(projections::LockScope::source, source, now);
+  if (is_apikey(apikey))
+    until = std::max(until, v.lockouts.locked_until(projections::LockScope::apikey, apikey, now));
+  return until;
+}
+
+int retry_after_seconds(Micros until, Micros now) {
+  return static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
+}
+
+bool token_stands(const Views& v, std::string_view apikey, std::string_view principal_id) {
+  const ApiKey* key = v.keys.find(apikey);
+  if (!key || key->state != KeyState::active || key->principal_deleted) return false;
+  const Principal& p = v.principals.at(key->principal);
+  return p.id == principal_id && !p.deleted();
+}
+
+LoginDecision decide_login(const Views& v, const LoginThrottle& throttle, const LoginAttempt& a,
                            Micros now) {
   LoginDecision d;
   const bool apikey_ok = is_apikey(a.apikey);
   const std::string apikey = apikey_ok ? a.apikey : std::string();
   // Locks first: a locked address or key is refused even with the right secret.
-  Micros until = v.lockouts.locked_until("source", a.source_ip, now);
-  if (apikey_ok) until = std::max(until, v.lockouts.locked_until("apikey", apikey, now));
-  until = std::max(until, throttle.locked_until(apikey, a.source_ip, now));  // not yet committed
+  // The throttle's own locks may not be committed yet: they share a group
+  // with the attempts after them.
+  const Micros until = std::max(locked_until(v, apikey, a.source_ip, now),
+                                throttle.locked_until(apikey, a.source_ip, now));
   if (until > now) {
-    d.outcome = Errc::too_many_requests;
-    d.retry_after_seconds =
-        static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
+    d.outcome = LoginOutcome::locked;
+    d.retry_after_seconds = retry_after_seconds(until, now);
     d.reason = "locked";
     return d;
   }
@@ -287,7 +305,7 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
   }
 
   if (reason.empty()) {
-    throttle.success(apikey);
+    d.throttle = throttle.assess_success(apikey);
     events::TokenIssued t;
     t.jti = a.jti;
     t.apikey = apikey;
@@ -296,17 +314,18 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
     t.exp = t.iat + v.settings.token_lifetime_seconds;
     t.kid = a.kid;
     t.roles = owner->roles;
-    d.outcome = Errc::ok;
+    d.outcome = LoginOutcome::issued;
     d.claims = t;
     d.events.push_back(draft(EventType::token_issued, std::move(t)));
     return d;
   }
 
-  d.outcome = Errc::invalid_credentials;
+  d.outcome = LoginOutcome::refused;
   d.reason = reason;
   // Per-key counts only for keys that exist: made-up apikeys cost no memory.
-  const LoginThrottle::Verdict verdict =
-      throttle.failure(key ? apikey : std::string(), a.source_ip, now, v.settings);
+  LoginThrottle::Verdict verdict =
+      throttle.assess_failure(key ? apikey : std::string(), a.source_ip, now, v.settings);
+  d.throttle = std::move(verdict.change);
   if (verdict.record) {
     events::LoginFailed f;
     f.apikey = apikey;
@@ -316,14 +335,16 @@ LoginDecision decide_login(const Views& v, LoginThrottle& throttle, const LoginA
     d.events.push_back(draft(EventType::login_failed, std::move(f)));
   }
   if (verdict.lock_apikey_until) {
-    d.events.push_back(draft(EventType::login_locked,
-                             events::LoginLocked{"apikey", apikey, *verdict.lock_apikey_until,
-                                                 verdict.apikey_failures}));
+    d.events.push_back(
+        draft(EventType::login_locked,
+              events::LoginLocked{events::LockScope::apikey, apikey, *verdict.lock_apikey_until,
+                                  verdict.apikey_failures}));
   }
   if (verdict.lock_source_until) {
-    d.events.push_back(draft(EventType::login_locked,
-                             events::LoginLocked{"source", a.source_ip, *verdict.lock_source_until,
-                                                 verdict.source_failures}));
+    d.events.push_back(
+        draft(EventType::login_locked,
+              events::LoginLocked{events::LockScope::source, a.source_ip,
+                                  *verdict.lock_source_until, verdict.source_failures}));
   }
   return d;
 }

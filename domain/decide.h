@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
 #include "domain/commands.h"
 #include "domain/throttle.h"
-#include "base/error.h"
 #include "events/event.h"
 #include "projections/views.h"
 
@@ -24,19 +24,45 @@ namespace latchkey::domain {
 Result<std::vector<events::Draft>> decide(const projections::Views& views, const Command& cmd,
                                           Micros now);
 
+enum class LoginOutcome {
+  issued,   // a token: the claims are in the decision
+  refused,  // invalid_credentials, whatever the reason (the client sees one body)
+  locked,   // too_many_requests: the apikey or the address is locked
+};
+
 struct LoginDecision {
-  Errc outcome = Errc::invalid_credentials;  // ok | invalid_credentials | too_many_requests
+  LoginOutcome outcome = LoginOutcome::refused;
   std::vector<events::Draft> events;  // token.issued, or login.failed / login.locked (maybe none)
-  std::optional<events::TokenIssued> claims;  // when ok
-  int retry_after_seconds = 0;                // when too_many_requests
+  std::optional<events::TokenIssued> claims;  // when issued
+  int retry_after_seconds = 0;                // when locked
   std::string reason;  // the true reason of a failure (never shown to the client)
+  // What the attempt does to the throttle's counts, applied by the writer
+  // with the login's group (and undone if that group is not committed).
+  LoginThrottle::Change throttle;
 };
 
 // A login. Locks (login.locked) are checked first, so a locked apikey or
-// address is refused even with the right secret. REQUIRES: the caller owns
-// `throttle` (the writer thread).
-LoginDecision decide_login(const projections::Views& views, LoginThrottle& throttle,
-                           const LoginAttempt& attempt, Micros now);
+// address is refused even with the right secret. Pure: reads the views and
+// the throttle's committed counts, changes neither.
+[[nodiscard]] LoginDecision decide_login(const projections::Views& views,
+                                         const LoginThrottle& throttle, const LoginAttempt& attempt,
+                                         Micros now);
+
+// The end of the lock on logins with `apikey` from `source` at `now`, from
+// the committed login.locked events; 0 if neither is locked. An apikey that
+// does not have the form of one is not looked up.
+[[nodiscard]] Micros locked_until(const projections::Views& views, std::string_view apikey,
+                                  std::string_view source, Micros now);
+
+// Retry-After for a lock ending at `until`: whole seconds, rounded up.
+[[nodiscard]] int retry_after_seconds(Micros until, Micros now);
+
+// Whether a token for `apikey` issued to `principal_id` still stands: the key
+// exists and is active, and its principal is that one and not deleted. Its
+// own expiry and signature are checked apart (keys/tokens.h). The same rule
+// for bearer tokens on the API and for introspection.
+[[nodiscard]] bool token_stands(const projections::Views& views, std::string_view apikey,
+                                std::string_view principal_id);
 
 // ---- validation, shared with the HTTP layer's messages ----
 std::optional<std::string> check_name(std::string_view name);  // error message, or nullopt

@@ -8,26 +8,21 @@ bool LoginThrottle::worth_recording(std::uint64_t failures) {
   return failures <= kAlwaysRecorded || std::has_single_bit(failures);
 }
 
-LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const std::string& source,
-                                              Micros now, const projections::Settings& s) {
+LoginThrottle::Verdict LoginThrottle::assess_failure(const std::string& apikey,
+                                                     const std::string& source, Micros now,
+                                                     const projections::Settings& s) const {
   const Micros window = s.lockout_window_seconds * kMicrosPerSecond;
-  if (++since_sweep_ >= 4096) {
-    sweep(now, window);
-    since_sweep_ = 0;
-  }
-  auto bump = [&](Counter& c) {
+  auto current = [&](const std::unordered_map<std::string, Counter>& t, const std::string& k) {
+    const auto it = t.find(k);
+    Counter c = it == t.end() ? Counter{} : it->second;
     if (now - c.window_start >= window) {
       c.window_start = now;
       c.failures = 0;
     }
     ++c.failures;
     ++c.unreported;
+    return c;
   };
-  Verdict v;
-  Counter& src = sources_[source];
-  bump(src);
-  v.source_failures = src.failures;
-  bool record = worth_recording(src.failures);
   // Over the threshold and not locked (the first time, or a lock that ended
   // inside the window): lock, once per lock.
   auto lock = [&](Counter& c, std::int64_t threshold) -> std::optional<Micros> {
@@ -35,11 +30,14 @@ LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const s
     c.locked_until = now + s.lockout_duration_seconds * kMicrosPerSecond;
     return c.locked_until;
   };
+  Verdict v;
+  Counter src = current(sources_, source);
+  v.source_failures = src.failures;
+  bool record = worth_recording(src.failures);
   v.lock_source_until = lock(src, s.lockout_source_threshold);
-  Counter* key = nullptr;
+  std::optional<Counter> key;
   if (!apikey.empty()) {
-    key = &apikeys_[apikey];
-    bump(*key);
+    key = current(apikeys_, apikey);
     v.apikey_failures = key->failures;
     record = record && worth_recording(key->failures);
     v.lock_apikey_until = lock(*key, s.lockout_threshold);
@@ -51,10 +49,16 @@ LoginThrottle::Verdict LoginThrottle::failure(const std::string& apikey, const s
     src.unreported = 0;
     if (key) key->unreported = 0;
   }
+  v.change.updates.push_back({true, source, src});
+  if (key) v.change.updates.push_back({false, apikey, *key});
   return v;
 }
 
-void LoginThrottle::success(const std::string& apikey) { apikeys_.erase(apikey); }
+LoginThrottle::Change LoginThrottle::assess_success(const std::string& apikey) const {
+  Change c;
+  if (apikeys_.count(apikey)) c.updates.push_back({false, apikey, std::nullopt});
+  return c;
+}
 
 Micros LoginThrottle::locked_until(const std::string& apikey, const std::string& source,
                                    Micros now) const {
@@ -66,9 +70,38 @@ Micros LoginThrottle::locked_until(const std::string& apikey, const std::string&
   return until > now ? until : 0;
 }
 
+void LoginThrottle::put(const Change::Update& u) {
+  auto& t = table(u.source);
+  if (u.counter) {
+    t[u.subject] = *u.counter;
+  } else {
+    t.erase(u.subject);
+  }
+}
+
+LoginThrottle::Undo LoginThrottle::apply(const Change& change, Micros now,
+                                         const projections::Settings& s) {
+  Undo undo;
+  for (const auto& u : change.updates) {
+    const auto& t = table(u.source);
+    const auto it = t.find(u.subject);
+    undo.previous.push_back(
+        {u.source, u.subject, it == t.end() ? std::nullopt : std::optional<Counter>(it->second)});
+    put(u);
+  }
+  if (!change.empty() && ++since_sweep_ >= 4096) {
+    sweep(now, s.lockout_window_seconds * kMicrosPerSecond);
+    since_sweep_ = 0;
+  }
+  return undo;
+}
+
+void LoginThrottle::undo(const Undo& u) {
+  for (auto it = u.previous.rbegin(); it != u.previous.rend(); ++it) put(*it);
+}
+
 void LoginThrottle::sweep(Micros now, Micros window) {
-  // Counts of a window long past are dropped, with any unreported remainder:
-  // memory stays bounded under a flood of random addresses.
+  // Counts of a window long past are dropped, with any unreported remainder.
   auto stale = [&](const auto& kv) {
     return now - kv.second.window_start >= window && kv.second.locked_until <= now;
   };

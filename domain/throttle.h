@@ -10,13 +10,17 @@
 // never a full disk. Counts per apikey are kept only for keys that exist, so
 // a flood of made-up apikeys cannot grow memory either.
 //
-// Owned by the writer thread: not thread-safe. In memory only: locks
-// themselves are events (login.locked) and survive a restart; counts don't.
+// The rules only read a throttle (assess_failure, assess_success and
+// locked_until are const): what a login changes is a Change, returned with the
+// login's decision and applied by the writer with the login's group. Not
+// thread-safe: one writer owns it. In memory only: locks themselves are
+// events (login.locked) and survive a restart; counts don't.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "base/clock.h"
 #include "projections/views.h"
@@ -25,6 +29,25 @@ namespace latchkey::domain {
 
 class LoginThrottle {
  public:
+  struct Counter {
+    Micros window_start = 0;
+    std::uint64_t failures = 0;    // in the current window
+    std::uint64_t unreported = 0;  // failures not yet covered by an event
+    Micros locked_until = 0;       // end of the last lock decided for this subject
+    bool operator==(const Counter&) const = default;
+  };
+
+  // The new state of each subject a login touched. Empty: nothing changes.
+  struct Change {
+    struct Update {
+      bool source = false;  // the address table, else the apikey table
+      std::string subject;
+      std::optional<Counter> counter;  // nullopt: forget the subject
+    };
+    std::vector<Update> updates;
+    [[nodiscard]] bool empty() const { return updates.empty(); }
+  };
+
   struct Verdict {
     bool record = false;         // append a login.failed event
     std::uint64_t attempts = 0;  // failures that event stands for
@@ -32,31 +55,44 @@ class LoginThrottle {
     std::optional<Micros> lock_source_until;
     std::uint64_t apikey_failures = 0;
     std::uint64_t source_failures = 0;
+    Change change;  // what this failure does to the counts
+  };
+
+  // What was there before a Change, to undo it if its group is not committed.
+  struct Undo {
+    std::vector<Change::Update> previous;
   };
 
   static constexpr std::uint64_t kAlwaysRecorded = 10;
 
-  // Counts one failed attempt. `apikey` is the key tried if it exists, else empty.
-  Verdict failure(const std::string& apikey, const std::string& source, Micros now,
-                  const projections::Settings& s);
+  // One failed attempt, against the current counts. `apikey` is the key tried
+  // if it exists, else empty.
+  [[nodiscard]] Verdict assess_failure(const std::string& apikey, const std::string& source,
+                                       Micros now, const projections::Settings& s) const;
   // A successful login clears the apikey's count (not the address's).
-  void success(const std::string& apikey);
+  [[nodiscard]] Change assess_success(const std::string& apikey) const;
   // The end of a lock this throttle decided on `apikey` or `source` that is
   // still running at `now` (0 if none). Its login.locked event may not be
   // committed yet (it shares a group with the attempts after it), so the
   // rules check this as well as the views' locks.
-  Micros locked_until(const std::string& apikey, const std::string& source, Micros now) const;
+  [[nodiscard]] Micros locked_until(const std::string& apikey, const std::string& source,
+                                    Micros now) const;
 
-  std::size_t tracked() const { return apikeys_.size() + sources_.size(); }
+  // Applies a change; returns what it replaced. Also drops, now and then,
+  // counts whose window is long past (memory stays bounded under a flood of
+  // random addresses; dropping them changes no decision).
+  Undo apply(const Change& change, Micros now, const projections::Settings& s);
+  // Restores what `apply` replaced. Undo in the reverse order of apply.
+  void undo(const Undo& u);
+
+  [[nodiscard]] std::size_t tracked() const { return apikeys_.size() + sources_.size(); }
 
  private:
-  struct Counter {
-    Micros window_start = 0;
-    std::uint64_t failures = 0;    // in the current window
-    std::uint64_t unreported = 0;  // failures not yet covered by an event
-    Micros locked_until = 0;       // end of the last lock decided for this subject
-  };
   static bool worth_recording(std::uint64_t failures);
+  std::unordered_map<std::string, Counter>& table(bool source) {
+    return source ? sources_ : apikeys_;
+  }
+  void put(const Change::Update& u);
   void sweep(Micros now, Micros window);
 
   std::unordered_map<std::string, Counter> apikeys_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "events/event.h"
 
 namespace latchkey::bin {
 
@@ -138,70 +139,89 @@ inline std::uint64_t read_be64(std::string_view s) {
 
 // Field-wise encoding used by event data and snapshots. A struct lists its
 // fields once, in `template <class V> void fields(V& v)`, and these visitors
-// encode, decode and print it.
+// encode, decode and print it. The binary form ignores a field's kind.
+using events::FieldKind;
+using events::LockScope;
+
 struct FieldWriter {
   Writer& w;
-  void operator()(const char*, const std::string& v) { w.bytes(v); }
-  void operator()(const char*, const bool& v) { w.u8(v ? 1 : 0); }
-  void operator()(const char*, const std::int64_t& v) { w.svarint(v); }
-  void operator()(const char*, const std::uint64_t& v) { w.varint(v); }
-  void operator()(const char*, const Digest& v) { w.digest(v); }
-  void operator()(const char* n, const std::vector<std::string>& v) {
+  void operator()(const char*, const std::string& v, FieldKind = FieldKind::plain) { w.bytes(v); }
+  void operator()(const char*, const bool& v, FieldKind = FieldKind::plain) { w.u8(v ? 1 : 0); }
+  void operator()(const char*, const std::int64_t& v, FieldKind = FieldKind::plain) {
+    w.svarint(v);
+  }
+  void operator()(const char*, const std::uint64_t& v, FieldKind = FieldKind::plain) {
+    w.varint(v);
+  }
+  void operator()(const char*, const Digest& v, FieldKind = FieldKind::plain) { w.digest(v); }
+  // As its name, so the stored bytes are those of the string it once was.
+  void operator()(const char*, const LockScope& v, FieldKind = FieldKind::plain) {
+    w.bytes(events::scope_name(v));
+  }
+  void operator()(const char* n, const std::vector<std::string>& v,
+                  FieldKind k = FieldKind::plain) {
     w.varint(v.size());
-    for (const auto& s : v) (*this)(n, s);
+    for (const auto& s : v) (*this)(n, s, k);
   }
   template <class T>
-  void operator()(const char* n, const std::optional<T>& v) {
+  void operator()(const char* n, const std::optional<T>& v, FieldKind k = FieldKind::plain) {
     w.u8(v ? 1 : 0);
-    if (v) (*this)(n, *v);
+    if (v) (*this)(n, *v, k);
   }
   template <class T>
   requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
-  void operator()(const char*, const T& v) {
+  void operator()(const char*, const T& v, FieldKind = FieldKind::plain) {
     FieldWriter inner{w};
     // fields() is non-const by design (one list for reading and writing).
     const_cast<T&>(v).fields(inner);
   }
   template <class T>
   requires requires(T& t, FieldWriter& fw) { t.fields(fw); }
-  void operator()(const char* n, const std::vector<T>& v) {
+  void operator()(const char* n, const std::vector<T>& v, FieldKind k = FieldKind::plain) {
     w.varint(v.size());
-    for (const auto& e : v) (*this)(n, e);
+    for (const auto& e : v) (*this)(n, e, k);
   }
 };
 
 struct FieldReader {
   Reader& r;
-  void operator()(const char*, std::string& v) { v.assign(r.bytes()); }
-  void operator()(const char*, bool& v) { v = r.u8() != 0; }
-  void operator()(const char*, std::int64_t& v) { v = r.svarint(); }
-  void operator()(const char*, std::uint64_t& v) { v = r.varint(); }
-  void operator()(const char*, Digest& v) { v = r.digest(); }
-  void operator()(const char* n, std::vector<std::string>& v) {
+  void operator()(const char*, std::string& v, FieldKind = FieldKind::plain) {
+    v.assign(r.bytes());
+  }
+  void operator()(const char*, bool& v, FieldKind = FieldKind::plain) { v = r.u8() != 0; }
+  void operator()(const char*, std::int64_t& v, FieldKind = FieldKind::plain) { v = r.svarint(); }
+  void operator()(const char*, std::uint64_t& v, FieldKind = FieldKind::plain) { v = r.varint(); }
+  void operator()(const char*, Digest& v, FieldKind = FieldKind::plain) { v = r.digest(); }
+  void operator()(const char*, LockScope& v, FieldKind = FieldKind::plain) {
+    const auto s = events::scope_from_name(r.bytes());
+    if (!s) r.fail();
+    v = s.value_or(LockScope::apikey);
+  }
+  void operator()(const char* n, std::vector<std::string>& v, FieldKind k = FieldKind::plain) {
     const std::uint64_t count = r.varint();
     v.clear();
-    for (std::uint64_t i = 0; i < count && r.ok(); ++i) (*this)(n, v.emplace_back());
+    for (std::uint64_t i = 0; i < count && r.ok(); ++i) (*this)(n, v.emplace_back(), k);
   }
   template <class T>
-  void operator()(const char* n, std::optional<T>& v) {
+  void operator()(const char* n, std::optional<T>& v, FieldKind k = FieldKind::plain) {
     if (r.u8() != 0) {
-      (*this)(n, v.emplace());
+      (*this)(n, v.emplace(), k);
     } else {
       v.reset();
     }
   }
   template <class T>
   requires requires(T& t, FieldReader& fr) { t.fields(fr); }
-  void operator()(const char*, T& v) {
+  void operator()(const char*, T& v, FieldKind = FieldKind::plain) {
     FieldReader inner{r};
     v.fields(inner);
   }
   template <class T>
   requires requires(T& t, FieldReader& fr) { t.fields(fr); }
-  void operator()(const char* n, std::vector<T>& v) {
+  void operator()(const char* n, std::vector<T>& v, FieldKind k = FieldKind::plain) {
     const std::uint64_t count = r.varint();
     v.clear();
-    for (std::uint64_t i = 0; i < count && r.ok(); ++i) (*this)(n, v.emplace_back());
+    for (std::uint64_t i = 0; i < count && r.ok(); ++i) (*this)(n, v.emplace_back(), k);
   }
 };
 
@@ -210,7 +230,7 @@ struct FieldReader {
 struct FieldCounter {
   std::size_t n = 0;
   template <class T>
-  void operator()(const char*, const T&) {
+  void operator()(const char*, const T&, FieldKind = FieldKind::plain) {
     ++n;
   }
 };

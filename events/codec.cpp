@@ -65,8 +65,8 @@ struct LimitedReader {
   std::uint64_t limit;
   std::uint64_t seen = 0;
   template <class T>
-  void operator()(const char* n, T& v) {
-    if (seen++ < limit) inner(n, v);
+  void operator()(const char* n, T& v, FieldKind k = FieldKind::plain) {
+    if (seen++ < limit) inner(n, v, k);
   }
 };
 
@@ -79,30 +79,36 @@ void upcast(EventType, std::uint16_t /*from_version*/, Data&) {}
 // ---- JSON ----
 struct JsonWriter {
   nlohmann::json& out;
-  void operator()(const char* n, const std::string& v) { out[n] = v; }
-  void operator()(const char* n, const bool& v) { out[n] = v; }
-  void operator()(const char* n, const std::int64_t& v) {
+  void operator()(const char* n, const std::string& v, FieldKind = FieldKind::plain) { out[n] = v; }
+  void operator()(const char* n, const bool& v, FieldKind = FieldKind::plain) { out[n] = v; }
+  void operator()(const char* n, const std::int64_t& v, FieldKind k = FieldKind::plain) {
     // Microsecond instants print as RFC 3339; plain counts and JWT seconds as numbers.
-    const std::string_view name(n);
-    if (name == "expires_at" || name == "until" || name == "old_valid_until") {
+    if (k == FieldKind::instant) {
       out[n] = v == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(v));
     } else {
       out[n] = v;
     }
   }
-  void operator()(const char* n, const std::uint64_t& v) { out[n] = v; }
-  void operator()(const char* n, const Digest& v) {
-    if (std::string_view(n) == "secret_hash") return;  // never printed
+  void operator()(const char* n, const std::uint64_t& v, FieldKind = FieldKind::plain) {
+    out[n] = v;
+  }
+  void operator()(const char* n, const Digest& v, FieldKind k = FieldKind::plain) {
+    if (k == FieldKind::secret) return;  // never printed
     out[n] = to_hex(v);
   }
-  void operator()(const char* n, const std::vector<std::string>& v) { out[n] = v; }
+  void operator()(const char* n, const LockScope& v, FieldKind = FieldKind::plain) {
+    out[n] = scope_name(v);
+  }
+  void operator()(const char* n, const std::vector<std::string>& v, FieldKind = FieldKind::plain) {
+    out[n] = v;
+  }
   template <class T>
-  void operator()(const char* n, const std::optional<T>& v) {
-    if (v) (*this)(n, *v);
+  void operator()(const char* n, const std::optional<T>& v, FieldKind k = FieldKind::plain) {
+    if (v) (*this)(n, *v, k);
   }
   template <class T>
   requires requires(T& t, JsonWriter& w) { t.fields(w); }
-  void operator()(const char* n, const std::vector<T>& v) {
+  void operator()(const char* n, const std::vector<T>& v, FieldKind = FieldKind::plain) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : v) {
       nlohmann::json obj = nlohmann::json::object();
@@ -115,6 +121,16 @@ struct JsonWriter {
 };
 
 }  // namespace
+
+const char* scope_name(LockScope s) noexcept {
+  return s == LockScope::source ? "source" : "apikey";
+}
+
+std::optional<LockScope> scope_from_name(std::string_view name) noexcept {
+  if (name == "apikey") return LockScope::apikey;
+  if (name == "source") return LockScope::source;
+  return std::nullopt;
+}
 
 const char* type_name(EventType t) noexcept {
   const auto v = static_cast<std::uint16_t>(t);
@@ -158,7 +174,7 @@ Subjects subjects_of(const Event& e) {
           s.principal_id = d.principal_id;
           if (!d.apikey.empty()) s.apikeys.push_back(d.apikey);
         } else if constexpr (std::is_same_v<T, LoginLocked>) {
-          if (d.scope == "apikey") s.apikeys.push_back(d.subject);
+          if (d.scope == LockScope::apikey) s.apikeys.push_back(d.subject);
         }
       },
       e.data);

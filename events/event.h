@@ -50,7 +50,19 @@ std::uint16_t current_version(EventType t) noexcept;
 
 // ---- event data ----------------------------------------------------------
 // Each struct lists its fields once; append new fields at the end and bump the
-// type's version (see codec.cpp for the upcasting hook).
+// type's version (see codec.cpp for the upcasting hook). A field's FieldKind
+// says how it is shown: the codecs decide by kind, never by a field's name.
+
+enum class FieldKind {
+  plain,
+  instant,  // Micros since the epoch: JSON shows RFC 3339, and 0 as null
+  secret,   // derived from a secret (an HMAC): stored, never shown
+};
+
+// Which subject a login lock holds. Stored and shown as "apikey" | "source".
+enum class LockScope : std::uint8_t { apikey, source };
+const char* scope_name(LockScope s) noexcept;
+std::optional<LockScope> scope_from_name(std::string_view name) noexcept;
 
 struct SystemInitialized {
   std::string instance_id;
@@ -117,9 +129,9 @@ struct KeyCreated {
   void fields(V& v) {
     v("apikey", apikey);
     v("principal_id", principal_id);
-    v("secret_hash", secret_hash);
+    v("secret_hash", secret_hash, FieldKind::secret);
     v("description", description);
-    v("expires_at", expires_at);
+    v("expires_at", expires_at, FieldKind::instant);
     v("lifetime_source", lifetime_source);
     v("send_email", send_email);
   }
@@ -177,7 +189,7 @@ struct LoginFailed {
 
 // Logins for an apikey or from a source address are refused until `until`.
 struct LoginLocked {
-  std::string scope;    // "apikey" | "source"
+  LockScope scope = LockScope::apikey;
   std::string subject;  // the apikey or the address
   Micros until = 0;
   std::uint64_t failures = 0;
@@ -185,7 +197,7 @@ struct LoginLocked {
   void fields(V& v) {
     v("scope", scope);
     v("subject", subject);
-    v("until", until);
+    v("until", until, FieldKind::instant);
     v("failures", failures);
   }
 };
@@ -240,12 +252,12 @@ struct SigningKeyRotated {
     v("alg", alg);
     v("public_jwk", public_jwk);
     v("old_kid", old_kid);
-    v("old_valid_until", old_valid_until);
+    v("old_valid_until", old_valid_until, FieldKind::instant);
   }
 };
 
 struct AuditRead {
-  std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline" | "cli"
+  std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline"
   std::string filters;  // the query as given, canonical order
   std::uint64_t returned = 0;
   template <class V>

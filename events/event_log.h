@@ -3,9 +3,8 @@
 //
 // This interface is deliberately narrow and free of storage types, so that a
 // second implementation (e.g. a replicated log) can slot in beside the RocksDB
-// one. Thread-safety: every const method may be called from any thread at any
-// time; `append` must be called by one thread at a time (the Sequencer's
-// writer thread in a server).
+// one. Events reach their listeners through the writer (service/), not through
+// the log: the log only stores them.
 
 #include <functional>
 #include <memory>
@@ -43,6 +42,11 @@ struct Snapshot {
   std::string bytes;
 };
 
+// Contracts (as RocksDB's db.h states them): every method says what it returns
+// on each failure. Thread safety: the const methods and put_snapshot may be
+// called from any thread at any time; append and recover only by the one
+// appending thread (the Sequencer's writer in a server), never concurrently.
+// Failures are values, never exceptions.
 class EventLog {
  public:
   virtual ~EventLog() = default;
@@ -51,53 +55,71 @@ class EventLog {
   // stable storage (WAL synced) with its index entries, and the committed
   // events are returned with seq, time, version and hashes set. `time` is the
   // writer's clock reading; the log raises it to the previous head's time if
-  // needed, so time never decreases. On failure nothing was appended and the
-  // error is Errc::unavailable. REQUIRES: one caller at a time.
-  virtual Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) = 0;
+  // needed, so time never decreases. No drafts: an empty result, nothing written.
+  // Errors (nothing was appended, the head is unchanged): unavailable when the
+  // storage refuses the write or the log is open read-only, or a previous
+  // failure left it unwritable until recover(); internal when a draft's data
+  // does not match its type.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Result<std::vector<Event>> append(std::span<const Draft> drafts,
+                                                          Micros time) = 0;
 
   // After a failed append, tries to bring the log back to a writable state
   // (RocksDB's Resume(), else closing and reopening the database). On success
   // appends may be retried; the result holds any events the reopened log
   // shows beyond the head known before (a write whose sync failed after its
-  // bytes reached the disk), so the caller can apply them. REQUIRES: the
-  // appending thread.
-  virtual Result<std::vector<Event>> recover() = 0;
+  // bytes reached the disk), so the caller can apply them. Errors:
+  // unavailable when the log still cannot be opened for writing (readers keep
+  // working on a read-only stand-in), corruption when its last record does not
+  // decode. A read-only log returns no events.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Result<std::vector<Event>> recover() = 0;
 
-  virtual Head head() const = 0;
-  virtual bool read_only() const = 0;
+  // The newest committed event's seq, time and hash (all zero for an empty
+  // log). Never fails; any thread.
+  [[nodiscard]] virtual Head head() const = 0;
 
-  // One event. not_found past the head; corruption if it does not decode.
-  virtual Result<Event> get(Seq seq) const = 0;
+  // One event. Errors: not_found past the head (or for seq 0); corruption if
+  // its record does not decode; unavailable if the storage cannot be read.
+  [[nodiscard]] virtual Result<Event> get(Seq seq) const = 0;
 
   // Calls `fn` for each event with from <= seq <= to, in order, until it
-  // returns false. Stops with corruption at the first record that does not decode.
-  virtual Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const = 0;
+  // returns false. Errors: corruption at the first record that does not
+  // decode (fn has seen the events before it); unavailable on a read error.
+  [[nodiscard]] virtual Status scan(Seq from, Seq to,
+                                    const std::function<bool(const Event&)>& fn) const = 0;
 
-  // Raw records, for verification: (key as stored, value as stored), in key order.
-  virtual Status scan_raw(
+  // Raw records, for verification: (key as stored, value as stored), in key
+  // order, until `fn` returns false. Errors: unavailable on a read error.
+  [[nodiscard]] virtual Status scan_raw(
       const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 
   // Walks an index for `key` (a principal id, an apikey, an actor, or a type
   // name) starting at `from` (inclusive; 0 with backward means from the end),
   // until `fn` returns false. Cost is proportional to the entries visited.
-  virtual Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
-                            const std::function<bool(const IndexEntry&)>& fn) const = 0;
+  // Errors: invalid_request for a type name that is not one; corruption for
+  // an entry that does not decode; unavailable on a read error.
+  [[nodiscard]] virtual Status scan_index(
+      Index index, std::string_view key, Seq from, Direction dir,
+      const std::function<bool(const IndexEntry&)>& fn) const = 0;
 
-  // The last sequence number whose time is <= t (0 if none).
-  virtual Result<Seq> seq_at_time(Micros t) const = 0;
+  // The last sequence number whose time is <= t (0 if none). Errors:
+  // unavailable on a read error.
+  [[nodiscard]] virtual Result<Seq> seq_at_time(Micros t) const = 0;
 
-  // View snapshots, stored beside the log.
-  virtual Status put_snapshot(const Snapshot& s) = 0;
-  // The newest snapshot with seq <= at, if any.
-  virtual Result<std::optional<Snapshot>> find_snapshot(Seq at) const = 0;
+  // Stores a snapshot of the views as of s.seq, durably, beside the log; a
+  // snapshot for the same seq is replaced. Errors: unavailable when it cannot
+  // be written (the log itself is unaffected). Any thread.
+  [[nodiscard]] virtual Status put_snapshot(const Snapshot& s) = 0;
+  // The newest snapshot with seq <= at, if any. Errors: unavailable on a read
+  // error.
+  [[nodiscard]] virtual Result<std::optional<Snapshot>> find_snapshot(Seq at) const = 0;
 
-  // A follower (offline reader) catches up with a writer in another process.
-  // A no-op for the writer itself.
-  virtual Status refresh() = 0;
-
-  // Called after every successful append, on the appending thread, with the
-  // committed events: the live tail that in-process projections follow.
-  virtual void subscribe(std::function<void(std::span<const Event>)> fn) = 0;
+  // A reader opened read-only catches up with a writer in another process
+  // (head() then shows the writer's newest synced events). A no-op for the
+  // writer itself. Errors: unavailable when it cannot catch up (the reader
+  // keeps what it had). Any thread.
+  [[nodiscard]] virtual Status refresh() = 0;
 };
 
 enum class OpenMode {
@@ -112,9 +134,11 @@ struct LogOptions {
 };
 
 // Opens the RocksDB-backed log under `dir`. Errors: exists (create_new on a
-// log), not_found (no log), unavailable (locked by another writer, or I/O).
-Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenMode mode,
-                                                   const LogOptions& options = {});
+// log), not_found (no log), unavailable (locked by another writer, or I/O),
+// corruption (the last record does not decode, when opened for writing).
+[[nodiscard]] Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir,
+                                                                 OpenMode mode,
+                                                                 const LogOptions& options = {});
 
 }  // namespace latchkey::events
 
@@ -125,7 +149,7 @@ namespace latchkey::events {
 // (hard links where possible); while a server runs, it is a consistent copy of
 // every record up to the head, made through a reader, with indexes and
 // snapshots rebuilt beside it. `how` says which was done.
-Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
-                          std::string* how = nullptr);
+[[nodiscard]] Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
+                                        std::string* how = nullptr);
 
 }  // namespace latchkey::events

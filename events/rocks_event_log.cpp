@@ -237,7 +237,6 @@ class RocksEventLog final : public EventLog {
       std::lock_guard lock(head_mu_);
       head_ = Head{seq, t, prev};
     }
-    for (const auto& fn : subscribers_) fn(out);
     return out;
   }
 
@@ -279,8 +278,6 @@ class RocksEventLog final : public EventLog {
     std::lock_guard lock(head_mu_);
     return head_;
   }
-
-  bool read_only() const override { return mode_ == OpenMode::read_only; }
 
   Result<Event> get(Seq seq) const override {
     std::shared_lock handles_lock(handles_mu_);
@@ -454,13 +451,13 @@ class RocksEventLog final : public EventLog {
 
   Status refresh() override {
     if (mode_ != OpenMode::read_only) return {};
-    const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
-    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
+    {
+      std::shared_lock handles_lock(handles_mu_);
+      if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+      const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
+      if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
+    }
     return load_head();
-  }
-
-  void subscribe(std::function<void(std::span<const Event>)> fn) override {
-    subscribers_.push_back(std::move(fn));
   }
 
   // Writes the stored records 1..upto of `from` unchanged (bytes and hashes),
@@ -515,14 +512,16 @@ class RocksEventLog final : public EventLog {
     }
     for (Seq at = upto;;) {
       auto snap = from.find_snapshot(at);
-      if (!snap || !*snap) break;
+      if (!snap) return snap.error();
+      if (!*snap) break;
       batch.Put(h_->cf(kSnapshotsCf), bin::be64((*snap)->seq), (*snap)->bytes);
       if ((*snap)->seq == 0) break;
       at = (*snap)->seq - 1;
     }
     if (!flush()) return failure;
     rocksdb::FlushOptions fo;
-    h_->db->Flush(fo, h_->handles);
+    if (const rocksdb::Status st = h_->db->Flush(fo, h_->handles); !st.ok())
+      return from_status(st, Errc::unavailable, "cannot flush the copy");
     std::lock_guard lock(head_mu_);
     head_ = Head{last_seq, last_time, last_hash};
     return {};
@@ -540,7 +539,6 @@ class RocksEventLog final : public EventLog {
   rocksdb::WriteOptions write_options_;
   mutable std::mutex head_mu_;
   Head head_;  // GUARDED_BY(head_mu_)
-  std::vector<std::function<void(std::span<const Event>)>> subscribers_;
 };
 
 }  // namespace

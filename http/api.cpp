@@ -1,22 +1,22 @@
 #include "http/api.h"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "domain/decide.h"
 #include "http/error_map.h"
-#include "replay/queries.h"
 
 namespace latchkey::http {
 
-using projections::ApiKey;
-using projections::Principal;
-using projections::Views;
-
-bool Caller::has(std::string_view role) const {
-  return std::find(roles.begin(), roles.end(), role) != roles.end();
-}
-
-Api::Api(ApiDeps deps) : d_(std::move(deps)) {
+Api::Api(ApiDeps deps)
+    : d_(std::move(deps)),
+      router_([this](const Request& req) { return authenticate(req); },
+              [this](const Request& req, std::string_view what) {
+                if (d_.server_log) {
+                  d_.server_log->error("request failed", {{"request_id", req.request_id},
+                                                          {"route", req.method + " " + req.path},
+                                                          {"detail", std::string(what)}});
+                }
+              }) {
   add_login_routes();
   add_principal_routes();
   add_key_routes();
@@ -34,76 +34,26 @@ Result<Caller> Api::authenticate(const Request& req) const {
   }
   v.remove_prefix(7);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  const Micros now = d_.clock.now();
-  auto claims = d_.tokens.verify(v, now);
+  auto claims = d_.tokens.verify(v, d_.clock.now());
   if (!claims) return claims.error();
   // The token is only as good as its key and principal are now.
-  return d_.views.read([&](const Views& views) -> Result<Caller> {
-    const ApiKey* key = views.keys.find(claims->apikey);
-    if (!key) return make_error(Errc::unauthorized, "token revoked");
-    const Principal& p = views.principals.at(key->principal);
-    if (p.id != claims->sub || p.deleted() || key->state != projections::KeyState::active ||
-        key->principal_deleted) {
+  return d_.views.read([&](const projections::Views& views) -> Result<Caller> {
+    if (!domain::token_stands(views, claims->apikey, claims->sub))
       return make_error(Errc::unauthorized, "token revoked");
-    }
+    const auto& p = views.principals.at(views.keys.find(claims->apikey)->principal);
     return Caller{p.id, p.roles, claims->apikey, claims->jti};
   });
 }
 
-Result<Caller> Api::authorize(const Request& req,
-                              std::initializer_list<std::string_view> roles) const {
-  auto caller = authenticate(req);
-  if (!caller) return caller;
-  if (roles.size() == 0) return caller;
-  for (auto r : roles) {
-    if (caller->has(r)) return caller;
-  }
-  std::string need;
-  for (auto r : roles) need += (need.empty() ? "" : " or ") + std::string(r);
-  return make_error(Errc::forbidden, "this requires the role " + need);
+events::RequestContext Api::context(const Call& c) const {
+  return events::RequestContext{c.caller ? c.caller->principal_id : std::string("anonymous"),
+                                c.req.request_id, c.req.remote_ip};
 }
 
-events::RequestContext Api::context(const Request& req, const Caller* caller) const {
-  return events::RequestContext{caller ? caller->principal_id : std::string("anonymous"),
-                                req.request_id, req.remote_ip};
-}
+Response Api::error(const Call& c, const Error& e) { return error_response(e, c.req.request_id); }
 
-void Api::later(Reply reply, std::function<Response()> build) const {
-  d_.post([reply = std::move(reply), build = std::move(build)] {
-    Response r = build();
-    if (r.status != 0) reply(std::move(r));  // 0: the builder hands the reply on itself
-  });
-}
-
-Response Api::error(const Request& req, const Error& e) const {
-  return error_response(e, req.request_id);
-}
-
-Response Api::json(int status, const nlohmann::json& body) const {
+Response Api::json(HttpStatus status, const nlohmann::json& body) {
   return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
-nlohmann::json Api::principal_json(const Principal& p, const Views& v) const {
-  std::size_t keys = 0;
-  const Micros now = d_.clock.now();
-  for (auto pos : p.keys) {
-    const auto s = v.keys.at(pos).status(now);
-    if (s != projections::KeyStatus::deleted) ++keys;
-  }
-  nlohmann::json j = {
-      {"id", p.id},
-      {"type", projections::kind_name(p.kind)},
-      {"name", p.name},
-      {"email", p.email.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.email)},
-      {"roles", p.roles},
-      {"created_at", format_rfc3339(p.created_at)},
-      {"updated_at", format_rfc3339(p.updated_at)},
-      {"key_count", keys}};
-  return j;
-}
-
-nlohmann::json Api::key_json(const ApiKey& k, const Views& v, Micros now) const {
-  return replay::key_json(k, v, now);
 }
 
 }  // namespace latchkey::http

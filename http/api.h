@@ -1,22 +1,37 @@
 #pragma once
-// The HTTP API of the contract (../docs/openapi.yaml), as handlers over the
-// command service and the views. Thread-safe: handlers run on any I/O thread.
+// The HTTP API of the contract (../docs/openapi.yaml): a router whose handlers
+// are coroutines from a call to a response, over the command service and the
+// views. Thread-safe: requests are served on any I/O thread, each on its
+// connection's strand.
+//
+// A handler reads as one straight line: parse the request (a bad one is a 400
+// here), decide or read, await the commit, render.
+//
+// One rule for every co_await in this folder: make the awaitable first, in a
+// statement of its own (`auto op = execute(...); auto r = co_await
+// std::move(op);`). GCC 12 destroys the temporaries of a full expression that
+// contains a co_await twice when their lifetime spans the suspension (a
+// double free under ASan); a statement of their own ends them before it. The router resolves the
+// caller from the route's declared Access before the handler runs, and maps
+// every failure to its status through error_map.h.
 
+#include <boost/asio/awaitable.hpp>
 #include <functional>
-#include <initializer_list>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "service/command_service.h"
-#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "http/config.h"
+#include "http/json_log.h"
 #include "http/mailer.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
+#include "service/command_service.h"
 
 namespace latchkey::http {
 
@@ -29,43 +44,35 @@ struct ApiDeps {
   const Clock& clock;
   Metrics& metrics;
   const Config& config;
-  Mailer* mailer = nullptr;  // nullptr: no SMTP configured
-  // Runs a task on an I/O thread (completions of the writer thread hop here).
-  std::function<void(std::function<void()>)> post;
-  // Whether the log accepted its latest append (readiness).
+  Mailer* mailer = nullptr;       // nullptr: no SMTP configured
+  JsonLog* server_log = nullptr;  // where a failing handler is logged; may be null
+  // Whether the log accepted its latest append (readiness); empty: always.
   std::function<bool()> writable;
   // Serves /console/ files; may be empty.
   std::function<bool(const std::string& path, Response& out)> console;
 };
 
-struct Caller {
-  std::string principal_id;
-  std::vector<std::string> roles;
-  std::string apikey;
-  std::string jti;
-  bool has(std::string_view role) const;
-};
-
 class Api {
  public:
   explicit Api(ApiDeps deps);
-  void handle(Request& req, Reply reply) const { router_.dispatch(req, std::move(reply)); }
-  const Router& router() const { return router_; }
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Serves one request; never throws. REQUIRES: `req` outlives the coroutine.
+  [[nodiscard]] boost::asio::awaitable<Response> handle(const Request& req) const {
+    return router_.dispatch(req);
+  }
+  [[nodiscard]] const Router& router() const { return router_; }
 
  private:
+  using Reply = boost::asio::awaitable<Response>;
+  using PrincipalKind = projections::PrincipalKind;
+
   // ---- helpers (api.cpp) ----
-  Result<Caller> authenticate(const Request& req) const;
-  // Authenticated with one of `roles` (forbidden otherwise); empty: any role.
-  Result<Caller> authorize(const Request& req, std::initializer_list<std::string_view> roles) const;
-  events::RequestContext context(const Request& req, const Caller* caller) const;
-  // Builds the reply on an I/O thread (call from writer-thread completions).
-  // A built response with status 0 means the builder replies later itself.
-  void later(Reply reply, std::function<Response()> build) const;
-  Response error(const Request& req, const Error& e) const;
-  Response json(int status, const nlohmann::json& body) const;
-  nlohmann::json principal_json(const projections::Principal& p, const projections::Views& v) const;
-  nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v,
-                          Micros now) const;
+  [[nodiscard]] Result<Caller> authenticate(const Request& req) const;
+  [[nodiscard]] events::RequestContext context(const Call& c) const;
+  [[nodiscard]] static Response error(const Call& c, const Error& e);
+  [[nodiscard]] static Response json(HttpStatus status, const nlohmann::json& body);
 
   // ---- routes ----
   void add_login_routes();      // api_login.cpp
@@ -75,18 +82,42 @@ class Api {
   void add_audit_routes();      // api_audit.cpp
   void add_system_routes();     // api_system.cpp
 
-  // Shared by /iam/{users|service-accounts}/{id}/keys and /iam/me/keys.
-  void create_key(Request& req, Reply reply, const Caller& caller,
-                  std::optional<projections::PrincipalKind> kind,
+  // ---- handlers ----
+  Reply login(const Call& c) const;
+  Reply introspect(const Call& c) const;
+
+  Reply create_principal(const Call& c, PrincipalKind kind) const;
+  Reply list_principals(const Call& c, PrincipalKind kind) const;
+  Reply get_principal(const Call& c, PrincipalKind kind) const;
+  Reply update_principal(const Call& c, PrincipalKind kind) const;
+  Reply delete_principal(const Call& c, PrincipalKind kind) const;
+  Reply me(const Call& c) const;
+
+  // `kind` nullopt and `principal_id` the caller's: /iam/me/keys.
+  Reply create_key(const Call& c, std::optional<PrincipalKind> kind,
+                   const std::string& principal_id) const;
+  Reply list_keys(const Call& c, std::optional<PrincipalKind> kind,
                   const std::string& principal_id) const;
-  void list_keys(Request& req, Reply reply, std::optional<projections::PrincipalKind> kind,
-                 const std::string& principal_id) const;
-  void change_key(Request& req, Reply reply, const Caller& caller,
-                  std::optional<projections::PrincipalKind> kind, const std::string& principal_id,
-                  const std::string& apikey, domain::KeyAction action) const;
-  void send_key_email(const Request& req, const events::RequestContext& ctx, const std::string& to,
-                      const std::string& apikey, const std::string& secretkey, Micros expires_at,
-                      std::function<void(nlohmann::json)> done) const;
+  Reply change_key(const Call& c, std::optional<PrincipalKind> kind,
+                   const std::string& principal_id, domain::KeyAction action) const;
+  // The email that carries a new key; its outcome, as the response's "email".
+  boost::asio::awaitable<nlohmann::json> send_key_email(const events::RequestContext& ctx,
+                                                        const std::string& apikey,
+                                                        const std::string& secretkey) const;
+
+  Reply get_settings(const Call& c) const;
+  Reply change_settings(const Call& c) const;
+
+  Reply audit(const Call& c) const;
+  Reply replay_state(const Call& c) const;
+  Reply replay_diff(const Call& c) const;
+  Reply key_timeline(const Call& c) const;
+  // Records the read as audit.read (a failed record fails the request), then
+  // returns `response`.
+  Reply recorded(const Call& c, std::string route, std::string filters, std::uint64_t returned,
+                 Response response) const;
+
+  Reply rotate_signing_key(const Call& c) const;
 
   ApiDeps d_;
   Router router_;

@@ -6,8 +6,10 @@
 #include "domain/credentials.h"
 #include "events/codec.h"
 #include "http/api.h"
+#include "http/awaitable.h"
 #include "http/body.h"
 #include "http/error_map.h"
+#include "http/render.h"
 #include "replay/queries.h"
 #include "replay/rebuild.h"
 
@@ -15,15 +17,11 @@ namespace latchkey::http {
 
 namespace {
 
+constexpr std::size_t kStreamPage = 256;
+
 bool wants_ndjson(const Request& req) {
   const auto accept = req.header("accept");
   return accept && accept->find("application/x-ndjson") != std::string_view::npos;
-}
-
-nlohmann::json events_json(const std::vector<events::Event>& evs) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : evs) out.push_back(events::to_json(e));
-  return out;
 }
 
 // The filters go into the audit.read event. A value that is not an id of its
@@ -42,144 +40,138 @@ Status recordable(const replay::AuditFilter& f) {
   return {};
 }
 
+// The whole result of `filter`, page by page, as NDJSON: constant memory however long.
+ChunkSource ndjson_stream(const events::EventLog& log, replay::AuditFilter filter,
+                          std::size_t limit) {
+  auto state = std::make_shared<replay::AuditFilter>(std::move(filter));
+  auto left = std::make_shared<std::size_t>(limit);
+  auto done = std::make_shared<bool>(false);
+  state->limit = std::min(kStreamPage, *left);
+  return [&log, state, left, done](std::string& chunk) -> bool {
+    if (*done) return false;
+    auto page = replay::audit_page(log, *state);
+    if (!page) throw std::runtime_error("audit stream: " + page.error().message);
+    for (const auto& e : page->events) chunk += events::to_json(e).dump() + "\n";
+    *left -= page->events.size();
+    if (!page->next || *left == 0) {
+      *done = true;
+      return !chunk.empty();
+    }
+    (state->descending ? state->before : state->after) = *page->next;
+    state->limit = std::min(kStreamPage, *left);
+    return true;
+  };
+}
+
 }  // namespace
 
 void Api::add_audit_routes() {
-  // Records audit.read, then replies with `build()` (on an I/O thread).
-  auto recorded = [this](Request& req, const Caller& caller, std::string route, std::string filters,
-                         std::uint64_t returned, Reply reply, std::function<Response()> build) {
-    events::AuditRead a{std::move(route), std::move(filters), returned};
-    d_.commands.record({events::Draft{events::EventType::audit_read, std::move(a), {}}},
-                       context(req, &caller),
-                       [this, reply, build = std::move(build), rid = req.request_id,
-                        who = caller.principal_id](auto r) {
-                         later(reply, [r = std::move(r), build, rid, who]() -> Response {
-                           if (!r) return error_response(r.error(), rid);
-                           Response resp = build();
-                           resp.principal = who;
-                           return resp;
-                         });
-                       });
-  };
+  const Access readers = Access::any_role({"admin", "auditor"});
+  router_.add("GET", "/iam/audit", readers, [this](const Call& c) { return audit(c); });
+  router_.add("GET", "/iam/replay/state", readers,
+              [this](const Call& c) { return replay_state(c); });
+  router_.add("GET", "/iam/replay/diff", readers, [this](const Call& c) { return replay_diff(c); });
+  router_.add("GET", "/iam/keys/{apikey}/timeline", readers,
+              [this](const Call& c) { return key_timeline(c); });
+}
 
-  router_.add("GET", "/iam/audit", [this, recorded](Request& req, const Params&, Reply reply) {
-    auto caller = authorize(req, {"admin", "auditor"});
-    if (!caller) return reply(error(req, caller.error()));
-    auto q = parse_query(req.query);
-    if (!q) return reply(error(req, q.error()));
-    auto filter = replay::parse_audit_filter(*q);
-    if (!filter) return reply(error(req, filter.error()));
-    if (auto st = recordable(*filter); !st) return reply(error(req, st.error()));
-    filter->upto = d_.log.head().seq;  // not this read's own audit.read
-    if (wants_ndjson(req)) {
-      // The whole result, streamed page by page: constant memory however long.
-      const bool limited = q->count("limit") != 0;
-      recorded(req, *caller, "audit", filter->describe() + "&format=ndjson", 0, reply,
-               [this, f = *filter, limited]() {
-                 Response resp;
-                 resp.content_type = "application/x-ndjson";
-                 auto state = std::make_shared<replay::AuditFilter>(f);
-                 auto left = std::make_shared<std::size_t>(limited ? f.limit : SIZE_MAX);
-                 auto done = std::make_shared<bool>(false);
-                 state->limit = std::min<std::size_t>(256, *left);
-                 resp.stream = [this, state, left, done](std::string& chunk) -> bool {
-                   if (*done) return false;
-                   auto page = replay::audit_page(d_.log, *state);
-                   if (!page) throw std::runtime_error("audit stream: " + page.error().message);
-                   for (const auto& e : page->events) chunk += events::to_json(e).dump() + "\n";
-                   *left -= page->events.size();
-                   if (!page->next || *left == 0) {
-                     *done = true;
-                     return !chunk.empty();
-                   }
-                   (state->descending ? state->before : state->after) = *page->next;
-                   state->limit = std::min<std::size_t>(256, *left);
-                   return true;
-                 };
-                 return resp;
-               });
-      return;
-    }
-    auto page = replay::audit_page(d_.log, *filter);
-    if (!page) return reply(error(req, page.error()));
-    nlohmann::json body = {{"events", events_json(page->events)},
-                           {"next", page->next ? nlohmann::json(std::to_string(*page->next))
-                                               : nlohmann::json(nullptr)}};
-    recorded(req, *caller, "audit", filter->describe(), page->events.size(), reply,
-             [this, body = std::move(body)]() { return json(200, body); });
-  });
+Api::Reply Api::recorded(const Call& c, std::string route, std::string filters,
+                         std::uint64_t returned, Response response) const {
+  // (A named vector: GCC 12 cannot take a braced list as a co_await argument.)
+  std::vector<events::Draft> drafts;
+  drafts.push_back(events::Draft{events::EventType::audit_read,
+                                 events::AuditRead{std::move(route), std::move(filters), returned},
+                                 {}});
+  auto op = record(d_.commands, std::move(drafts), context(c));
+  auto r = co_await std::move(op);
+  if (!r) co_return error(c, r.error());
+  co_return response;
+}
 
-  router_.add(
-      "GET", "/iam/replay/state", [this, recorded](Request& req, const Params&, Reply reply) {
-        auto caller = authorize(req, {"admin", "auditor"});
-        if (!caller) return reply(error(req, caller.error()));
-        auto q = parse_query(req.query);
-        if (!q) return reply(error(req, q.error()));
-        if (q->size() != 1 || !q->count("at")) {
-          return reply(error(req, make_error(Errc::invalid_request,
-                                             "give at=RFC3339 or at=SEQ, and nothing else")));
-        }
-        auto point = replay::parse_point(d_.log, q->at("at"));
-        if (!point) return reply(error(req, point.error()));
-        auto views = replay::rebuild(d_.log, point->seq);
-        if (!views) return reply(error(req, views.error()));
-        nlohmann::json body = replay::state_json(*views, point->time);
-        recorded(req, *caller, "replay/state", "at=" + q->at("at"), 0, reply,
-                 [this, body = std::move(body)]() { return json(200, body); });
-      });
+Api::Reply Api::audit(const Call& c) const {
+  auto q = parse_query(c.req.query);
+  if (!q) co_return error(c, q.error());
+  auto filter = replay::parse_audit_filter(*q);
+  if (!filter) co_return error(c, filter.error());
+  if (auto st = recordable(*filter); !st) co_return error(c, st.error());
+  filter->upto = d_.log.head().seq;  // not this read's own audit.read
+  if (wants_ndjson(c.req)) {
+    const std::size_t limit = q->count("limit") != 0 ? filter->limit : SIZE_MAX;
+    Response r;
+    r.content_type = "application/x-ndjson";
+    r.stream = ndjson_stream(d_.log, *filter, limit);
+    auto op = recorded(c, "audit", filter->describe() + "&format=ndjson", 0, std::move(r));
+    co_return co_await std::move(op);
+  }
+  auto page = replay::audit_page(d_.log, *filter);
+  if (!page) co_return error(c, page.error());
+  const std::size_t returned = page->events.size();
+  Response r = json(HttpStatus::ok,
+                    {{"events", events_json(page->events)}, {"next", cursor_json(page->next)}});
+  auto op = recorded(c, "audit", filter->describe(), returned, std::move(r));
+  co_return co_await std::move(op);
+}
 
-  router_.add(
-      "GET", "/iam/replay/diff", [this, recorded](Request& req, const Params&, Reply reply) {
-        auto caller = authorize(req, {"admin", "auditor"});
-        if (!caller) return reply(error(req, caller.error()));
-        auto q = parse_query(req.query);
-        if (!q) return reply(error(req, q.error()));
-        if (q->size() != 2 || !q->count("from") || !q->count("to")) {
-          return reply(
-              error(req, make_error(Errc::invalid_request,
-                                    "give from= and to= (RFC 3339 or SEQ), and nothing else")));
-        }
-        auto from = replay::parse_point(d_.log, q->at("from"));
-        if (!from) return reply(error(req, from.error()));
-        auto to = replay::parse_point(d_.log, q->at("to"));
-        if (!to) return reply(error(req, to.error()));
-        auto body = replay::diff_json(d_.log, *from, *to);
-        if (!body) return reply(error(req, body.error()));
-        recorded(req, *caller, "replay/diff", "from=" + q->at("from") + "&to=" + q->at("to"), 0,
-                 reply, [this, body = std::move(*body)]() { return json(200, body); });
-      });
+Api::Reply Api::replay_state(const Call& c) const {
+  auto params = parse_query(c.req.query);
+  if (!params) co_return error(c, params.error());
+  Query q(std::move(*params));
+  const auto at = q.string("at");
+  if (!at || !q.finish())
+    co_return error(
+        c, make_error(Errc::invalid_request, "give at=RFC3339 or at=SEQ, and nothing else"));
+  auto point = replay::parse_point(d_.log, *at);
+  if (!point) co_return error(c, point.error());
+  auto views = replay::rebuild(d_.log, point->seq);
+  if (!views) co_return error(c, views.error());
+  Response r = json(HttpStatus::ok, state_json(*views, point->time));
+  auto op = recorded(c, "replay/state", "at=" + *at, 0, std::move(r));
+  co_return co_await std::move(op);
+}
 
-  router_.add(
-      "GET", "/iam/keys/{apikey}/timeline",
-      [this, recorded](Request& req, const Params& p, Reply reply) {
-        auto caller = authorize(req, {"admin", "auditor"});
-        if (!caller) return reply(error(req, caller.error()));
-        const std::string apikey = p.at("apikey");
-        const bool known = d_.views.read(
-            [&](const projections::Views& v) { return v.keys.find(apikey) != nullptr; });
-        if (!known) return reply(error(req, make_error(Errc::not_found, "no key " + apikey)));
-        auto q = parse_query(req.query);
-        if (!q) return reply(error(req, q.error()));
-        std::map<std::string, std::string> params = *q;
-        for (const auto& [k, v] : params) {
-          if (k != "after" && k != "limit") {
-            return reply(error(
-                req, make_error(Errc::invalid_request, "unknown query parameter '" + k + "'")));
-          }
-        }
-        params["apikey"] = apikey;
-        auto filter = replay::parse_audit_filter(params);
-        if (!filter) return reply(error(req, filter.error()));
-        filter->upto = d_.log.head().seq;
-        auto page = replay::audit_page(d_.log, *filter);
-        if (!page) return reply(error(req, page.error()));
-        nlohmann::json body = {{"apikey", apikey},
-                               {"events", events_json(page->events)},
-                               {"next", page->next ? nlohmann::json(std::to_string(*page->next))
-                                                   : nlohmann::json(nullptr)}};
-        recorded(req, *caller, "timeline", filter->describe(), page->events.size(), reply,
-                 [this, body = std::move(body)]() { return json(200, body); });
-      });
+Api::Reply Api::replay_diff(const Call& c) const {
+  auto params = parse_query(c.req.query);
+  if (!params) co_return error(c, params.error());
+  Query q(std::move(*params));
+  const auto from_text = q.string("from");
+  const auto to_text = q.string("to");
+  if (!from_text || !to_text || !q.finish())
+    co_return error(c, make_error(Errc::invalid_request,
+                                  "give from= and to= (RFC 3339 or SEQ), and nothing else"));
+  auto from = replay::parse_point(d_.log, *from_text);
+  if (!from) co_return error(c, from.error());
+  auto to = replay::parse_point(d_.log, *to_text);
+  if (!to) co_return error(c, to.error());
+  auto d = replay::diff(d_.log, *from, *to);
+  if (!d) co_return error(c, d.error());
+  Response r = json(HttpStatus::ok, diff_json(*d));
+  auto op = recorded(c, "replay/diff", "from=" + *from_text + "&to=" + *to_text, 0, std::move(r));
+  co_return co_await std::move(op);
+}
+
+Api::Reply Api::key_timeline(const Call& c) const {
+  const std::string& apikey = c.param("apikey");
+  const bool known =
+      d_.views.read([&](const projections::Views& v) { return v.keys.find(apikey) != nullptr; });
+  if (!known) co_return error(c, make_error(Errc::not_found, "no key " + apikey));
+  auto params = parse_query(c.req.query);
+  if (!params) co_return error(c, params.error());
+  for (const auto& [k, v] : *params) {
+    if (k != "after" && k != "limit")
+      co_return error(c, make_error(Errc::invalid_request, "unknown query parameter '" + k + "'"));
+  }
+  (*params)["apikey"] = apikey;
+  auto filter = replay::parse_audit_filter(*params);
+  if (!filter) co_return error(c, filter.error());
+  filter->upto = d_.log.head().seq;
+  auto page = replay::audit_page(d_.log, *filter);
+  if (!page) co_return error(c, page.error());
+  const std::size_t returned = page->events.size();
+  Response r = json(HttpStatus::ok, {{"apikey", apikey},
+                                     {"events", events_json(page->events)},
+                                     {"next", cursor_json(page->next)}});
+  auto op = recorded(c, "timeline", filter->describe(), returned, std::move(r));
+  co_return co_await std::move(op);
 }
 
 }  // namespace latchkey::http

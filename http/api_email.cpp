@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/api.h"
+#include "http/awaitable.h"
 
 namespace latchkey::http {
 
@@ -32,9 +33,14 @@ std::string public_url_of(const Config& c) {
   return std::string(c.tls_cert.empty() ? "http://" : "https://") + c.listen;
 }
 
-void Api::send_key_email(const Request&, const events::RequestContext& ctx, const std::string& to,
-                         const std::string& apikey, const std::string& secretkey, Micros expires_at,
-                         std::function<void(nlohmann::json)> done) const {
+boost::asio::awaitable<nlohmann::json> Api::send_key_email(const events::RequestContext& ctx,
+                                                           const std::string& apikey,
+                                                           const std::string& secretkey) const {
+  const auto [to, principal_id, expires_at] = d_.views.read([&](const projections::Views& v) {
+    const auto* k = v.keys.find(apikey);
+    const auto& p = v.principals.at(k->principal);
+    return std::tuple{p.email, p.id, k->expires_at};
+  });
   const std::string url = public_url_of(d_.config);
   MailMessage m;
   m.to = to;
@@ -56,27 +62,20 @@ void Api::send_key_email(const Request&, const events::RequestContext& ctx, cons
       "Keep the secret key safe: there is no way to view it again.\n\n"
       "To get a short-lived access token:\n\n" +
       login_sample(url, apikey, secretkey);
-  const std::string principal_id = d_.views.read([&](const projections::Views& v) {
-    const auto* k = v.keys.find(apikey);
-    return k ? v.principals.at(k->principal).id : std::string();
-  });
-  d_.mailer->send(std::move(m), [this, ctx, to, apikey, principal_id,
-                                 done = std::move(done)](Status st) {
-    events::EmailOutcome o{"key_created", apikey, principal_id, to,
-                           st ? std::string() : st.error().message};
-    d_.metrics.email(st ? "sent" : "failed");
-    const auto type = st ? events::EventType::email_sent : events::EventType::email_failed;
-    d_.commands.record({events::Draft{type, o, {}}}, ctx,
-                       [this, st, to, done](Result<std::vector<events::Event>> r) {
-                         d_.post([st, to, done, recorded = r.has_value()] {
-                           nlohmann::json email = {{"status", st ? "sent" : "failed"}, {"to", to}};
-                           if (!st) email["error"] = st.error().message;
-                           if (!recorded)
-                             email["recorded"] = false;  // the outcome event could not be written
-                           done(std::move(email));
-                         });
-                       });
-  });
+  auto sending = send(*d_.mailer, std::move(m));
+  const Status sent = co_await std::move(sending);
+  d_.metrics.email(sent ? "sent" : "failed");
+  events::EmailOutcome o{"key_created", apikey, principal_id, to,
+                         sent ? std::string() : sent.error().message};
+  const auto type = sent ? events::EventType::email_sent : events::EventType::email_failed;
+  // (A named vector: GCC 12 cannot take a braced list as a co_await argument.)
+  std::vector<events::Draft> drafts{events::Draft{type, o, {}}};
+  auto op = record(d_.commands, std::move(drafts), ctx);
+  const auto recorded = co_await std::move(op);
+  nlohmann::json email = {{"status", sent ? "sent" : "failed"}, {"to", to}};
+  if (!sent) email["error"] = sent.error().message;
+  if (!recorded) email["recorded"] = false;  // the outcome event could not be written
+  co_return email;
 }
 
 }  // namespace latchkey::http

@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "service/command_service.h"
-#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "http/api.h"
 #include "http/checkpointer.h"
@@ -19,9 +17,11 @@
 #include "http/server.h"
 #include "http/smtp_mailer.h"
 #include "http/stop_signals.h"
+#include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
 #include "replay/rebuild.h"
+#include "service/command_service.h"
 
 namespace latchkey::http {
 
@@ -61,7 +61,15 @@ class ServerApp final : public App {
                                               config_.data_dir + "/signing");
     }
     views_ = std::make_unique<projections::LiveViews>(std::move(*views));
-    commands_ = std::make_unique<service::CommandService>(*log_, *views_, clock_);
+    snapshotter_ = std::make_unique<replay::Snapshotter>(
+        *log_, static_cast<std::uint64_t>(config_.snapshot_every_events), [this](const Error& e) {
+          server_log_.error("snapshot failed", {{"detail", e.detail}});
+        });
+    // Committed events reach the views (inside the service) and then the snapshotter.
+    commands_ = std::make_unique<service::CommandService>(
+        *log_, *views_, clock_, [this](std::span<const events::Event> committed) {
+          if (!committed.empty()) snapshotter_->notify(committed.back().seq);
+        });
     commands_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {
       metrics_.append(n, latency, ok);
       if (writable_.exchange(ok) != ok) {
@@ -72,13 +80,6 @@ class ServerApp final : public App {
                             nlohmann::json::object());
         }
       }
-    });
-    snapshotter_ = std::make_unique<replay::Snapshotter>(
-        *log_, static_cast<std::uint64_t>(config_.snapshot_every_events), [this](const Error& e) {
-          server_log_.error("snapshot failed", {{"detail", e.detail}});
-        });
-    log_->subscribe([this](std::span<const events::Event> committed) {
-      if (!committed.empty()) snapshotter_->notify(committed.back().seq);
     });
     tokens_ = std::make_unique<keys::TokenService>(*secrets_, *views_, config_.issuer);
     metrics_.add_gauge("latchkey_log_head_seq", "Sequence number of the newest event.",
@@ -127,13 +128,13 @@ class ServerApp final : public App {
                  metrics_,
                  config_,
                  mailer_.get(),
-                 [this](std::function<void()> f) { net::post(*ioc_, std::move(f)); },
+                 &server_log_,
                  [this] { return writable_.load(); },
                  console_handler()};
     api_ = std::make_unique<Api>(std::move(deps));
     server_ = std::make_unique<Server>(
-        *ioc_, config_, [this](Request& req, Reply reply) { api_->handle(req, std::move(reply)); },
-        access_log_, metrics_, tls_.get());
+        *ioc_, config_, [this](const Request& req) { return api_->handle(req); }, access_log_,
+        server_log_, metrics_, tls_.get());
     return {};
   }
 

@@ -5,6 +5,10 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 
+#include <algorithm>
+
+#include "base/parse.h"
+
 namespace latchkey::http {
 namespace {
 
@@ -117,58 +121,106 @@ const nlohmann::json* Fields::get(const char* name) {
   return &*it;
 }
 
-Result<std::optional<std::string>> Fields::string(const char* name) {
-  const auto* v = get(name);
-  if (!v) return std::optional<std::string>{};
-  if (!v->is_string()) return invalid(std::string(name) + " must be a string");
-  return std::optional<std::string>(v->get<std::string>());
+void Fields::problem(std::string message) {
+  if (!first_problem_) first_problem_ = invalid(std::move(message));
 }
 
-Result<std::string> Fields::required_string(const char* name) {
+std::optional<std::string> Fields::string(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::nullopt;
+  if (!v->is_string()) {
+    problem(std::string(name) + " must be a string");
+    return std::nullopt;
+  }
+  return v->get<std::string>();
+}
+
+std::string Fields::required_string(const char* name) {
+  const bool present = obj_.contains(name) && !obj_.at(name).is_null();
   auto v = string(name);
-  if (!v) return v.error();
-  if (!*v) return invalid(std::string(name) + " is required");
-  return **v;
+  if (!present) problem(std::string(name) + " is required");
+  return v.value_or(std::string());
 }
 
-Result<std::optional<std::int64_t>> Fields::integer(const char* name) {
+std::optional<std::int64_t> Fields::integer(const char* name) {
   const auto* v = get(name);
-  if (!v) return std::optional<std::int64_t>{};
+  if (!v) return std::nullopt;
   if (v->is_number_integer()) {
     if (v->is_number_unsigned() &&
         v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
-      return invalid(std::string(name) + " is out of range");
+      problem(std::string(name) + " is out of range");
+      return std::nullopt;
     }
-    return std::optional<std::int64_t>(v->get<std::int64_t>());
+    return v->get<std::int64_t>();
   }
   // A string is the wrong type, even "30": the only bodies with integer fields
   // are JSON, and the contract answers a wrong-typed field with 400.
-  if (v->is_number_float()) return invalid(std::string(name) + " must be a whole number in range");
-  return invalid(std::string(name) + " must be an integer");
+  problem(std::string(name) +
+          (v->is_number_float() ? " must be a whole number in range" : " must be an integer"));
+  return std::nullopt;
 }
 
-Result<std::optional<bool>> Fields::boolean(const char* name) {
+std::optional<bool> Fields::boolean(const char* name) {
   const auto* v = get(name);
-  if (!v) return std::optional<bool>{};
-  if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
-  return invalid(std::string(name) + " must be true or false");
+  if (!v) return std::nullopt;
+  if (v->is_boolean()) return v->get<bool>();
+  problem(std::string(name) + " must be true or false");
+  return std::nullopt;
 }
 
-Result<std::optional<std::vector<std::string>>> Fields::strings(const char* name) {
+std::optional<std::vector<std::string>> Fields::strings(const char* name) {
   const auto* v = get(name);
-  if (!v) return std::optional<std::vector<std::string>>{};
-  if (!v->is_array()) return invalid(std::string(name) + " must be an array of strings");
+  if (!v) return std::nullopt;
   std::vector<std::string> out;
-  for (const auto& e : *v) {
-    if (!e.is_string()) return invalid(std::string(name) + " must be an array of strings");
-    out.push_back(e.get<std::string>());
+  const bool ok = v->is_array() &&
+                  std::all_of(v->begin(), v->end(), [](const auto& e) { return e.is_string(); });
+  if (!ok) {
+    problem(std::string(name) + " must be an array of strings");
+    return std::nullopt;
   }
-  return std::optional<std::vector<std::string>>(std::move(out));
+  for (const auto& e : *v) out.push_back(e.get<std::string>());
+  return out;
 }
 
-Status Fields::no_others() const {
+Status Fields::finish() const {
+  if (first_problem_) return *first_problem_;
   for (const auto& [k, v] : obj_.items()) {
     if (!read_.count(k)) return invalid("unknown field '" + k + "'");
+  }
+  return {};
+}
+
+Result<LoginBody> parse_login_body(const Request& req) {
+  auto body = parse_body(req, BodyKinds::json_or_form, false);
+  if (!body) return body.error();
+  Fields f(*body);
+  const std::string mode = f.required_string("auth_mode");
+  LoginBody out{f.required_string("apikey"), f.required_string("secretkey")};
+  if (auto st = f.finish(); !st) return st.error();
+  if (mode != "apikey") return invalid("auth_mode must be \"apikey\"");
+  return out;
+}
+
+std::optional<std::string> Query::string(const char* name) {
+  read_.insert(name);
+  const auto it = params_.find(name);
+  if (it == params_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::int64_t> Query::integer(const char* name, std::int64_t min, std::int64_t max,
+                                           const char* what) {
+  const auto text = string(name);
+  if (!text) return std::nullopt;
+  const auto n = parse_integer<std::int64_t>(*text, min, max);
+  if (!n && !first_problem_) first_problem_ = invalid(what);
+  return n;
+}
+
+Status Query::finish() const {
+  if (first_problem_) return *first_problem_;
+  for (const auto& [k, v] : params_) {
+    if (!read_.count(k)) return invalid("unknown query parameter '" + k + "'");
   }
   return {};
 }

@@ -6,101 +6,143 @@
 #include <cctype>
 #include <functional>
 
+#include "base/parse.h"
+
 extern char** environ;
 
 namespace latchkey::http {
 namespace {
 
+// A setting: how to read it from text (environment, flags) and from its TOML
+// value, which must have the setting's own type (a port is 8080, not "8080").
 struct Entry {
   const char* name;
-  std::function<Status(Config&, const std::string&)> set;
+  std::function<Status(Config&, const std::string&)> from_text;
+  std::function<Status(Config&, const toml::node&)> from_toml;
 };
 
 Error bad(const std::string& name, const std::string& why) {
   return make_error(Errc::invalid_request, "configuration " + name + ": " + why);
 }
 
-auto str(std::string Config::*m) {
-  return [m](Config& c, const std::string& v) -> Status {
-    c.*m = v;
-    return {};
-  };
+struct Setter {
+  std::function<Status(Config&, const std::string&)> from_text;
+  std::function<Status(Config&, const toml::node&)> from_toml;
+};
+
+Setter str(const char* name, std::string Config::*m) {
+  return {[m](Config& c, const std::string& v) -> Status {
+            c.*m = v;
+            return {};
+          },
+          [name, m](Config& c, const toml::node& v) -> Status {
+            const auto* s = v.as_string();
+            if (!s) return bad(name, "must be a string");
+            c.*m = s->get();
+            return {};
+          }};
 }
 
-auto integer(const char* name, std::int64_t Config::*m, std::int64_t min, std::int64_t max) {
-  return [=](Config& c, const std::string& v) -> Status {
-    try {
-      std::size_t pos = 0;
-      const long long n = std::stoll(v, &pos);
-      if (pos != v.size() || n < min || n > max) {
-        return bad(name, "must be a whole number from " + std::to_string(min) + " to " +
-                             std::to_string(max));
-      }
-      c.*m = n;
-      return {};
-    } catch (...) {
-      return bad(name, "must be a whole number");
+Setter integer(const char* name, std::int64_t Config::*m, std::int64_t min, std::int64_t max) {
+  auto range = [=](Config& c, std::optional<std::int64_t> n) -> Status {
+    if (!n || *n < min || *n > max) {
+      return bad(name, "must be a whole number from " + std::to_string(min) + " to " +
+                           std::to_string(max));
     }
-  };
-}
-
-auto boolean(const char* name, bool Config::*m) {
-  return [=](Config& c, const std::string& v) -> Status {
-    if (v == "true" || v == "1" || v == "yes") {
-      c.*m = true;
-    } else if (v == "false" || v == "0" || v == "no") {
-      c.*m = false;
-    } else {
-      return bad(name, "must be true or false");
-    }
+    c.*m = *n;
     return {};
   };
+  return {
+      [range](Config& c, const std::string& v) { return range(c, parse_integer<std::int64_t>(v)); },
+      [range](Config& c, const toml::node& v) {
+        const auto* i = v.as_integer();
+        return range(c, i ? std::optional<std::int64_t>(i->get()) : std::nullopt);
+      }};
+}
+
+Setter boolean(const char* name, bool Config::*m) {
+  return {[=](Config& c, const std::string& v) -> Status {
+            if (v == "true" || v == "1" || v == "yes") {
+              c.*m = true;
+            } else if (v == "false" || v == "0" || v == "no") {
+              c.*m = false;
+            } else {
+              return bad(name, "must be true or false");
+            }
+            return {};
+          },
+          [=](Config& c, const toml::node& v) -> Status {
+            const auto* b = v.as_boolean();
+            if (!b) return bad(name, "must be true or false");
+            c.*m = b->get();
+            return {};
+          }};
+}
+
+Setter algorithm() {
+  auto check = [](Config& c, const std::string& v) -> Status {
+    if (v != "ES256" && v != "EdDSA") return bad("tokens.algorithm", "must be ES256 or EdDSA");
+    c.algorithm = v;
+    return {};
+  };
+  return {check, [check](Config& c, const toml::node& v) -> Status {
+            const auto* s = v.as_string();
+            if (!s) return bad("tokens.algorithm", "must be ES256 or EdDSA");
+            return check(c, s->get());
+          }};
+}
+
+Entry entry(const char* name, Setter s) {
+  return Entry{name, std::move(s.from_text), std::move(s.from_toml)};
 }
 
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> e = {
-      {"server.listen", str(&Config::listen)},
-      {"server.tls_cert", str(&Config::tls_cert)},
-      {"server.tls_key", str(&Config::tls_key)},
-      {"server.threads", integer("server.threads", &Config::threads, 0, 256)},
-      {"server.max_body_bytes",
-       integer("server.max_body_bytes", &Config::max_body_bytes, 1024, 64 << 20)},
-      {"server.max_header_bytes",
-       integer("server.max_header_bytes", &Config::max_header_bytes, 1024, 1 << 20)},
-      {"server.read_timeout_ms",
-       integer("server.read_timeout_ms", &Config::read_timeout_ms, 100, 3'600'000)},
-      {"server.idle_timeout_ms",
-       integer("server.idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000)},
-      {"server.max_connections",
-       integer("server.max_connections", &Config::max_connections, 1, 1'000'000)},
-      {"server.access_log", str(&Config::access_log)},
-      {"server.metrics_public", boolean("server.metrics_public", &Config::metrics_public)},
-      {"server.public_url", str(&Config::public_url)},
-      {"data.dir", str(&Config::data_dir)},
-      {"data.snapshot_every_events",
-       integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)},
-      {"tokens.issuer", str(&Config::issuer)},
-      {"tokens.algorithm",
-       [](Config& c, const std::string& v) -> Status {
-         if (v != "ES256" && v != "EdDSA") return bad("tokens.algorithm", "must be ES256 or EdDSA");
-         c.algorithm = v;
-         return {};
-       }},
-      {"checkpoints.every_events",
-       integer("checkpoints.every_events", &Config::checkpoint_every_events, 0, 1LL << 40)},
-      {"checkpoints.every_seconds",
-       integer("checkpoints.every_seconds", &Config::checkpoint_every_seconds, 0, 86400 * 365)},
-      {"smtp.url", str(&Config::smtp_url)},
-      {"smtp.from", str(&Config::smtp_from)},
-      {"smtp.credentials_file", str(&Config::smtp_credentials_file)},
-      {"smtp.timeout_ms", integer("smtp.timeout_ms", &Config::smtp_timeout_ms, 100, 600'000)},
-      {"smtp.starttls", boolean("smtp.starttls", &Config::smtp_starttls)},
-      {"smtp.verify_tls", boolean("smtp.verify_tls", &Config::smtp_verify_tls)},
-      {"smtp.ca_file", str(&Config::smtp_ca_file)},
-      {"smtp.reminder_check_seconds",
-       integer("smtp.reminder_check_seconds", &Config::reminder_check_seconds, 1, 86400 * 7)},
+      entry("server.listen", str("server.listen", &Config::listen)),
+      entry("server.tls_cert", str("server.tls_cert", &Config::tls_cert)),
+      entry("server.tls_key", str("server.tls_key", &Config::tls_key)),
+      entry("server.threads", integer("server.threads", &Config::threads, 0, 256)),
+      entry("server.max_body_bytes",
+            integer("server.max_body_bytes", &Config::max_body_bytes, 1024, 64 << 20)),
+      entry("server.max_header_bytes",
+            integer("server.max_header_bytes", &Config::max_header_bytes, 1024, 1 << 20)),
+      entry("server.read_timeout_ms",
+            integer("server.read_timeout_ms", &Config::read_timeout_ms, 100, 3'600'000)),
+      entry("server.idle_timeout_ms",
+            integer("server.idle_timeout_ms", &Config::idle_timeout_ms, 100, 3'600'000)),
+      entry("server.max_connections",
+            integer("server.max_connections", &Config::max_connections, 1, 1'000'000)),
+      entry("server.access_log", str("server.access_log", &Config::access_log)),
+      entry("server.metrics_public", boolean("server.metrics_public", &Config::metrics_public)),
+      entry("server.public_url", str("server.public_url", &Config::public_url)),
+      entry("data.dir", str("data.dir", &Config::data_dir)),
+      entry("data.snapshot_every_events",
+            integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),
+      entry("tokens.issuer", str("tokens.issuer", &Config::issuer)),
+      entry("tokens.algorithm", algorithm()),
+      entry("checkpoints.every_events",
+            integer("checkpoints.every_events", &Config::checkpoint_every_events, 0, 1LL << 40)),
+      entry(
+          "checkpoints.every_seconds",
+          integer("checkpoints.every_seconds", &Config::checkpoint_every_seconds, 0, 86400 * 365)),
+      entry("smtp.url", str("smtp.url", &Config::smtp_url)),
+      entry("smtp.from", str("smtp.from", &Config::smtp_from)),
+      entry("smtp.credentials_file", str("smtp.credentials_file", &Config::smtp_credentials_file)),
+      entry("smtp.timeout_ms", integer("smtp.timeout_ms", &Config::smtp_timeout_ms, 100, 600'000)),
+      entry("smtp.starttls", boolean("smtp.starttls", &Config::smtp_starttls)),
+      entry("smtp.verify_tls", boolean("smtp.verify_tls", &Config::smtp_verify_tls)),
+      entry("smtp.ca_file", str("smtp.ca_file", &Config::smtp_ca_file)),
+      entry("smtp.reminder_check_seconds",
+            integer("smtp.reminder_check_seconds", &Config::reminder_check_seconds, 1, 86400 * 7)),
   };
   return e;
+}
+
+const Entry* find_entry(std::string_view name) {
+  for (const auto& e : entries()) {
+    if (name == e.name) return &e;
+  }
+  return nullptr;
 }
 
 std::string env_name(const std::string& name) {
@@ -113,16 +155,9 @@ std::string env_name(const std::string& name) {
 }  // namespace
 
 Status Config::set(const std::string& name, const std::string& value) {
-  for (const auto& e : entries()) {
-    if (name == e.name) return e.set(*this, value);
-  }
-  return make_error(Errc::invalid_request, "unknown configuration setting " + name);
-}
-
-std::vector<std::string> Config::names() {
-  std::vector<std::string> out;
-  for (const auto& e : entries()) out.emplace_back(e.name);
-  return out;
+  const Entry* e = find_entry(name);
+  if (!e) return make_error(Errc::invalid_request, "unknown configuration setting " + name);
+  return e->from_text(*this, value);
 }
 
 std::map<std::string, std::string> environment() {
@@ -153,18 +188,9 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
                           "configuration " + std::string(section.str()) + " must be a [section]");
       for (const auto& [key, value] : *sub) {
         const std::string name = std::string(section.str()) + "." + std::string(key.str());
-        std::string text;
-        if (auto s = value.value<std::string>(); s && value.is_string()) {
-          text = *s;
-        } else if (auto i = value.value<std::int64_t>(); i && value.is_integer()) {
-          text = std::to_string(*i);
-        } else if (auto b = value.value<bool>(); b && value.is_boolean()) {
-          text = *b ? "true" : "false";
-        } else {
-          return make_error(Errc::invalid_request,
-                            "configuration " + name + " has an unsupported type");
-        }
-        if (auto st = c.set(name, text); !st) return st.error();
+        const Entry* e = find_entry(name);
+        if (!e) return make_error(Errc::invalid_request, "unknown configuration setting " + name);
+        if (auto st = e->from_toml(c, value); !st) return st.error();
       }
     }
   }

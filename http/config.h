@@ -48,16 +48,16 @@ struct Config {
   std::string smtp_ca_file;
   std::int64_t reminder_check_seconds = 3600;
 
-  // Applies one "section.key" = text. invalid_request names the key on error.
-  Status set(const std::string& name, const std::string& value);
-  // All names, for --help and docs.
-  static std::vector<std::string> names();
+  // Applies one "section.key" = text (an environment variable or a flag).
+  // invalid_request names the key on error.
+  [[nodiscard]] Status set(const std::string& name, const std::string& value);
 };
 
 // Builds the configuration from the three sources. `file` may be empty.
 // `env` is the process environment (name -> value); `flags` are "section.key" -> value.
-Result<Config> load_config(const std::string& file, const std::map<std::string, std::string>& env,
-                           const std::map<std::string, std::string>& flags);
+[[nodiscard]] Result<Config> load_config(const std::string& file,
+                                         const std::map<std::string, std::string>& env,
+                                         const std::map<std::string, std::string>& flags);
 
 // The process environment as a map.
 std::map<std::string, std::string> environment();

@@ -34,7 +34,7 @@ bool serve_console(const std::string& path, Response& out) {
   if (rel.empty()) rel = "index.html";
   for (const auto* f = console_files::kFiles; f->path != nullptr; ++f) {
     if (rel != f->path) continue;
-    out.status = 200;
+    out.status = HttpStatus::ok;
     out.content_type = mime(rel);
     out.body.assign(f->data);
     // Strict: only our own scripts and styles, no inline script, no framing,

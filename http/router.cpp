@@ -1,8 +1,32 @@
 #include "http/router.h"
 
-#include "http/error_map.h"
+#include <algorithm>
 
 namespace latchkey::http {
+
+bool Caller::has(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+Access Access::any_role(std::initializer_list<std::string_view> roles) {
+  return Access(Kind::roles, std::vector<std::string>(roles.begin(), roles.end()));
+}
+
+Status Access::allows(const Caller& caller) const {
+  if (kind_ != Kind::roles) return {};
+  for (const auto& r : roles_) {
+    if (caller.has(r)) return {};
+  }
+  std::string need;
+  for (const auto& r : roles_) need += (need.empty() ? "" : " or ") + r;
+  return make_error(Errc::forbidden, "this requires the role " + need);
+}
+
+const std::string& Call::param(std::string_view name) const {
+  const auto it = params.find(name);
+  if (it == params.end()) throw std::logic_error("no path parameter " + std::string(name));
+  return it->second;
+}
 
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
@@ -20,9 +44,13 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
-  Entry e{std::move(method), pattern, split_path(pattern), std::move(handler)};
-  entries_.push_back(std::move(e));
+Router::Router(Authenticator authenticate, FailureLog on_failure)
+    : authenticate_(std::move(authenticate)), on_failure_(std::move(on_failure)) {}
+
+void Router::add(std::string method, std::string pattern, Access access, Handler handler) {
+  auto segments = split_path(pattern);
+  entries_.push_back(Entry{std::move(method), std::move(pattern), std::move(segments),
+                           std::move(access), std::move(handler)});
 }
 
 std::vector<Router::Route> Router::routes() const {
@@ -31,50 +59,84 @@ std::vector<Router::Route> Router::routes() const {
   return out;
 }
 
-void Router::dispatch(Request& req, Reply reply) const {
-  const std::vector<std::string> segs = split_path(req.path);
-  const bool trailing_slash = req.path.size() > 1 && req.path.back() == '/';
-  const Entry* found = nullptr;
-  Params params;
-  for (const auto& e : entries_) {
-    if (e.method != req.method || e.segments.size() != segs.size()) continue;
-    // A pattern ending in '/' (e.g. the console) matches only such paths.
+Router::Match Router::match(std::string_view method, std::string_view path) const {
+  const std::vector<std::string> segs = split_path(path);
+  const bool trailing_slash = path.size() > 1 && path.back() == '/';
+  Match m;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (e.segments.size() != segs.size()) continue;
     if ((e.pattern.size() > 1 && e.pattern.back() == '/') != trailing_slash) continue;
     Params p;
     bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-      const std::string& s = e.segments[i];
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
-        p[s.substr(1, s.size() - 2)] = segs[i];
+    for (std::size_t s = 0; s < segs.size() && ok; ++s) {
+      const std::string& want = e.segments[s];
+      if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
+        p[want.substr(1, want.size() - 2)] = segs[s];
       } else {
-        ok = s == segs[i];
+        ok = want == segs[s];
       }
     }
-    if (ok) {
-      found = &e;
-      params = std::move(p);
-      break;
+    if (!ok) continue;
+    if (e.method == method) {
+      m.route = i;
+      m.params = std::move(p);
+      return m;
+    }
+    m.problem = ProtocolError::method_not_allowed;
+    if (m.allow.find(e.method) == std::string::npos)
+      m.allow += (m.allow.empty() ? "" : ", ") + e.method;
+  }
+  return m;
+}
+
+boost::asio::awaitable<Response> Router::dispatch(const Request& req) const {
+  Match m = match(req.method, req.path);
+  if (!m.route) {
+    Response r = error_response(m.problem,
+                                m.problem == ProtocolError::method_not_allowed
+                                    ? req.method + " is not allowed on " + req.path
+                                    : "no route " + req.method + " " + req.path,
+                                req.request_id);
+    if (!m.allow.empty()) r.headers.emplace_back("Allow", m.allow);
+    r.route = "unmatched";
+    co_return r;
+  }
+  const Entry& e = entries_[*m.route];
+  std::optional<Caller> caller;
+  std::optional<Error> refused;
+  if (e.access.needs_token()) {
+    auto c = authenticate_(req);
+    if (!c) {
+      refused = c.error();
+    } else if (auto st = e.access.allows(*c); !st) {
+      refused = st.error();
+      caller = std::move(*c);
+    } else {
+      caller = std::move(*c);
     }
   }
-  if (!found) {
-    Response r = error_response(
-        make_error(Errc::not_found, "no route " + req.method + " " + req.path), req.request_id);
-    r.route = "unmatched";
-    reply(std::move(r));
-    return;
+  Response r;
+  if (refused) {
+    r = error_response(*refused, req.request_id);
+  } else {
+    const Call call{req, m.params, caller ? &*caller : nullptr};
+    std::string failure;
+    try {
+      r = co_await e.handler(call);
+    } catch (const std::exception& ex) {
+      failure = ex.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    if (!failure.empty()) {
+      if (on_failure_) on_failure_(req, failure);
+      r = error_response(make_error(Errc::internal, "internal error", failure), req.request_id);
+    }
   }
-  const std::string route = found->pattern;
-  Reply tagged = [reply = std::move(reply), route](Response r) {
-    if (r.route.empty()) r.route = route;
-    reply(std::move(r));
-  };
-  try {
-    found->handler(req, params, tagged);
-  } catch (const std::exception& ex) {
-    Response r =
-        error_response(make_error(Errc::internal, "internal error", ex.what()), req.request_id);
-    tagged(std::move(r));
-  }
+  if (r.route.empty()) r.route = e.pattern;
+  if (r.principal.empty() && caller) r.principal = caller->principal_id;
+  co_return r;
 }
 
 }  // namespace latchkey::http

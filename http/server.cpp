@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -13,10 +12,11 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
-#include "domain/credentials.h"
-#include "keys/ids.h"
+#include "base/parse.h"
 #include "http/error_map.h"
+#include "keys/ids.h"
 
 namespace latchkey::http {
 
@@ -38,19 +38,6 @@ bool valid_request_id(std::string_view s) {
   }
   return true;
 }
-
-// Calls the reply with a 500 if a handler drops it without answering, so a
-// connection never waits forever on a bug.
-struct ReplyGuard {
-  Reply reply;
-  std::string request_id;
-  bool done = false;
-  ~ReplyGuard() {
-    if (!done)
-      reply(error_response(
-          make_error(Errc::internal, "internal error", "handler dropped its reply"), request_id));
-  }
-};
 
 }  // namespace
 
@@ -78,29 +65,6 @@ struct SessionRunner {
 
   auto& tcp_stream() { return beast::get_lowest_layer(stream); }
 
-  net::awaitable<Response> dispatch(Request& req) {
-    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
-        [this, &req](auto handler) {
-          auto ex = net::get_associated_executor(handler);
-          auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          auto guard = std::make_shared<ReplyGuard>();
-          guard->request_id = req.request_id;
-          // Outstanding work until the reply is back: a request waiting on the
-          // writer thread keeps io_context::run() going, so a graceful stop
-          // finishes it instead of returning under it.
-          auto work = std::make_shared<net::executor_work_guard<decltype(ex)>>(ex);
-          guard->reply = [h, ex, work](Response r) {
-            net::post(ex, [h, work, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-          };
-          s.handler_(req, [guard](Response r) {
-            if (guard->done) return;
-            guard->done = true;
-            guard->reply(std::move(r));
-          });
-        },
-        net::use_awaitable);
-  }
-
   template <class Body>
   void decorate(bhttp::response<Body>& res, const Response& r, const std::string& request_id,
                 bool keep_alive) {
@@ -114,24 +78,24 @@ struct SessionRunner {
 
   // Writes an error for a request that could not be read, then the connection closes.
   // `client_rid`: the client's X-Request-Id when its headers could be read.
-  net::awaitable<void> write_error(int status, Errc code, const std::string& message,
+  net::awaitable<void> write_error(ProtocolError problem, const std::string& message,
                                    std::string_view client_rid = {}) {
     const std::string rid =
         valid_request_id(client_rid) ? std::string(client_rid) : keys::new_request_id();
-    Response r = error_response(make_error(code, message), rid);
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+    Response r = error_response(problem, message, rid);
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(code(r.status)), 11};
     decorate(res, r, rid, false);
     res.body() = r.body;
     res.prepare_payload();
     tcp_stream().expires_after(std::chrono::milliseconds(s.config_.read_timeout_ms));
     co_await bhttp::async_write(stream, res, kTuple);
-    log_access(rid, "-", "unmatched", status, 0, "", message);
+    log_access(rid, "-", "unmatched", r.status, 0, "", message);
   }
 
   void log_access(const std::string& rid, const std::string& method, const std::string& route,
-                  int status, double seconds, const std::string& principal,
+                  HttpStatus status, double seconds, const std::string& principal,
                   const std::string& note) {
-    s.metrics_.request(route, status, seconds);
+    s.metrics_.request(route, static_cast<int>(code(status)), seconds);
     if (!s.access_log_.enabled()) return;
     // Built by hand (one line per request), keys in the order nlohmann::json
     // writes them for the other log lines: alphabetical.
@@ -158,7 +122,7 @@ struct SessionRunner {
     line += ",\"route\":";
     JsonLog::append_string(line, route);
     line += ",\"status\":";
-    line += std::to_string(status);
+    line += std::to_string(code(status));
     line += ",\"time\":";
     JsonLog::append_string(line, format_rfc3339(SystemClock().now()));
     line.push_back('}');
@@ -232,12 +196,12 @@ struct SessionRunner {
           co_await parse(buffer, parser, [](const auto& p) { return p.is_header_done(); });
       if (hec == bhttp::error::header_limit) {
         co_await write_error(
-            431, Errc::invalid_request,
+            ProtocolError::header_too_large,
             "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes");
         break;
       }
       if (hec == bhttp::error::body_limit) {
-        co_await write_error(413, Errc::payload_too_large,
+        co_await write_error(ProtocolError::body_too_large,
                              "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
                              parser.get()["X-Request-Id"]);
         break;
@@ -246,7 +210,7 @@ struct SessionRunner {
         if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout &&
             hec != net::error::eof && hec != net::error::operation_aborted &&
             hec != net::error::connection_reset) {
-          co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
+          co_await write_error(ProtocolError::malformed_request, "malformed HTTP request");
         }
         break;
       }
@@ -258,7 +222,7 @@ struct SessionRunner {
       parser.eager(true);
       const auto bec = co_await parse(buffer, parser, [](const auto& p) { return p.is_done(); });
       if (bec == bhttp::error::body_limit) {
-        co_await write_error(413, Errc::payload_too_large,
+        co_await write_error(ProtocolError::body_too_large,
                              "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
                              parser.get()["X-Request-Id"]);
         break;
@@ -267,7 +231,7 @@ struct SessionRunner {
         if (bec != beast::error::timeout && bec != net::error::eof &&
             bec != bhttp::error::end_of_stream && bec != net::error::connection_reset &&
             bec != net::error::operation_aborted) {
-          co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
+          co_await write_error(ProtocolError::malformed_request, "malformed HTTP request");
         }
         break;
       }
@@ -292,25 +256,26 @@ struct SessionRunner {
       Response r;
       auto url = boost::urls::parse_origin_form(req.target);
       if (!url) {
-        r = error_response(make_error(Errc::invalid_request, "malformed request target"),
+        r = error_response(ProtocolError::malformed_target, "malformed request target",
                            req.request_id);
         r.route = "unmatched";
       } else {
         req.path = std::string(url->path());
         req.query = std::string(url->encoded_query());
         if (req.path.find('\0') != std::string::npos) {
-          r = error_response(make_error(Errc::invalid_request, "malformed request path"),
+          r = error_response(ProtocolError::malformed_target, "malformed request path",
                              req.request_id);
           r.route = "unmatched";
         } else {
-          r = co_await dispatch(req);
+          r = co_await s.handler_(req);
         }
       }
       const bool keep = keep_alive && !s.stopping_;
       tcp_stream().expires_after(read_timeout);
       bool write_failed = false;
       if (r.stream) {
-        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), msg.version()};
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(code(r.status)),
+                                               msg.version()};
         decorate(res, r, req.request_id, keep);
         res.chunked(true);
         bhttp::response_serializer<bhttp::empty_body> sr{res};
@@ -340,7 +305,7 @@ struct SessionRunner {
           write_failed = static_cast<bool>(lec);
         }
       } else {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status),
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(code(r.status)),
                                                 msg.version()};
         decorate(res, r, req.request_id, keep);
         res.body() = std::move(r.body);
@@ -366,11 +331,12 @@ struct SessionRunner {
 };
 
 Server::Server(net::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log,
-               Metrics& metrics, net::ssl::context* tls)
+               JsonLog& server_log, Metrics& metrics, net::ssl::context* tls)
     : ioc_(ioc),
       config_(config),
       handler_(std::move(handler)),
       access_log_(access_log),
+      server_log_(server_log),
       metrics_(metrics),
       tls_(tls),
       acceptor_(net::make_strand(ioc)) {}
@@ -384,17 +350,13 @@ Result<std::string> Server::start(const std::string& listen) {
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  unsigned long port = 0;
-  try {
-    port = std::stoul(listen.substr(colon + 1));
-  } catch (...) {
-    return make_error(Errc::invalid_request, "listen port must be a number");
-  }
-  if (port > 65535) return make_error(Errc::invalid_request, "listen port must be at most 65535");
+  const auto port = parse_integer<std::uint16_t>(std::string_view(listen).substr(colon + 1));
+  if (!port)
+    return make_error(Errc::invalid_request, "listen port must be a number from 0 to 65535");
   beast::error_code ec;
   const auto addr = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return make_error(Errc::invalid_request, "listen host must be an IP address: " + host);
-  const tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  const tcp::endpoint ep(addr, *port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
@@ -428,7 +390,12 @@ Result<std::string> Server::start(const std::string& listen) {
           }
           ++active_;
           const auto ex = socket.get_executor();
-          auto done = [this](std::exception_ptr) { --active_; };
+          // A session that ends with an exception is a bug: log it, never
+          // let it reach io_context::run().
+          auto done = [this, ip](std::exception_ptr e) {
+            --active_;
+            if (e) log_exception("connection ended with an exception", e, ip);
+          };
           if (tls_) {
             using Stream = beast::ssl_stream<beast::tcp_stream>;
             auto runner = std::make_shared<SessionRunner<Stream>>(SessionRunner<Stream>{
@@ -456,8 +423,21 @@ Result<std::string> Server::start(const std::string& listen) {
           }
         }
       },
-      net::detached);
+      [this](std::exception_ptr e) {
+        if (e) log_exception("the listener stopped with an exception", e, "");
+      });
   return bound.address().to_string() + ":" + std::to_string(bound.port());
+}
+
+void Server::log_exception(const char* what, std::exception_ptr e, const std::string& remote_ip) {
+  std::string detail = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    detail = ex.what();
+  } catch (...) {
+  }
+  server_log_.error(what, {{"detail", detail}, {"remote_ip", remote_ip}});
 }
 
 void Server::shutdown() {

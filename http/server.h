@@ -5,12 +5,14 @@
 // connection), an idle keep-alive timeout, and a maximum connection count.
 
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -25,16 +27,19 @@ namespace latchkey::http {
 
 class Server {
  public:
-  using Handler = std::function<void(Request&, Reply)>;
+  // Serves one parsed request; must not throw (Api::handle never does). The
+  // request lives until the returned coroutine completes.
+  using Handler = std::function<boost::asio::awaitable<Response>(const Request&)>;
 
   // `tls` may be null (plain HTTP). References must outlive the server.
+  // `server_log` hears of a connection that ended with an exception.
   Server(boost::asio::io_context& ioc, const Config& config, Handler handler, JsonLog& access_log,
-         Metrics& metrics, boost::asio::ssl::context* tls);
+         JsonLog& server_log, Metrics& metrics, boost::asio::ssl::context* tls);
   ~Server();
 
   // Binds HOST:PORT (port 0 picks a free one) and starts accepting.
   // Returns the bound address as HOST:PORT. Call once, before running the io_context.
-  Result<std::string> start(const std::string& listen);
+  [[nodiscard]] Result<std::string> start(const std::string& listen);
 
   // Stops accepting; requests in flight finish and get their response with
   // "Connection: close"; idle connections are closed. Thread-safe.
@@ -44,6 +49,7 @@ class Server {
 
  private:
   struct Conn;
+  void log_exception(const char* what, std::exception_ptr e, const std::string& remote_ip);
   template <class Stream>
   friend struct SessionRunner;
 
@@ -51,6 +57,7 @@ class Server {
   const Config& config_;
   Handler handler_;
   JsonLog& access_log_;
+  JsonLog& server_log_;
   Metrics& metrics_;
   boost::asio::ssl::context* tls_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -1,6 +1,6 @@
 #pragma once
-// Plain request and response types: what handlers see. No Beast or Asio here,
-// so handlers and routing are tested without sockets.
+// Plain request and response types: what handlers see. No Beast here, so
+// handlers and routing are tested without sockets.
 
 #include <functional>
 #include <optional>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "http/status.h"
 
 namespace latchkey::http {
 
@@ -25,18 +26,18 @@ struct Request {
   Micros received_at = 0;
 
   // The first header of that (lower-case) name, or nullopt.
-  std::optional<std::string_view> header(std::string_view name) const;
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
   // Media type of Content-Type without parameters, lower-case ("" if none).
-  std::string content_type() const;
+  [[nodiscard]] std::string content_type() const;
 };
 
 // A response body produced piece by piece (chunked transfer), so a long export
 // holds constant memory: next(chunk) fills `chunk` and returns true, or returns
-// false at the end. Runs on an I/O thread; may read the log.
+// false at the end. Runs on the connection's strand; may read the log.
 using ChunkSource = std::function<bool(std::string& chunk)>;
 
 struct Response {
-  int status = 200;
+  HttpStatus status = HttpStatus::ok;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
@@ -47,8 +48,5 @@ struct Response {
   std::string principal;  // the authenticated caller, if any
   std::string log_note;   // e.g. the true reason of a failed login
 };
-
-// Hands a response back to the connection. Call exactly once, from any thread.
-using Reply = std::function<void(Response)>;
 
 }  // namespace latchkey::http

@@ -171,22 +171,21 @@ std::vector<const PublishedKey*> SigningKeyView::published(Micros now) const {
 
 // ---- LockoutView ----
 namespace {
-std::string lock_key(std::string_view scope, std::string_view subject) {
-  std::string k(scope);
+std::string lock_key(LockScope scope, std::string_view subject) {
+  std::string k(events::scope_name(scope));
   k.push_back('\x1f');
   k.append(subject);
   return k;
 }
 }  // namespace
 
-Micros LockoutView::locked_until(std::string_view scope, std::string_view subject,
-                                 Micros now) const {
+Micros LockoutView::locked_until(LockScope scope, std::string_view subject, Micros now) const {
   const auto it = locks_.find(lock_key(scope, subject));
   if (it == locks_.end() || it->second <= now) return 0;
   return it->second;
 }
 
-void LockoutView::lock(std::string_view scope, std::string_view subject, Micros until, Micros now) {
+void LockoutView::lock(LockScope scope, std::string_view subject, Micros until, Micros now) {
   std::erase_if(locks_, [&](const auto& kv) { return kv.second <= now; });
   locks_[lock_key(scope, subject)] = until;
 }
@@ -420,6 +419,7 @@ Result<Views> restore(std::string_view bytes) {
     p.updated_at = r.svarint();
     p.deleted_at = r.svarint();
     p.created_by.assign(r.bytes());
+    if (!r.ok() || v.principals.find(p.id)) return bad();  // ids are unique
     v.principals.add(std::move(p));
   }
   const std::uint64_t nk = r.varint();
@@ -436,7 +436,7 @@ Result<Views> restore(std::string_view bytes) {
     k.changed_at = r.svarint();
     k.state = static_cast<KeyState>(std::min<std::uint8_t>(r.u8(), 2));
     k.principal_deleted = r.u8() != 0;
-    if (k.principal >= v.principals.size()) return bad();
+    if (!r.ok() || k.principal >= v.principals.size() || v.keys.find(k.apikey)) return bad();
     const auto pos = static_cast<std::uint32_t>(v.keys.size());
     v.principals.at_mut(k.principal).keys.push_back(pos);
     v.keys.add(std::move(k));
@@ -449,6 +449,8 @@ Result<Views> restore(std::string_view bytes) {
     t.key = static_cast<std::uint32_t>(r.varint());
     t.iat = r.svarint();
     t.exp = r.svarint();
+    // Replay reads the token's key by this position without checking it again.
+    if (!r.ok() || t.key >= v.keys.size()) return bad();
     v.tokens.add(t);
   }
   const std::uint64_t ns = r.varint();

@@ -19,6 +19,7 @@
 
 namespace latchkey::projections {
 
+using events::LockScope;
 using events::Seq;
 
 enum class PrincipalKind : std::uint8_t { user = 0, service_account = 1 };
@@ -216,9 +217,9 @@ class SigningKeyView {
 
 class LockoutView {
  public:
-  // When the lock on ("apikey"|"source", subject) ends, or 0 if there is none at `now`.
-  Micros locked_until(std::string_view scope, std::string_view subject, Micros now) const;
-  void lock(std::string_view scope, std::string_view subject, Micros until, Micros now);
+  // When the lock on (scope, subject) ends, or 0 if there is none at `now`.
+  Micros locked_until(LockScope scope, std::string_view subject, Micros now) const;
+  void lock(LockScope scope, std::string_view subject, Micros until, Micros now);
   const std::unordered_map<std::string, Micros>& all() const { return locks_; }
   std::unordered_map<std::string, Micros>& all_mut() { return locks_; }
 

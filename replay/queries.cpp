@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "base/parse.h"
 #include "events/codec.h"
 #include "replay/rebuild.h"
 
@@ -30,14 +31,9 @@ bool matches(const AuditFilter& f, const Event& e) {
 }
 
 Result<Seq> parse_seq(const std::string& name, const std::string& v) {
-  try {
-    std::size_t pos = 0;
-    const unsigned long long n = std::stoull(v, &pos);
-    if (pos != v.size() || v.empty() || v[0] == '-') throw std::invalid_argument(name);
-    return static_cast<Seq>(n);
-  } catch (...) {
-    return invalid(name + " must be a sequence number");
-  }
+  const auto n = parse_integer<Seq>(v);
+  if (!n) return invalid(name + " must be a sequence number");
+  return *n;
 }
 
 }  // namespace
@@ -202,153 +198,78 @@ Result<Point> parse_point(const events::EventLog& log, const std::string& text) 
   return p;
 }
 
-nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v, Micros at) {
-  return {{"apikey", k.apikey},
-          {"principal_id", v.principals.at(k.principal).id},
-          {"description", k.description},
-          {"created_at", format_rfc3339(k.created_at)},
-          {"expires_at", format_rfc3339(k.expires_at)},
-          {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
-                                          : nlohmann::json(nullptr)},
-          {"status", projections::status_name(k.status(at))}};
-}
-
-nlohmann::json state_json(const projections::Views& v, Micros at) {
-  nlohmann::json principals = nlohmann::json::array();
-  for (const auto& p : v.principals.all()) {
-    principals.push_back({{"id", p.id},
-                          {"type", projections::kind_name(p.kind)},
-                          {"name", p.name},
-                          {"email", p.email},
-                          {"roles", p.roles},
-                          {"created_at", format_rfc3339(p.created_at)},
-                          {"deleted", p.deleted()}});
-  }
-  nlohmann::json keys = nlohmann::json::array();
-  for (const auto& k : v.keys.all()) {
-    nlohmann::json j = key_json(k, v, at);
-    j["can_log_in"] = k.usable(at) && !v.principals.at(k.principal).deleted();
-    keys.push_back(std::move(j));
-  }
-  nlohmann::json settings = nlohmann::json::object();
-  v.settings.each([&](const char* n, const std::int64_t& value) { settings[n] = value; });
-  nlohmann::json tokens = nlohmann::json::array();
-  const std::int64_t at_s = at / kMicrosPerSecond;
-  for (const auto& t : v.tokens.live()) {
-    if (t.exp <= at_s) continue;
-    const auto& k = v.keys.at(t.key);
-    tokens.push_back(
-        {{"jti", projections::jti_text(t.jti)},
-         {"apikey", k.apikey},
-         {"principal_id", v.principals.at(k.principal).id},
-         {"iat", t.iat},
-         {"exp", t.exp},
-         {"active", k.state == projections::KeyState::active && !k.principal_deleted}});
-  }
-  nlohmann::json signing = nlohmann::json::array();
-  for (const auto& k : v.signing.all()) {
-    signing.push_back({{"kid", k.kid},
-                       {"alg", k.alg},
-                       {"created_at", format_rfc3339(k.created_at)},
-                       {"retired", k.retired_at != 0}});
-  }
-  return {
-      {"seq", v.seq},
-      {"at", format_rfc3339(at)},
-      {"last_event_time", v.seq ? nlohmann::json(format_rfc3339(v.time)) : nlohmann::json(nullptr)},
-      {"principals", std::move(principals)},
-      {"keys", std::move(keys)},
-      {"settings", std::move(settings)},
-      {"live_tokens", std::move(tokens)},
-      {"signing_keys", std::move(signing)}};
-}
-
-Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from, const Point& to) {
+Result<Diff> diff(const events::EventLog& log, const Point& from, const Point& to) {
   if (from.seq > to.seq) return invalid("from is after to");
-  nlohmann::json principals = nlohmann::json::array();
-  nlohmann::json keys = nlohmann::json::array();
-  nlohmann::json settings = nlohmann::json::array();
-  nlohmann::json signing = nlohmann::json::array();
-  std::map<std::string, std::uint64_t> tokens_by_key;
-  std::map<std::string, std::uint64_t> failures_by_key;
-  std::uint64_t tokens = 0, failures = 0, events_seen = 0;
+  Diff out;
+  out.from = from;
+  out.to = to;
   auto change = [](const Event& e, const char* what) {
-    nlohmann::json j = {{"seq", e.seq},
-                        {"time", format_rfc3339(e.time)},
-                        {"change", what},
-                        {"actor", e.context.actor},
-                        {"source_ip", e.context.source_ip}};
-    return j;
+    Change c;
+    c.seq = e.seq;
+    c.time = e.time;
+    c.what = what;
+    c.actor = e.context.actor;
+    c.source_ip = e.context.source_ip;
+    return c;
   };
   const Status st = log.scan(from.seq + 1, to.seq, [&](const Event& e) {
-    ++events_seen;
+    ++out.events;
     std::visit(
         [&](const auto& d) {
           using T = std::decay_t<decltype(d)>;
           if constexpr (std::is_same_v<T, events::PrincipalCreated>) {
-            auto j = change(e, "created");
-            j["id"] = d.id;
-            j["name"] = d.name;
-            principals.push_back(j);
+            Change c = change(e, "created");
+            c.id = d.id;
+            c.name = d.name;
+            out.principals.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::PrincipalUpdated>) {
-            auto j = change(e, "updated");
-            j["id"] = d.id;
-            principals.push_back(j);
+            Change c = change(e, "updated");
+            c.id = d.id;
+            out.principals.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::PrincipalDeleted>) {
-            auto j = change(e, "deleted");
-            j["id"] = d.id;
-            j["keys_deactivated"] = d.keys_deactivated;
-            principals.push_back(j);
+            Change c = change(e, "deleted");
+            c.id = d.id;
+            c.keys_deactivated = d.keys_deactivated;
+            out.principals.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::KeyCreated>) {
-            auto j = change(e, "created");
-            j["apikey"] = d.apikey;
-            j["principal_id"] = d.principal_id;
-            j["expires_at"] = format_rfc3339(d.expires_at);
-            keys.push_back(j);
+            Change c = change(e, "created");
+            c.apikey = d.apikey;
+            c.principal_id = d.principal_id;
+            c.expires_at = d.expires_at;
+            out.keys.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::KeyChanged>) {
-            const char* what = e.type == EventType::key_disabled  ? "disabled"
-                               : e.type == EventType::key_enabled ? "enabled"
-                                                                  : "deleted";
-            auto j = change(e, what);
-            j["apikey"] = d.apikey;
-            j["principal_id"] = d.principal_id;
-            keys.push_back(j);
+            Change c = change(e, e.type == EventType::key_disabled  ? "disabled"
+                                 : e.type == EventType::key_enabled ? "enabled"
+                                                                    : "deleted");
+            c.apikey = d.apikey;
+            c.principal_id = d.principal_id;
+            out.keys.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::SettingsChanged>) {
-            for (const auto& c : d.changes) {
-              auto j = change(e, "changed");
-              j["name"] = c.name;
-              j["old"] = c.old_value;
-              j["new"] = c.new_value;
-              settings.push_back(j);
+            for (const auto& s : d.changes) {
+              Change c = change(e, "changed");
+              c.name = s.name;
+              c.old_value = s.old_value;
+              c.new_value = s.new_value;
+              out.settings.push_back(std::move(c));
             }
           } else if constexpr (std::is_same_v<T, events::SigningKeyRotated>) {
-            auto j = change(e, "rotated");
-            j["kid"] = d.kid;
-            j["old_kid"] = d.old_kid;
-            signing.push_back(j);
+            Change c = change(e, "rotated");
+            c.kid = d.kid;
+            c.old_kid = d.old_kid;
+            out.signing_keys.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::TokenIssued>) {
-            ++tokens;
-            ++tokens_by_key[d.apikey];
+            ++out.tokens_issued;
+            ++out.tokens_by_key[d.apikey];
           } else if constexpr (std::is_same_v<T, events::LoginFailed>) {
-            failures += d.attempts;
-            failures_by_key[d.apikey.empty() ? "(malformed)" : d.apikey] += d.attempts;
+            out.failed_logins += d.attempts;
+            out.failures_by_key[d.apikey.empty() ? "(malformed)" : d.apikey] += d.attempts;
           }
         },
         e.data);
     return true;
   });
   if (!st) return st.error();
-  return Result<nlohmann::json>(
-      boost::system::in_place_value,
-      nlohmann::json{{"from", {{"seq", from.seq}, {"time", format_rfc3339(from.time)}}},
-                     {"to", {{"seq", to.seq}, {"time", format_rfc3339(to.time)}}},
-                     {"events", events_seen},
-                     {"principals", std::move(principals)},
-                     {"keys", std::move(keys)},
-                     {"settings", std::move(settings)},
-                     {"signing_keys", std::move(signing)},
-                     {"tokens_issued", {{"total", tokens}, {"by_key", tokens_by_key}}},
-                     {"failed_logins", {{"total", failures}, {"by_key", failures_by_key}}}});
+  return out;
 }
 
 Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after,

@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "events/event_log.h"
 #include "projections/views.h"
 
@@ -41,32 +39,60 @@ struct AuditPage {
 };
 
 // One page. Its cost is the number of index entries visited, not the log's length.
-Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& filter);
+[[nodiscard]] Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& filter);
 
 // Parses the query parameters of GET /iam/audit (and the CLI's flags, which
 // use the same names). invalid_request names the bad parameter.
-Result<AuditFilter> parse_audit_filter(const std::map<std::string, std::string>& params);
+[[nodiscard]] Result<AuditFilter> parse_audit_filter(
+    const std::map<std::string, std::string>& params);
 
 // A point in the log given as RFC 3339 or a sequence number.
 struct Point {
   Seq seq = 0;
   Micros time = 0;  // the instant asked for (for statuses); the event time if given by seq
 };
-Result<Point> parse_point(const events::EventLog& log, const std::string& text);
+[[nodiscard]] Result<Point> parse_point(const events::EventLog& log, const std::string& text);
 
-// A key as the API shows it, with its status at `at`. Never a secret or its hash.
-nlohmann::json key_json(const projections::ApiKey& k, const projections::Views& v, Micros at);
-
-// The state as of `at` as JSON: principals, keys with their status at that
-// instant, settings, live tokens, signing keys.
-nlohmann::json state_json(const projections::Views& v, Micros at);
+// One change in a diff: an event that created, changed or removed something.
+struct Change {
+  Seq seq = 0;
+  Micros time = 0;
+  std::string
+      what;  // "created" | "updated" | "deleted" | "disabled" | "enabled" | "changed" | "rotated"
+  std::string actor;
+  std::string source_ip;
+  // What changed: the fields that apply to its kind, others left empty.
+  std::string id;    // a principal
+  std::string name;  // a principal created, or a setting
+  std::vector<std::string> keys_deactivated;
+  std::string apikey;
+  std::string principal_id;
+  Micros expires_at = 0;  // a key created
+  std::int64_t old_value = 0;
+  std::int64_t new_value = 0;  // a setting
+  std::string kid;
+  std::string old_kid;  // a signing key rotated
+};
 
 // What changed in (from, to]: principals, keys, settings, signing keys, and
 // tokens issued and failed logins counted by key.
-Result<nlohmann::json> diff_json(const events::EventLog& log, const Point& from, const Point& to);
+struct Diff {
+  Point from;
+  Point to;
+  std::uint64_t events = 0;
+  std::vector<Change> principals;
+  std::vector<Change> keys;
+  std::vector<Change> settings;
+  std::vector<Change> signing_keys;
+  std::uint64_t tokens_issued = 0;
+  std::map<std::string, std::uint64_t> tokens_by_key;
+  std::uint64_t failed_logins = 0;
+  std::map<std::string, std::uint64_t> failures_by_key;  // "(malformed)" for no apikey
+};
+[[nodiscard]] Result<Diff> diff(const events::EventLog& log, const Point& from, const Point& to);
 
 // Every event that touched one key, oldest first, from `after`, at most `limit`.
-Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey, Seq after,
-                           std::size_t limit);
+[[nodiscard]] Result<AuditPage> timeline(const events::EventLog& log, const std::string& apikey,
+                                         Seq after, std::size_t limit);
 
 }  // namespace latchkey::replay

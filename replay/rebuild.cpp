@@ -40,7 +40,9 @@ Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t
 
 Snapshotter::Snapshotter(events::EventLog& log, std::uint64_t every, OnError on_error)
     : log_(log), every_(every == 0 ? 1 : every), on_error_(std::move(on_error)) {
+  // Unreadable snapshots only mean the first one comes sooner; say so.
   auto latest = log_.find_snapshot(UINT64_MAX);
+  if (!latest && on_error_) on_error_(latest.error());
   if (latest && *latest) last_ = (*latest)->seq;
   thread_ = std::thread([this] { run(); });
 }

@@ -46,7 +46,6 @@ class Snapshotter {
   // Takes a snapshot of the current head now (blocking). For tests and tools.
   Status snapshot_now();
   void stop();
-  Seq last_snapshot() const { return last_.load(); }
 
  private:
   void run();

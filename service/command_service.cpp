@@ -8,11 +8,26 @@ using domain::decide;
 using domain::decide_login;
 
 CommandService::CommandService(events::EventLog& log, projections::LiveViews& views,
-                               const Clock& clock, Sequencer::Options options)
-    : log_(log), views_(views) {
+                               const Clock& clock, CommitListener on_commit,
+                               Sequencer::Options options)
+    : log_(log), views_(views), on_commit_(std::move(on_commit)) {
   sequencer_ = std::make_unique<Sequencer>(
-      log, clock, [this](std::span<const events::Event> committed) { views_.apply(committed); },
+      log, clock,
+      Sequencer::Hooks{[this](std::span<const events::Event> evs) { committed(evs); },
+                       [this](bool durable) { settled(durable); }},
       options);
+}
+
+void CommandService::committed(std::span<const events::Event> events) {
+  views_.apply(events);
+  if (on_commit_) on_commit_(events);
+}
+
+void CommandService::settled(bool durable) {
+  if (!durable) {
+    for (auto it = unsettled_.rbegin(); it != unsettled_.rend(); ++it) throttle_.undo(*it);
+  }
+  unsettled_.clear();
 }
 
 CommandService::~CommandService() { stop(); }
@@ -42,7 +57,10 @@ void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, Log
       Sequencer::Isolation::shared,
       [this, attempt = std::move(attempt), ctx = std::move(ctx),
        decision](Micros now) -> Result<std::vector<events::Draft>> {
-        *decision = decide_login(views_.writer_view(), throttle_, attempt, now);
+        const auto& views = views_.writer_view();
+        *decision = decide_login(views, throttle_, attempt, now);
+        if (!decision->throttle.empty())
+          unsettled_.push_back(throttle_.apply(decision->throttle, now, views.settings));
         std::vector<events::Draft> drafts = std::move(decision->events);
         decision->events.clear();
         for (auto& d : drafts) d.context = ctx;

@@ -1,22 +1,25 @@
 #pragma once
 // The write side of latchkey: turns commands into events through the rules
-// (decide) and the group-committing writer, and keeps the live views current.
+// (domain/decide.h) and the group-committing writer, and keeps the live views
+// current.
 //
 //   caller -> execute(cmd) -> writer thread: decide(views, cmd, now)
-//          -> EventLog::append (one synced batch) -> views apply -> done(events)
+//          -> EventLog::append (one synced batch) -> views apply
+//          -> commit listeners (e.g. the snapshotter) -> done(events)
 //
 // Views change only from committed events. All methods are thread-safe; every
 // completion runs on the writer thread and must only hand its result off.
 
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "domain/commands.h"
 #include "domain/decide.h"
 #include "domain/throttle.h"
 #include "events/event_log.h"
-#include "service/sequencer.h"
 #include "projections/live_views.h"
+#include "service/sequencer.h"
 
 namespace latchkey::service {
 
@@ -28,9 +31,12 @@ class CommandService {
  public:
   using Done = std::function<void(Result<std::vector<events::Event>>)>;
   using LoginDone = std::function<void(Result<LoginDecision>)>;
+  // Hears of every committed event, after the views applied it, on the
+  // writer thread: must be quick (e.g. wake another thread).
+  using CommitListener = std::function<void(std::span<const events::Event>)>;
 
   CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
-                 Sequencer::Options options = {});
+                 CommitListener on_commit = {}, Sequencer::Options options = {});
   CommandService(const CommandService&) = delete;
   CommandService& operator=(const CommandService&) = delete;
   ~CommandService();
@@ -41,19 +47,21 @@ class CommandService {
   void execute(Command cmd, events::RequestContext ctx, Done done);
 
   // A login, grouped with concurrent ones into one synced append. done: the
-  // decision once its events (if any) are durable, or unavailable.
+  // decision once its events (if any) are durable, or unavailable. The
+  // throttle's counts change with the group: undone if it is not committed.
   void login(LoginAttempt attempt, events::RequestContext ctx, LoginDone done);
 
   // Appends records that decide nothing (email outcomes, audit reads), grouped.
   void record(std::vector<events::Draft> drafts, events::RequestContext ctx, Done done);
 
   // A raw producer, for work that needs the log's head (e.g. checkpoints).
-  void submit(Sequencer::Isolation isolation, Sequencer::Producer producer,
-              Done done);
+  void submit(Sequencer::Isolation isolation, Sequencer::Producer producer, Done done);
 
   // Blocking forms for tools and tests; never on an I/O thread.
-  Result<std::vector<events::Event>> execute_and_wait(Command cmd, events::RequestContext ctx);
-  Result<LoginDecision> login_and_wait(LoginAttempt attempt, events::RequestContext ctx);
+  [[nodiscard]] Result<std::vector<events::Event>> execute_and_wait(Command cmd,
+                                                                    events::RequestContext ctx);
+  [[nodiscard]] Result<LoginDecision> login_and_wait(LoginAttempt attempt,
+                                                     events::RequestContext ctx);
 
   void set_batch_observer(Sequencer::BatchObserver observer);
   projections::LiveViews& views() { return views_; }
@@ -63,9 +71,16 @@ class CommandService {
   void stop();
 
  private:
+  void committed(std::span<const events::Event> events);
+  void settled(bool durable);
+
   events::EventLog& log_;
   projections::LiveViews& views_;
-  domain::LoginThrottle throttle_;  // writer thread only
+  CommitListener on_commit_;
+  // Writer thread only: the committed counts, and the undo records of the
+  // changes made since the last settled group.
+  domain::LoginThrottle throttle_;
+  std::vector<domain::LoginThrottle::Undo> unsettled_;
   std::unique_ptr<Sequencer> sequencer_;
 };
 

@@ -5,8 +5,8 @@
 
 namespace latchkey::service {
 
-Sequencer::Sequencer(EventLog& log, const Clock& clock, CommitHook on_commit, Options options)
-    : log_(log), clock_(clock), on_commit_(std::move(on_commit)), options_(options) {
+Sequencer::Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options options)
+    : log_(log), clock_(clock), hooks_(std::move(hooks)), options_(options) {
   writer_ = std::thread([this] { run(); });
 }
 
@@ -93,8 +93,16 @@ void Sequencer::run() {
         work.swap(queue_);
       }
     }
-    if (!drafts.empty()) commit(drafts, pending, now);
+    if (!drafts.empty()) {
+      commit(drafts, pending, now);
+    } else {
+      settle(true);  // producers that appended nothing: what they staged stands
+    }
   }
+}
+
+void Sequencer::settle(bool durable) {
+  if (hooks_.settled) hooks_.settled(durable);
 }
 
 void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending, Micros now) {
@@ -109,7 +117,7 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
       needs_recovery_ = false;
       // Events the reopened log holds beyond what we knew: apply them, so the
       // views stay equal to the log.
-      if (!found->empty() && on_commit_) on_commit_(*found);
+      if (!found->empty() && hooks_.committed) hooks_.committed(*found);
     }
   }
   if (!needs_recovery_) committed = log_.append(drafts, now);
@@ -123,7 +131,8 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
   }
   if (observer) observer(drafts.size(), latency, committed.has_value());
   if (committed) {
-    if (on_commit_) on_commit_(*committed);
+    if (hooks_.committed) hooks_.committed(*committed);
+    settle(true);
     for (auto& p : pending) {
       std::vector<Event> mine(
           std::make_move_iterator(committed->begin() + static_cast<long>(p.first)),
@@ -132,6 +141,7 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
     }
   } else {
     needs_recovery_ = true;
+    settle(false);
     Error err = committed.error();
     if (err.code != Errc::internal) err.code = Errc::unavailable;
     for (auto& p : pending) p.done(err);

@@ -9,9 +9,11 @@
 // change) runs alone: what is pending is committed before it runs, and it is
 // committed right after, so every decision sees all earlier committed effects.
 //
-// After a successful append the commit hook runs (projections apply the
-// events), then each producer's completion, all on the writer thread:
-// completions must only hand the result off (e.g. post to an executor).
+// After a successful append the `committed` hook runs (projections apply the
+// events), then `settled(true)`, then each producer's completion, all on the
+// writer thread: completions must only hand the result off (e.g. post to an
+// executor). After a failed append, `settled(false)` runs before the
+// completions hear of the failure.
 
 #include <condition_variable>
 #include <deque>
@@ -37,7 +39,17 @@ class Sequencer {
   // Receives the committed events of this producer (empty if it produced
   // none), the producer's rejection, or Errc::unavailable if the append failed.
   using Completion = std::function<void(Result<std::vector<Event>>)>;
-  using CommitHook = std::function<void(std::span<const Event>)>;
+  struct Hooks {
+    // The one channel that announces committed events: after every successful
+    // append, and after a recovery that found events the writer had not
+    // applied (a write whose sync failed after its bytes reached the disk).
+    std::function<void(std::span<const Event>)> committed;
+    // After each group: true once the events of everything produced since
+    // the last call are durable (or there were none), false when their append
+    // failed and none of them was kept. What producers changed on the writer
+    // thread beside their drafts (e.g. login counts) is kept or undone here.
+    std::function<void(bool durable)> settled;
+  };
   // Observes each append attempt: events in the group and its latency in microseconds.
   using BatchObserver = std::function<void(std::size_t events, Micros latency, bool ok)>;
 
@@ -45,7 +57,7 @@ class Sequencer {
     std::size_t max_batch_events = 4096;
   };
 
-  Sequencer(EventLog& log, const Clock& clock, CommitHook on_commit, Options options);
+  Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options options);
   Sequencer(const Sequencer&) = delete;
   Sequencer& operator=(const Sequencer&) = delete;
   ~Sequencer();  // stop()s
@@ -54,7 +66,7 @@ class Sequencer {
   void submit(Isolation isolation, Producer producer, Completion done);
 
   // Blocking helper for tools and tests. Not for I/O threads.
-  Result<std::vector<Event>> submit_and_wait(Isolation isolation, Producer producer);
+  [[nodiscard]] Result<std::vector<Event>> submit_and_wait(Isolation isolation, Producer producer);
 
   void set_batch_observer(BatchObserver observer);
 
@@ -75,10 +87,11 @@ class Sequencer {
 
   void run();
   void commit(std::vector<Draft>& drafts, std::vector<Pending>& pending, Micros now);
+  void settle(bool durable);
 
   EventLog& log_;
   const Clock& clock_;
-  CommitHook on_commit_;
+  Hooks hooks_;
   Options options_;
   BatchObserver observer_;
   bool needs_recovery_ = false;  // writer thread only

@@ -8,14 +8,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "service/command_service.h"
-#include "keys/secret_store.h"
 #include "events/codec.h"
 #include "events/event_log.h"
 #include "events/verify.h"
+#include "http/render.h"
+#include "keys/secret_store.h"
 #include "projections/live_views.h"
 #include "replay/queries.h"
 #include "replay/rebuild.h"
+#include "service/command_service.h"
 
 namespace latchkey::tools {
 
@@ -166,22 +167,25 @@ int cmd_replay_state(const ForensicsOptions& o) {
   if (!point) return fail(point.error().message);
   auto views = replay::rebuild(**log, point->seq);
   if (!views) return fail(views.error().message);
-  const auto j = replay::state_json(*views, point->time);
   if (o.format == "json" || o.format.empty()) {
-    std::cout << j.dump(2) << "\n";
+    std::cout << http::state_json(*views, point->time).dump(2) << "\n";
     return 0;
   }
-  std::cout << "state at " << j["at"].get<std::string>() << " (seq " << j["seq"] << ")\n\nKEYS\n";
-  for (const auto& k : j["keys"]) {
-    std::cout << "  " << std::left << std::setw(30) << k["apikey"].get<std::string>()
-              << std::setw(24) << k["principal_id"].get<std::string>() << std::setw(10)
-              << k["status"].get<std::string>() << "expires " << k["expires_at"].get<std::string>()
-              << "\n";
+  const Micros at = point->time;
+  std::cout << "state at " << format_rfc3339(at) << " (seq " << views->seq << ")\n\nKEYS\n";
+  for (const auto& k : views->keys.all()) {
+    std::cout << "  " << std::left << std::setw(30) << k.apikey << std::setw(24)
+              << views->principals.at(k.principal).id << std::setw(10)
+              << projections::status_name(k.status(at)) << "expires "
+              << format_rfc3339(k.expires_at) << "\n";
   }
   std::cout << "\nSETTINGS\n";
-  for (const auto& [name, value] : j["settings"].items())
+  views->settings.each([](const char* name, const std::int64_t& value) {
     std::cout << "  " << name << " = " << value << "\n";
-  std::cout << "\nLIVE TOKENS: " << j["live_tokens"].size() << "\n";
+  });
+  std::size_t live = 0;
+  for (const auto& t : views->tokens.live()) live += t.exp > at / kMicrosPerSecond ? 1 : 0;
+  std::cout << "\nLIVE TOKENS: " << live << "\n";
   return 0;
 }
 
@@ -192,9 +196,9 @@ int cmd_replay_diff(const ForensicsOptions& o) {
   if (!from) return fail(from.error().message);
   auto to = replay::parse_point(**log, o.diff_to);
   if (!to) return fail(to.error().message);
-  auto d = replay::diff_json(**log, *from, *to);
+  auto d = replay::diff(**log, *from, *to);
   if (!d) return fail(d.error().message);
-  std::cout << d->dump(2) << "\n";
+  std::cout << http::diff_json(*d).dump(2) << "\n";
   return 0;
 }
 

@@ -3,11 +3,21 @@
 // by hand: decide, stamp the events as the log would, apply.
 
 #include <boost/test/unit_test.hpp>
+#include <ostream>
 
 #include "domain/credentials.h"
-#include "keys/ids.h"
 #include "domain/decide.h"
+#include "keys/ids.h"
 #include "projections/views.h"
+
+namespace latchkey::domain {
+// For Boost.Test's messages.
+inline std::ostream& operator<<(std::ostream& os, LoginOutcome o) {
+  return os << (o == LoginOutcome::issued    ? "issued"
+                : o == LoginOutcome::refused ? "refused"
+                                             : "locked");
+}
+}  // namespace latchkey::domain
 
 namespace latchkey::test {
 
@@ -93,9 +103,17 @@ struct World {
     a.jti = keys::new_jti();
     a.kid = "kid";
     a.source_ip = ip;
-    auto d = domain::decide_login(views, throttle, a, now);
+    auto d = decide(a);
     auto events = std::move(d.events);
     commit(std::move(events));
+    return d;
+  }
+
+  // decide_login, then what the writer does with the decision's throttle
+  // change when the login's group commits.
+  domain::LoginDecision decide(const domain::LoginAttempt& a) {
+    auto d = domain::decide_login(views, throttle, a, now);
+    (void)throttle.apply(d.throttle, now, views.settings);
     return d;
   }
 };

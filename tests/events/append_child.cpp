@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     return 3;
   }
   SystemClock clock;
-  Sequencer seq(**log, clock, nullptr, {});
+  Sequencer seq(**log, clock, {}, {});
   const Seq start = (*log)->head().seq;
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {

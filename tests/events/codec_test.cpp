@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/encoding.h"
 #include "events/binary.h"
 #include "events/codec.h"
-#include "base/encoding.h"
 
 using namespace latchkey;
 using namespace latchkey::events;
@@ -49,7 +49,7 @@ std::vector<Event> one_of_each() {
       sample(EventType::token_issued, t),
       sample(EventType::login_failed, LoginFailed{k.apikey, k.principal_id, "wrong_secret", 17}),
       sample(EventType::login_locked,
-             LoginLocked{"source", "192.0.2.7", 1'800'000'000'000'000, 20}),
+             LoginLocked{LockScope::source, "192.0.2.7", 1'800'000'000'000'000, 20}),
       sample(EventType::settings_changed, SettingsChanged{{{"token_lifetime_seconds", 3600, 600}}}),
       sample(EventType::email_failed,
              EmailOutcome{"key_created", k.apikey, k.principal_id, "ann@example.com", "timeout"}),

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "events/event_log.h"
-#include "service/sequencer.h"
 #include "events/verify.h"
+#include "service/sequencer.h"
 #include "tests/events/helpers.h"
 #include "tests/support/temp_dir.h"
 
@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_is_an_error_never_a_silent_success_and_recov
     Error failure;
     bool failed = false;
     {
-      Sequencer seq(**log, clock, nullptr, {});
+      Sequencer seq(**log, clock, {}, {});
       for (int i = 0; i < 2000 && !failed; ++i) {
         auto r = seq.submit_and_wait(
             Sequencer::Isolation::shared, [&](Micros) -> Result<std::vector<Draft>> {

@@ -1,5 +1,5 @@
 // Fuzz target: the login body, JSON or form, as POST /iam/login reads it
-// (http/body.h parse_body, then the field extraction of api_login.cpp).
+// (http/body.h parse_body and parse_login_body).
 // The first byte picks the Content-Type; the rest is the body.
 // Properties: nothing throws or crashes; a refusal is invalid_request or
 // unsupported_media_type; an accepted body is a JSON object of valid UTF-8.
@@ -28,21 +28,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!body) {
     const Errc c = body.error().code;
     if (c != Errc::invalid_request && c != Errc::unsupported_media_type) std::abort();
+  } else {
+    if (!body->is_object()) std::abort();
+    (void)body->dump();  // throws (and so aborts) on invalid UTF-8
+  }
+  // What POST /iam/login reads from it.
+  auto login = parse_login_body(req);
+  if (login.has_value() != body.has_value() && login.has_value()) std::abort();
+  if (!login) {
+    const Errc c = login.error().code;
+    if (c != Errc::invalid_request && c != Errc::unsupported_media_type) std::abort();
     return 0;
   }
-  if (!body->is_object()) std::abort();
-  (void)body->dump();  // throws (and so aborts) on invalid UTF-8
-  // The field extraction of POST /iam/login.
-  Fields f(*body);
-  auto mode = f.required_string("auth_mode");
-  if (!mode) return 0;
-  auto apikey = f.required_string("apikey");
-  if (!apikey) return 0;
-  auto secret = f.required_string("secretkey");
-  if (!secret) return 0;
-  if (auto st = f.no_others(); !st) return 0;
-  const bool well_formed = domain::is_apikey(*apikey) && domain::is_secretkey(*secret);
-  if (well_formed && (apikey->size() != 27 || secret->size() != 76)) std::abort();
+  const bool well_formed =
+      domain::is_apikey(login->apikey) && domain::is_secretkey(login->secretkey);
+  if (well_formed && (login->apikey.size() != 27 || login->secretkey.size() != 76)) std::abort();
   // The raw parsers on the same bytes.
   (void)parse_json_object(req.body);
   (void)parse_form(req.body);

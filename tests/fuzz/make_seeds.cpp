@@ -1,9 +1,13 @@
 // Writes seed inputs for the event_decode fuzz target: one stored record of
 // every event type (mode 0), its canonical bytes (mode 1), its data (mode 2),
-// and a view snapshot (mode 3). Run it again when the format changes:
-//   fuzz_make_seeds tests/fuzz/corpus/event_decode
+// and a view snapshot (mode 3); and for the snapshot_restore target, a
+// snapshot and the regression of a snapshot with a dangling reference. Run it
+// again when the format changes:
+//   fuzz_make_seeds tests/fuzz
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "events/codec.h"
@@ -14,9 +18,10 @@ using namespace latchkey::events;
 
 namespace {
 
-void write(const std::string& dir, const std::string& name, char mode, const std::string& bytes) {
+void write(const std::string& dir, const std::string& name, std::optional<char> mode,
+           const std::string& bytes) {
   std::ofstream out(dir + "/" + name, std::ios::binary);
-  out.put(mode);
+  if (mode) out.put(*mode);
   out << bytes;
 }
 
@@ -24,10 +29,15 @@ void write(const std::string& dir, const std::string& name, char mode, const std
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: fuzz_make_seeds DIR\n");
+    std::fprintf(stderr, "usage: fuzz_make_seeds tests/fuzz\n");
     return 2;
   }
-  const std::string dir = argv[1];
+  const std::string root = argv[1];
+  const std::string dir = root + "/corpus/event_decode";
+  const std::string snapshot_dir = root + "/corpus/snapshot_restore";
+  const std::string regression_dir = root + "/regressions/snapshot_restore";
+  std::filesystem::create_directories(snapshot_dir);
+  std::filesystem::create_directories(regression_dir);
   const Micros t0 = 1'800'000'000LL * kMicrosPerSecond;
   const std::string p = "sa_00000000000000aa", k = "lk_0123456789abcdef01234567";
   TokenIssued tok{
@@ -51,7 +61,8 @@ int main(int argc, char** argv) {
        }()},
       {EventType::token_issued, tok},
       {EventType::login_failed, LoginFailed{k, p, "wrong_secret", 3}},
-      {EventType::login_locked, LoginLocked{"source", "10.0.0.1", t0 + 900 * kMicrosPerSecond, 20}},
+      {EventType::login_locked,
+       LoginLocked{LockScope::source, "10.0.0.1", t0 + 900 * kMicrosPerSecond, 20}},
       {EventType::settings_changed,
        SettingsChanged{{SettingChange{"token_lifetime_seconds", 3600, 1800}}}},
       {EventType::key_disabled, KeyChanged{k, p}},
@@ -84,6 +95,45 @@ int main(int argc, char** argv) {
     projections::apply(v, e);
   }
   write(dir, "views.snapshot", '\3', projections::snapshot(v));
-  std::printf("%zu seeds in %s\n", all.size() * 3 + 1, dir.c_str());
+  // The snapshot decoder's own target takes the snapshot bytes alone: one with
+  // principals, keys, settings, signing keys, and a live token and a lock.
+  {
+    Event issued;
+    issued.seq = ++seq;
+    issued.time = t0 + static_cast<Micros>(seq);
+    issued.type = EventType::key_created;
+    issued.data = KeyCreated{"lk_0000000000000000000000cc",
+                             "sa_00000000000000aa",
+                             Digest{},
+                             "",
+                             t0 + 86400 * kMicrosPerSecond,
+                             "default",
+                             false};
+    projections::apply(v, issued);
+    Event token = issued;
+    token.seq = ++seq;
+    token.type = EventType::token_issued;
+    token.data = TokenIssued{"0123456789abcdef0123456789abcdef",
+                             "lk_0000000000000000000000cc",
+                             "sa_00000000000000aa",
+                             t0 / kMicrosPerSecond,
+                             t0 / kMicrosPerSecond + 3600,
+                             "kid",
+                             {}};
+    projections::apply(v, token);
+    Event lock = token;
+    lock.seq = ++seq;
+    lock.type = EventType::login_locked;
+    lock.data = LoginLocked{LockScope::source, "192.0.2.1", t0 + 900 * kMicrosPerSecond, 20};
+    projections::apply(v, lock);
+    write(snapshot_dir, "views.snapshot", std::nullopt, projections::snapshot(v));
+    // A token whose key is not in the snapshot: restore() must refuse it (a
+    // past bug let replay follow the dangling position).
+    projections::Views dangling;
+    dangling.tokens.add(projections::LiveToken{{}, 7, 1, 2});
+    write(regression_dir, "token-key-out-of-range", std::nullopt, projections::snapshot(dangling));
+  }
+  std::printf("%zu seeds in %s, 1 in %s, 1 regression in %s\n", all.size() * 3 + 1, dir.c_str(),
+              snapshot_dir.c_str(), regression_dir.c_str());
   return 0;
 }

@@ -14,15 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "service/command_service.h"
-#include "keys/secret_store.h"
-#include "events/event_log.h"
-#include "http/api.h"
-#include "http/console.h"
-#include "projections/live_views.h"
-#include "replay/rebuild.h"
-#include "tests/support/temp_dir.h"
-#include "tools/init.h"
+#include "tests/http/api_fixture.h"
 
 using namespace latchkey;
 
@@ -84,61 +76,6 @@ RouteSet document_routes(const std::string& yaml, std::vector<std::string>& prob
   return out;
 }
 
-// The live router of an http::Api wired as app.cpp wires it.
-class LiveApi {
- public:
-  LiveApi() {
-    tools::InitOptions o;
-    o.data_dir = dir_ / "data";
-    auto init = tools::init_data_dir(o);
-    BOOST_REQUIRE_MESSAGE(init.has_value(), "init: " << init.error().message);
-    auto secrets = keys::SecretStore::open(o.data_dir, true);
-    BOOST_REQUIRE(secrets.has_value());
-    secrets_ = std::move(*secrets);
-    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(o.data_dir),
-                                        events::OpenMode::read_write);
-    BOOST_REQUIRE(log.has_value());
-    log_ = std::move(*log);
-    auto views = replay::rebuild(*log_, log_->head().seq);
-    BOOST_REQUIRE(views.has_value());
-    views_ = std::make_unique<projections::LiveViews>(std::move(*views));
-    commands_ = std::make_unique<service::CommandService>(*log_, *views_, clock_);
-    tokens_ = std::make_unique<keys::TokenService>(*secrets_, *views_, config_.issuer);
-    http::ApiDeps deps{*commands_,
-                       *views_,
-                       *log_,
-                       *secrets_,
-                       *tokens_,
-                       clock_,
-                       metrics_,
-                       config_,
-                       nullptr,
-                       [](std::function<void()> f) { f(); },
-                       [] { return true; },
-                       [](const std::string& path, http::Response& out) {
-                         return http::serve_console(path, out);
-                       }};
-    api_ = std::make_unique<http::Api>(std::move(deps));
-  }
-  ~LiveApi() {
-    api_.reset();
-    commands_->stop();
-  }
-  const http::Router& router() const { return api_->router(); }
-
- private:
-  test::TempDir dir_;
-  SystemClock clock_;
-  http::Metrics metrics_;
-  http::Config config_;
-  std::unique_ptr<keys::SecretStore> secrets_;
-  std::unique_ptr<events::EventLog> log_;
-  std::unique_ptr<projections::LiveViews> views_;
-  std::unique_ptr<service::CommandService> commands_;
-  std::unique_ptr<keys::TokenService> tokens_;
-  std::unique_ptr<http::Api> api_;
-};
-
 std::string list(const RouteSet& s) {
   std::string out;
   for (const auto& r : s) out += "\n  " + r;
@@ -157,7 +94,7 @@ BOOST_AUTO_TEST_CASE(the_document_and_the_router_have_the_same_routes) {
   BOOST_TEST_REQUIRE(documented.size() > 20u,
                      "the reader found too few routes: " << list(documented));
 
-  LiveApi api;
+  test::ApiFixture api;
   RouteSet served;
   std::size_t excluded = 0;
   for (const auto& r : api.router().routes()) {

@@ -16,13 +16,13 @@
 #include <mutex>
 #include <thread>
 
-#include "service/command_service.h"
 #include "domain/credentials.h"
-#include "keys/ids.h"
 #include "domain/decide.h"
 #include "events/event_log.h"
+#include "keys/ids.h"
 #include "projections/live_views.h"
 #include "replay/rebuild.h"
+#include "service/command_service.h"
 #include "tests/reliability/helpers.h"
 #include "tests/reliability/raw_http.h"
 #include "tests/support/http_client.h"
@@ -37,6 +37,18 @@ namespace {
 
 // The write side of a server without HTTP: a log, live views, the command
 // service, and a clock the test moves.
+// What a client hears of a login, with the writer's failure beside the rules' outcomes.
+enum class Outcome { issued, refused, locked, unavailable };
+
+Outcome outcome_of(domain::LoginOutcome o) {
+  switch (o) {
+    case domain::LoginOutcome::issued: return Outcome::issued;
+    case domain::LoginOutcome::refused: return Outcome::refused;
+    case domain::LoginOutcome::locked: return Outcome::locked;
+  }
+  return Outcome::unavailable;
+}
+
 struct LoginWorld {
   TempDir dir;
   std::unique_ptr<events::EventLog> log;
@@ -92,12 +104,12 @@ struct LoginWorld {
     return a;
   }
 
-  Errc login(const std::string& apikey, const std::string& secret, const std::string& source,
-             int* retry_after = nullptr) {
+  Outcome login(const std::string& apikey, const std::string& secret, const std::string& source,
+                int* retry_after = nullptr) {
     auto r = commands->login_and_wait(attempt(apikey, secret, source), ctx(source));
     BOOST_REQUIRE_MESSAGE(r.has_value(), "login: " << (r ? "" : r.error().message));
     if (retry_after) *retry_after = r->retry_after_seconds;
-    return r->outcome;
+    return outcome_of(r->outcome);
   }
 
   std::vector<events::Event> events_from(events::Seq after) const {
@@ -130,11 +142,8 @@ struct RulesWorld {
     }
   }
   IssuedKey new_key() {
-    domain::CreatePrincipal p{projections::PrincipalKind::service_account,
-                              keys::new_service_account_id(),
-                              "svc",
-                              "",
-                              {}};
+    domain::CreatePrincipal p{
+        projections::PrincipalKind::service_account, keys::new_service_account_id(), "svc", "", {}};
     commit(*domain::decide(views, p, now));
     domain::CreateKey k;
     k.principal_id = p.id;
@@ -154,6 +163,7 @@ struct RulesWorld {
     a.jti = keys::new_jti();
     a.kid = "k1";
     auto d = domain::decide_login(views, throttle, a, now);
+    (void)throttle.apply(d.throttle, now, views.settings);  // as the writer does on commit
     commit(d.events);
     return d;
   }
@@ -178,14 +188,14 @@ class Flood {
     w_.commands->login(std::move(a), w_.ctx(source), [this](Result<domain::LoginDecision> r) {
       std::lock_guard lock(mu_);
       if (!r)
-        ++outcomes_[Errc::unavailable];
+        ++outcomes_[Outcome::unavailable];
       else
-        ++outcomes_[r->outcome];
+        ++outcomes_[outcome_of(r->outcome)];
       --in_flight_;
       cv_.notify_all();
     });
   }
-  std::map<Errc, std::uint64_t> finish() {
+  std::map<Outcome, std::uint64_t> finish() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ == 0; });
     return outcomes_;
@@ -197,7 +207,7 @@ class Flood {
   std::mutex mu_;
   std::condition_variable cv_;
   std::size_t in_flight_ = 0;
-  std::map<Errc, std::uint64_t> outcomes_;
+  std::map<Outcome, std::uint64_t> outcomes_;
 };
 
 }  // namespace
@@ -210,23 +220,22 @@ BOOST_AUTO_TEST_CASE(a_locked_key_is_refused_even_with_the_right_secret_from_any
   w.settings({{"lockout_threshold", 3},
               {"lockout_window_seconds", 300},
               {"lockout_duration_seconds", 600}});
-  BOOST_TEST((w.login(victim.apikey, victim.secretkey, "10.0.0.1") == Errc::ok));
+  BOOST_TEST((w.login(victim.apikey, victim.secretkey, "10.0.0.1") == Outcome::issued));
   const std::string wrong = keys::new_secretkey();
   for (int i = 0; i < 3; ++i)
-    BOOST_TEST((w.login(victim.apikey, wrong, "10.6.6.6") == Errc::invalid_credentials));
+    BOOST_TEST((w.login(victim.apikey, wrong, "10.6.6.6") == Outcome::refused));
   int retry = 0;
-  BOOST_TEST(
-      (w.login(victim.apikey, victim.secretkey, "10.0.0.1", &retry) == Errc::too_many_requests));
+  BOOST_TEST((w.login(victim.apikey, victim.secretkey, "10.0.0.1", &retry) == Outcome::locked));
   BOOST_TEST(retry > 590);
   BOOST_TEST(retry <= 600);
   // The lock is in the log, so it survives a restart (the views are rebuilt from events).
   auto rebuilt = replay::rebuild(*w.log, w.log->head().seq, false);
   BOOST_REQUIRE(rebuilt.has_value());
-  BOOST_TEST(rebuilt->lockouts.locked_until("apikey", victim.apikey, w.clock.now()) >
-             w.clock.now());
+  BOOST_TEST(rebuilt->lockouts.locked_until(events::LockScope::apikey, victim.apikey,
+                                            w.clock.now()) > w.clock.now());
   // Other keys are not affected. (The lock's end is checked over HTTP with a real clock.)
   const IssuedKey other = w.new_key();
-  BOOST_TEST((w.login(other.apikey, other.secretkey, "10.0.0.1") == Errc::ok));
+  BOOST_TEST((w.login(other.apikey, other.secretkey, "10.0.0.1") == Outcome::issued));
 }
 
 BOOST_AUTO_TEST_CASE(a_lock_that_ends_inside_the_window_is_set_again_by_the_next_failure) {
@@ -245,7 +254,7 @@ BOOST_AUTO_TEST_CASE(a_lock_that_ends_inside_the_window_is_set_again_by_the_next
   std::size_t locks = 0;
   auto fail = [&] {
     const auto d = w.login(victim.apikey, wrong, "10.6.6.6");
-    BOOST_TEST((d.outcome == Errc::invalid_credentials));
+    BOOST_TEST((outcome_of(d.outcome) == Outcome::refused));
     ++failures;
     for (const auto& e : d.events) {
       if (const auto* f = std::get_if<events::LoginFailed>(&e.data)) covered += f->attempts;
@@ -253,13 +262,13 @@ BOOST_AUTO_TEST_CASE(a_lock_that_ends_inside_the_window_is_set_again_by_the_next
     }
   };
   for (int i = 0; i < 3; ++i) fail();
-  BOOST_TEST(
-      (w.login(victim.apikey, victim.secretkey, "10.0.0.1").outcome == Errc::too_many_requests));
+  BOOST_TEST((w.login(victim.apikey, victim.secretkey, "10.0.0.1").outcome ==
+              domain::LoginOutcome::locked));
   for (int round = 0; round < 60; ++round) {
     w.now += 11 * kMicrosPerSecond;  // the lock has ended; the window has not
     fail();
     const auto d = w.login(victim.apikey, victim.secretkey, "10.0.0.1");
-    BOOST_TEST((d.outcome == Errc::too_many_requests),
+    BOOST_TEST((outcome_of(d.outcome) == Outcome::locked),
                "round " << round << ": one more failure must lock the key again");
     BOOST_TEST(d.retry_after_seconds == 10);
   }
@@ -288,7 +297,7 @@ BOOST_AUTO_TEST_CASE(a_concurrent_flood_against_one_key_is_stopped_at_its_thresh
   const auto outcomes = flood.finish();
   const auto evs = w.events_from(before);
   const std::uint64_t failures =
-      outcomes.count(Errc::invalid_credentials) ? outcomes.at(Errc::invalid_credentials) : 0;
+      outcomes.count(Outcome::refused) ? outcomes.at(Outcome::refused) : 0;
   std::uint64_t covered = 0;
   std::size_t failed_events = 0, key_locks = 0;
   for (const auto& e : evs) {
@@ -300,7 +309,7 @@ BOOST_AUTO_TEST_CASE(a_concurrent_flood_against_one_key_is_stopped_at_its_thresh
       ++failed_events;
     } else if (e.type == EventType::login_locked) {
       const auto& l = std::get<events::LoginLocked>(e.data);
-      if (l.scope == "apikey") ++key_locks;
+      if (l.scope == events::LockScope::apikey) ++key_locks;
     }
   }
   BOOST_TEST_MESSAGE("one key, " << kAttempts << " attempts from " << kAttempts / 250
@@ -343,7 +352,8 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
       // Legitimate clients, elsewhere, keep logging in throughout.
       const IssuedKey& k = legit[static_cast<std::size_t>(i / 20000) % legit.size()];
       ++legit_tries;
-      if (w.login(k.apikey, k.secretkey, "10.0.0." + std::to_string(1 + i % 200)) == Errc::ok)
+      if (w.login(k.apikey, k.secretkey, "10.0.0." + std::to_string(1 + i % 200)) ==
+          Outcome::issued)
         ++legit_ok;
     }
   }
@@ -352,14 +362,14 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
   const std::size_t issued = count_type(evs, EventType::token_issued);
   const std::size_t failed = count_type(evs, EventType::login_failed);
   const std::size_t locked = count_type(evs, EventType::login_locked);
-  const auto n = [&](Errc e) { return outcomes.count(e) ? outcomes.at(e) : 0; };
+  const auto n = [&](Outcome e) { return outcomes.count(e) ? outcomes.at(e) : 0; };
   BOOST_TEST_MESSAGE("1,000,000 attempts from one address over 1000 s: "
-                     << n(Errc::invalid_credentials) << " failed, " << n(Errc::too_many_requests)
+                     << n(Outcome::refused) << " failed, " << n(Outcome::locked)
                      << " refused as locked; " << evs.size() << " events (" << failed
                      << " login.failed, " << locked << " login.locked, " << issued
                      << " token.issued for legitimate clients)");
-  BOOST_TEST(n(Errc::ok) == 0u);
-  BOOST_TEST(n(Errc::unavailable) == 0u);
+  BOOST_TEST(n(Outcome::issued) == 0u);
+  BOOST_TEST(n(Outcome::unavailable) == 0u);
   BOOST_TEST(legit_ok == legit_tries, "legitimate keys kept logging in");
   BOOST_TEST(issued == legit_tries);
   // Per window of lockout_window_seconds, at most the threshold plus one
@@ -372,14 +382,12 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
   BOOST_TEST(failed + locked <= bound, failed + locked << " events for a million attempts");
   // A lock takes effect at once: the guesses actually evaluated are at most
   // the address's threshold per lock (the rest were refused unseen).
-  BOOST_TEST(n(Errc::invalid_credentials) <=
-                 windows * static_cast<std::size_t>(s.lockout_source_threshold),
-             n(Errc::invalid_credentials) << " guesses evaluated");
+  BOOST_TEST(n(Outcome::refused) <= windows * static_cast<std::size_t>(s.lockout_source_threshold),
+             n(Outcome::refused) << " guesses evaluated");
   BOOST_TEST(locked >= 1u);
   // Every attempt is either refused as locked or counted and covered by an event (up to
   // the last power of two).
-  BOOST_TEST(n(Errc::invalid_credentials) + n(Errc::too_many_requests) ==
-             static_cast<std::uint64_t>(kAttempts));
+  BOOST_TEST(n(Outcome::refused) + n(Outcome::locked) == static_cast<std::uint64_t>(kAttempts));
   std::uint64_t covered = 0;
   for (const auto& e : evs) {
     if (e.type == EventType::login_failed) {
@@ -388,8 +396,8 @@ BOOST_AUTO_TEST_CASE(one_million_bad_attempts_from_one_address_leave_a_bounded_l
       covered += f.attempts;
     }
   }
-  BOOST_TEST(covered <= n(Errc::invalid_credentials));
-  BOOST_TEST(covered * 2 >= n(Errc::invalid_credentials));
+  BOOST_TEST(covered <= n(Outcome::refused));
+  BOOST_TEST(covered * 2 >= n(Outcome::refused));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

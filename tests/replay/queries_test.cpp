@@ -3,6 +3,7 @@
 #include <set>
 
 #include "events/codec.h"
+#include "http/render.h"
 #include "replay/queries.h"
 #include "tests/replay/history.h"
 
@@ -158,20 +159,34 @@ BOOST_AUTO_TEST_CASE(diff_counts_what_changed_between_two_points) {
   for (int i = 0; i < 600; ++i) h.step();
   const auto all = everything(h.log());
   const events::Seq from = all.size() / 3, to = all.size() * 2 / 3;
-  auto d = replay::diff_json(h.log(), replay::Point{from, all[from - 1].time},
-                             replay::Point{to, all[to - 1].time});
+  auto d = replay::diff(h.log(), replay::Point{from, all[from - 1].time},
+                        replay::Point{to, all[to - 1].time});
   BOOST_REQUIRE(d.has_value());
   std::uint64_t tokens = 0, keys_created = 0;
   for (events::Seq s = from + 1; s <= to; ++s) {
     tokens += all[s - 1].type == events::EventType::token_issued;
     keys_created += all[s - 1].type == events::EventType::key_created;
   }
-  BOOST_TEST((*d)["events"].get<std::uint64_t>() == to - from);
-  BOOST_TEST((*d)["tokens_issued"]["total"].get<std::uint64_t>() == tokens);
+  BOOST_TEST(d->events == to - from);
+  BOOST_TEST(d->tokens_issued == tokens);
+  std::uint64_t by_key = 0;
+  for (const auto& [k, n] : d->tokens_by_key) by_key += n;
+  BOOST_TEST(by_key == tokens);
   std::uint64_t created = 0;
-  for (const auto& k : (*d)["keys"]) created += k["change"] == "created";
+  for (const auto& k : d->keys) created += k.what == "created";
   BOOST_TEST(created == keys_created);
-  BOOST_TEST(!replay::diff_json(h.log(), replay::Point{to, 0}, replay::Point{from, 0}).has_value());
+  BOOST_TEST_REQUIRE(!d->keys.empty());
+  for (const auto& k : d->keys) {
+    BOOST_TEST(k.seq > from);
+    BOOST_TEST(k.seq <= to);
+    BOOST_TEST(!k.apikey.empty());
+  }
+  // The JSON of GET /iam/replay/diff says the same.
+  const auto j = http::diff_json(*d);
+  BOOST_TEST(j["events"].get<std::uint64_t>() == to - from);
+  BOOST_TEST(j["tokens_issued"]["total"].get<std::uint64_t>() == tokens);
+  BOOST_TEST(j["keys"].size() == d->keys.size());
+  BOOST_TEST(!replay::diff(h.log(), replay::Point{to, 0}, replay::Point{from, 0}).has_value());
   h.stop();
 }
 

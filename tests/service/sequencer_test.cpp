@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "events/event_log.h"
-#include "service/sequencer.h"
 #include "events/verify.h"
+#include "service/sequencer.h"
 #include "tests/events/helpers.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,7 +23,7 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_get_dense_unique_sequences_and_a_valid_c
   SystemClock clock;
   std::atomic<std::size_t> applied{0};
   std::vector<std::size_t> groups;
-  Sequencer seq(**log, clock, [&](std::span<const Event> evs) { applied += evs.size(); }, {});
+  Sequencer seq(**log, clock, {[&](std::span<const Event> evs) { applied += evs.size(); }, {}}, {});
   seq.set_batch_observer([&](std::size_t n, Micros, bool) { groups.push_back(n); });
   constexpr int kThreads = 16, kEach = 50;
   std::vector<std::vector<Seq>> got(kThreads);
@@ -64,7 +64,8 @@ BOOST_AUTO_TEST_CASE(an_exclusive_producer_sees_everything_committed_before_it) 
   auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
   SystemClock clock;
   std::atomic<Seq> applied{0};
-  Sequencer seq(**log, clock, [&](std::span<const Event> evs) { applied = evs.back().seq; }, {});
+  Sequencer seq(**log, clock, {[&](std::span<const Event> evs) { applied = evs.back().seq; }, {}},
+                {});
   std::vector<std::pair<Seq, Seq>> seen;  // (applied when run, head when run)
   std::mutex mu;
   std::vector<std::thread> threads;
@@ -95,7 +96,7 @@ BOOST_AUTO_TEST_CASE(rejections_and_empty_results_complete_without_appending) {
   test::TempDir dir;
   auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
   SystemClock clock;
-  Sequencer seq(**log, clock, nullptr, {});
+  Sequencer seq(**log, clock, {}, {});
   auto rejected = seq.submit_and_wait(
       Sequencer::Isolation::exclusive,
       [](Micros) -> Result<std::vector<Draft>> { return make_error(Errc::conflict, "no"); });
@@ -113,3 +114,77 @@ BOOST_AUTO_TEST_CASE(rejections_and_empty_results_complete_without_appending) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A log that refuses appends while `refuse` is set, and otherwise is the one it wraps.
+class RefusingLog final : public EventLog {
+ public:
+  explicit RefusingLog(EventLog& inner) : inner_(inner) {}
+  std::atomic<bool> refuse{false};
+
+  Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override {
+    if (refuse) return make_error(Errc::unavailable, "refused by the test");
+    return inner_.append(drafts, time);
+  }
+  Result<std::vector<Event>> recover() override { return std::vector<Event>{}; }
+  Head head() const override { return inner_.head(); }
+  Result<Event> get(Seq seq) const override { return inner_.get(seq); }
+  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    return inner_.scan(from, to, fn);
+  }
+  Status scan_raw(
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    return inner_.scan_raw(fn);
+  }
+  Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
+                    const std::function<bool(const IndexEntry&)>& fn) const override {
+    return inner_.scan_index(index, key, from, dir, fn);
+  }
+  Result<Seq> seq_at_time(Micros t) const override { return inner_.seq_at_time(t); }
+  Status put_snapshot(const Snapshot& s) override { return inner_.put_snapshot(s); }
+  Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
+    return inner_.find_snapshot(at);
+  }
+  Status refresh() override { return inner_.refresh(); }
+
+ private:
+  EventLog& inner_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(each_group_is_settled_once_before_its_completions) {
+  test::TempDir dir;
+  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+  BOOST_REQUIRE(log.has_value());
+  RefusingLog refusing(**log);
+  SystemClock clock;
+  // Written on the writer thread only, read after submit_and_wait returns.
+  std::vector<std::string> calls;
+  Sequencer seq(refusing, clock,
+                {[&](std::span<const Event> evs) {
+                   calls.push_back("committed " + std::to_string(evs.size()));
+                 },
+                 [&](bool durable) { calls.push_back(durable ? "settled ok" : "settled failed"); }},
+                {});
+  auto one = [&](bool with_event) {
+    return seq.submit_and_wait(
+        Sequencer::Isolation::shared, [&, with_event](Micros) -> Result<std::vector<Draft>> {
+          calls.push_back("produced");
+          if (!with_event) return std::vector<Draft>{};
+          return std::vector<Draft>{test::token_issued("lk_000000000000000000000001", "usr_1", 1)};
+        });
+  };
+  BOOST_TEST(one(true).has_value());
+  BOOST_TEST(one(false).has_value());
+  refusing.refuse = true;
+  const auto failed = one(true);
+  BOOST_TEST_REQUIRE(!failed.has_value());
+  BOOST_TEST((failed.error().code == Errc::unavailable));
+  seq.stop();
+  const std::vector<std::string> want = {"produced",   "committed 1", "settled ok",    "produced",
+                                         "settled ok", "produced",    "settled failed"};
+  BOOST_TEST(calls == want, boost::test_tools::per_element());
+  BOOST_TEST((**log).head().seq == 1u);  // the refused group left nothing
+}
