@@ -15,8 +15,9 @@
 #include <chrono>
 
 #include "domain/credentials.h"
-#include "keys/ids.h"
 #include "http/error_map.h"
+#include "http/framing.h"
+#include "keys/ids.h"
 
 namespace latchkey::http {
 
@@ -28,6 +29,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr auto kIgnoreBytes = [](std::string_view) {};
 
 bool valid_request_id(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
@@ -169,16 +171,18 @@ struct SessionRunner {
   // only when the parser needs more. This is what http::async_read_header and
   // http::async_read do, less their deferred completion (a post through the
   // executor) when the buffer already holds what is needed: the usual case,
-  // where a whole request arrives in one read.
-  template <class Done>
+  // where a whole request arrives in one read. `consumed` sees every byte the
+  // parser consumes, in order, before it leaves the buffer.
+  template <class Done, class Consumed = decltype(kIgnoreBytes)>
   net::awaitable<beast::error_code> parse(beast::flat_buffer& buffer,
                                           bhttp::request_parser<bhttp::string_body>& parser,
-                                          Done done) {
+                                          Done done, Consumed consumed = kIgnoreBytes) {
     for (;;) {
       if (done(parser)) co_return beast::error_code{};
       if (buffer.size() > 0) {
         beast::error_code ec;
         const std::size_t used = parser.put(buffer.data(), ec);
+        consumed(std::string_view(static_cast<const char*>(buffer.data().data()), used));
         buffer.consume(used);
         if (ec && ec != bhttp::error::need_more) co_return ec;
         if (done(parser)) co_return beast::error_code{};
@@ -228,8 +232,10 @@ struct SessionRunner {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s.config_.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(s.config_.max_body_bytes));
-      const auto hec =
-          co_await parse(buffer, parser, [](const auto& p) { return p.is_header_done(); });
+      ObsFoldScan fold;
+      const auto hec = co_await parse(
+          buffer, parser, [](const auto& p) { return p.is_header_done(); },
+          [&fold](std::string_view bytes) { fold.feed(bytes); });
       if (hec == bhttp::error::header_limit) {
         co_await write_error(
             431, Errc::invalid_request,
@@ -248,6 +254,17 @@ struct SessionRunner {
             hec != net::error::connection_reset) {
           co_await write_error(400, Errc::invalid_request, "malformed HTTP request");
         }
+        break;
+      }
+      // Where the body ends, decided before any of it is read or a 100 Continue
+      // invites it (http/framing.h): a request Beast would frame in a way another
+      // reader might not is refused, and the connection closed, so that nothing
+      // after it on the connection, such as a request hidden in its body, is run.
+      auto framing = fold.problem();
+      if (!framing) framing = framing_problem(parser.get());
+      if (framing) {
+        co_await write_error(400, Errc::invalid_request, "malformed HTTP request: " + *framing,
+                             parser.get()["X-Request-Id"]);
         break;
       }
       if (parser.get()[bhttp::field::expect] == "100-continue") {
