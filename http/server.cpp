@@ -16,6 +16,7 @@
 
 #include "base/parse.h"
 #include "http/error_map.h"
+#include "http/framing.h"
 #include "keys/ids.h"
 
 namespace latchkey::http {
@@ -28,6 +29,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr auto kIgnoreBytes = [](std::string_view) {};
 
 bool valid_request_id(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
@@ -92,6 +94,31 @@ struct SessionRunner {
     log_access(rid, "-", "unmatched", r.status, 0, "", message);
   }
 
+  // Answers a request whose header or body could not be read, unless the
+  // client went away or ran out of time; the connection closes after it.
+  // (Messages are named locals: see the co_await rule in http/api.h.)
+  net::awaitable<void> refuse(beast::error_code ec,
+                              const bhttp::request_parser<bhttp::string_body>& parser) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::eof || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset) {
+      co_return;
+    }
+    const std::string rid(parser.get()["X-Request-Id"]);
+    if (ec == bhttp::error::header_limit) {
+      const std::string message =
+          "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes";
+      co_await write_error(ProtocolError::header_too_large, message);
+    } else if (ec == bhttp::error::body_limit) {
+      const std::string message =
+          "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes";
+      co_await write_error(ProtocolError::body_too_large, message, rid);
+    } else {
+      const std::string message = "malformed HTTP request";
+      co_await write_error(ProtocolError::malformed_request, message);
+    }
+  }
+
   void log_access(const std::string& rid, const std::string& method, const std::string& route,
                   HttpStatus status, double seconds, const std::string& principal,
                   const std::string& note) {
@@ -133,16 +160,18 @@ struct SessionRunner {
   // only when the parser needs more. This is what http::async_read_header and
   // http::async_read do, less their deferred completion (a post through the
   // executor) when the buffer already holds what is needed: the usual case,
-  // where a whole request arrives in one read.
-  template <class Done>
+  // where a whole request arrives in one read. `consumed` sees every byte the
+  // parser consumes, in order, before it leaves the buffer.
+  template <class Done, class Consumed = decltype(kIgnoreBytes)>
   net::awaitable<beast::error_code> parse(beast::flat_buffer& buffer,
                                           bhttp::request_parser<bhttp::string_body>& parser,
-                                          Done done) {
+                                          Done done, Consumed consumed = kIgnoreBytes) {
     for (;;) {
       if (done(parser)) co_return beast::error_code{};
       if (buffer.size() > 0) {
         beast::error_code ec;
         const std::size_t used = parser.put(buffer.data(), ec);
+        consumed(std::string_view(static_cast<const char*>(buffer.data().data()), used));
         buffer.consume(used);
         if (ec && ec != bhttp::error::need_more) co_return ec;
         if (done(parser)) co_return beast::error_code{};
@@ -192,26 +221,24 @@ struct SessionRunner {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(s.config_.max_header_bytes));
       parser.body_limit(static_cast<std::uint64_t>(s.config_.max_body_bytes));
-      const auto hec =
-          co_await parse(buffer, parser, [](const auto& p) { return p.is_header_done(); });
-      if (hec == bhttp::error::header_limit) {
-        co_await write_error(
-            ProtocolError::header_too_large,
-            "request headers exceed " + std::to_string(s.config_.max_header_bytes) + " bytes");
-        break;
-      }
-      if (hec == bhttp::error::body_limit) {
-        co_await write_error(ProtocolError::body_too_large,
-                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
-                             parser.get()["X-Request-Id"]);
-        break;
-      }
+      ObsFoldScan fold;
+      const auto hec = co_await parse(
+          buffer, parser, [](const auto& p) { return p.is_header_done(); },
+          [&fold](std::string_view bytes) { fold.feed(bytes); });
       if (hec) {
-        if (hec != bhttp::error::end_of_stream && hec != beast::error::timeout &&
-            hec != net::error::eof && hec != net::error::operation_aborted &&
-            hec != net::error::connection_reset) {
-          co_await write_error(ProtocolError::malformed_request, "malformed HTTP request");
-        }
+        co_await refuse(hec, parser);
+        break;
+      }
+      // Where the body ends, decided before any of it is read or a 100 Continue
+      // invites it (http/framing.h): a request Beast would frame in a way another
+      // reader might not is refused, and the connection closed, so that nothing
+      // after it on the connection, such as a request hidden in its body, is run.
+      auto framing = fold.problem();
+      if (!framing) framing = framing_problem(parser.get());
+      if (framing) {
+        const std::string message = "malformed HTTP request: " + *framing;
+        const std::string rid(parser.get()["X-Request-Id"]);
+        co_await write_error(ProtocolError::malformed_request, message, rid);
         break;
       }
       if (parser.get()[bhttp::field::expect] == "100-continue") {
@@ -221,18 +248,8 @@ struct SessionRunner {
       }
       parser.eager(true);
       const auto bec = co_await parse(buffer, parser, [](const auto& p) { return p.is_done(); });
-      if (bec == bhttp::error::body_limit) {
-        co_await write_error(ProtocolError::body_too_large,
-                             "body exceeds " + std::to_string(s.config_.max_body_bytes) + " bytes",
-                             parser.get()["X-Request-Id"]);
-        break;
-      }
       if (bec) {
-        if (bec != beast::error::timeout && bec != net::error::eof &&
-            bec != bhttp::error::end_of_stream && bec != net::error::connection_reset &&
-            bec != net::error::operation_aborted) {
-          co_await write_error(ProtocolError::malformed_request, "malformed HTTP request");
-        }
+        co_await refuse(bec, parser);
         break;
       }
       auto msg = parser.release();

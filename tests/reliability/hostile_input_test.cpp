@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "tests/reliability/helpers.h"
@@ -692,6 +694,233 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order_each_with_its_stat
   BOOST_TEST(too_big->status == 413);
   BOOST_TEST(second.wait_closed(5s));
   still_serving(server, "after pipelining");
+}
+
+// ---- request framing: smuggling ----
+// A request whose body length two readers can disagree on lets a client hide
+// a second request in the body of the first: a proxy in front frames the body
+// one way and forwards it as one request, latchkey frames it another way and
+// runs the rest as a request of its own, outside whatever the proxy checks.
+// The contract (docs/reliability.md): any request whose framing is not exactly
+// one Content-Length or exactly `Transfer-Encoding: chunked` is answered 400
+// invalid_request and the connection is closed, so nothing after it on the
+// connection is read, let alone run.
+
+namespace {
+
+// A request the chunked body of a smuggling request carries in its one chunk.
+// Its own Content-Length takes in the chunked body's end ("\r\n0\r\n\r\n"),
+// so a server that frames the outer request by a Content-Length covering only
+// the chunk-size line answers the hidden request and then reads on cleanly.
+std::string hidden_request(const std::string& rid) {
+  return "GET /iam/users HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: " + rid +
+         "\r\nContent-Length: 7\r\n\r\n";
+}
+
+// `payload` as a chunked body of one chunk.
+std::string one_chunk(const std::string& payload) {
+  char size[20];
+  std::snprintf(size, sizeof size, "%zx", payload.size());
+  return std::string(size) + "\r\n" + payload + "\r\n0\r\n\r\n";
+}
+
+// The length of the chunk-size line of one_chunk(payload): the Content-Length
+// under which a server that ignores the chunked coding runs the payload.
+std::size_t chunk_size_line(const std::string& payload) {
+  return one_chunk(payload).find("\r\n") + 2;
+}
+
+struct Framing {
+  std::string name;
+  // The header lines that frame the body, each without its CRLF. "Content-Length: @"
+  // stands for the length of the chunk-size line of the smuggling body.
+  std::vector<std::string> lines;
+  // The request's status: 400 (refused, then the connection closes) or the
+  // status of POST /iam/login with kLogin when the framing is sound.
+  int status = 400;
+  // The body: the smuggling chunked body unless given.
+  std::optional<std::string> body = std::nullopt;
+  std::string version = "HTTP/1.1";
+  // Line endings of the header; "\n" sends bare LFs.
+  std::string eol = "\r\n";
+};
+
+std::vector<Framing> framing_cases() {
+  const std::string cl = "Content-Length: @";
+  const std::string te = "Transfer-Encoding: ";
+  std::string chunks;  // kLogin in three chunks
+  for (std::size_t at = 0; at < kLogin.size(); at += 32) {
+    const std::string part = kLogin.substr(at, 32);
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx", part.size());
+    chunks += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  chunks += "0\r\n\r\n";
+  const std::string length = "Content-Length: " + std::to_string(kLogin.size());
+  std::vector<Framing> c = {
+      // Transfer-Encoding whose final coding is not exactly "chunked", before a Content-Length.
+      {"TE 'chunked, identity' then CL", {te + "chunked, identity", cl}},
+      {"TE 'identity' then CL", {te + "identity", cl}},
+      {"TE 'xchunked' then CL", {te + "xchunked", cl}},
+      {"TE '\"chunked\"' then CL", {te + "\"chunked\"", cl}},
+      {"TE 'chunked;x=1' then CL", {te + "chunked;x=1", cl}},
+      {"TE 'chunked, gzip' then CL", {te + "chunked, gzip", cl}},
+      {"TE empty then CL", {"Transfer-Encoding:", cl}},
+      {"TE 'CHUNKED' then CL", {te + "CHUNKED", cl}},
+      // Transfer-Encoding and Content-Length with a clean chunked, in both orders.
+      {"TE 'chunked' then CL", {te + "chunked", cl}},
+      {"CL then TE 'chunked'", {cl, te + "chunked"}},
+      {"CL then TE 'identity'", {cl, te + "identity"}},
+      // Transfer-Encoding alone that is not exactly "chunked".
+      {"TE 'chunked;x=1' alone", {te + "chunked;x=1"}},
+      {"TE 'chunked, gzip' alone", {te + "chunked, gzip"}},
+      {"TE 'gzip, chunked' alone", {te + "gzip, chunked"}},
+      {"TE 'identity' alone", {te + "identity"}},
+      {"TE 'chunked, chunked' alone", {te + "chunked, chunked"}},
+      {"two TE fields: 'identity', 'chunked'", {te + "identity", te + "chunked"}},
+      {"two TE fields: 'chunked', 'chunked'", {te + "chunked", te + "chunked"}},
+      {"TE 'chunked' in HTTP/1.0",
+       {te + "chunked", "Connection: keep-alive"},
+       400,
+       std::nullopt,
+       "HTTP/1.0"},
+      // Content-Length alone that is not one decimal number.
+      {"two equal Content-Length fields", {cl, cl}},
+      {"two different Content-Length fields", {cl, "Content-Length: 99"}},
+      {"a Content-Length list of equal values", {"Content-Length: @, @"}},
+      {"a Content-Length with a sign", {"Content-Length: +@"}},
+      {"a Content-Length with junk", {"Content-Length: @x"}},
+      {"a Content-Length in hex", {"Content-Length: 0x4"}},
+      // Line folding and bytes that a reader may take for a line end.
+      {"obs-fold in Transfer-Encoding", {"Transfer-Encoding:", " chunked"}},
+      {"obs-fold that another reader takes for a Content-Length", {"X-Note: a", " " + cl}},
+      {"obs-fold in an unrelated field", {"X-Note: a", "\tb", length}, 400, kLogin},
+      {"bare LF line endings", {length}, 400, kLogin, "HTTP/1.1", "\n"},
+      {"a bare LF inside a field line", {"X-Note: a\n" + cl}},
+      {"a NUL in a field value", {"X-Note: a" + std::string(1, '\0') + "b", cl}},
+      {"a NUL after chunked", {te + "chunked" + std::string(1, '\0')}},
+      // Controls: sound framing is still answered, and the connection kept.
+      {"a chunked body (accepted)", {te + "chunked"}, 401, chunks},
+      {"chunked with trailing OWS (accepted)", {te + "chunked \t"}, 401, chunks},
+      {"Chunked in another case, leading OWS (accepted)", {te + "  Chunked"}, 401, chunks},
+      {"one Content-Length (accepted)", {length}, 401, kLogin},
+      {"one Content-Length with OWS (accepted)",
+       {"Content-Length:  " + std::to_string(kLogin.size()) + " "},
+       401,
+       kLogin},
+  };
+  return c;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+bool logged(const std::string& access_log, const std::string& rid) {
+  return access_log.find("\"request_id\":\"" + rid + "\"") != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_request_hidden_in_a_chunked_body_is_never_run) {
+  // The hole as it was found: Transfer-Encoding "chunked, identity" before a
+  // Content-Length that covers only the chunk-size line.
+  CatalogueServer cs;
+  auto& server = cs.server();
+  const std::string rid = request_id("smuggler");
+  const std::string hidden_rid = request_id("hidden");
+  const std::string next_rid = request_id("next");
+  const std::string hidden = hidden_request(hidden_rid);
+  const std::string bytes =
+      "POST /iam/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: " + rid + "\r\n" + kJson +
+      "\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: " +
+      std::to_string(chunk_size_line(hidden)) + "\r\n\r\n" + one_chunk(hidden) +
+      raw_request("GET", "/healthz", {"X-Request-Id: " + next_rid});
+  RawConn conn(server.port());
+  BOOST_REQUIRE(conn.send(bytes));
+  const auto r = conn.read_response(5s);
+  BOOST_REQUIRE_MESSAGE(r.has_value(), "no response");
+  BOOST_TEST(r->status == 400, r->status << " " << r->body);
+  BOOST_TEST(r->header("x-request-id") == rid);
+  nlohmann::json j;
+  BOOST_REQUIRE_NO_THROW(j = r->json());
+  BOOST_TEST(j.value("error", "") == "invalid_request");
+  // Closed at once: a connection kept open would be closed only by the idle timeout (3 s).
+  BOOST_TEST(conn.wait_closed(2s), "the connection stayed open");
+  std::string more;  // what was answered after the refused request
+  while (auto next = conn.read_response(500ms))
+    more += std::to_string(next->status) + " " + next->header("x-request-id") + "; ";
+  BOOST_TEST(more.empty(), "answered after the refused request: " << more);
+  std::this_thread::sleep_for(700ms);  // the access log is flushed every 200 ms
+  const std::string log = server.stdout_text();
+  BOOST_TEST(logged(log, rid));
+  BOOST_TEST(!logged(log, hidden_rid), "the hidden request ran");
+  BOOST_TEST(!logged(log, next_rid), "the request after the refused one ran");
+  still_serving(server, "after a smuggling attempt");
+}
+
+BOOST_AUTO_TEST_CASE(a_request_with_ambiguous_framing_is_refused_and_nothing_after_it_runs) {
+  CatalogueServer cs;
+  auto& server = cs.server();
+  struct Sent {
+    std::string name, rid, hidden_rid, next_rid;
+    bool refused;
+  };
+  std::vector<Sent> sent;
+  for (const auto& k : framing_cases()) {
+    BOOST_TEST_CONTEXT("framing: " << k.name) {
+      const std::string rid = request_id("framing");
+      const std::string hidden_rid = request_id("hidden");
+      const std::string next_rid = request_id("next");
+      const std::string hidden = hidden_request(hidden_rid);
+      const std::string body = k.body.value_or(one_chunk(hidden));
+      std::string header = "POST /iam/login " + k.version + k.eol + "Host: 127.0.0.1" + k.eol +
+                           "X-Request-Id: " + rid + k.eol + kJson + k.eol;
+      for (const auto& line : k.lines)
+        header += replace_all(line, "@", std::to_string(chunk_size_line(hidden))) + k.eol;
+      header += k.eol;
+      const bool refused = k.status == 400;
+      sent.push_back(Sent{k.name, rid, hidden_rid, next_rid, refused});
+      RawConn conn(server.port());
+      BOOST_REQUIRE(
+          conn.send(header + body + raw_request("GET", "/healthz", {"X-Request-Id: " + next_rid})));
+      const auto r = conn.read_response(5s);
+      BOOST_REQUIRE_MESSAGE(r.has_value(), "no response");
+      BOOST_TEST(r->status == k.status, r->status << " " << r->body.substr(0, 300));
+      // A header Beast itself refuses is answered before its X-Request-Id is read.
+      if (!refused) BOOST_TEST(r->header("x-request-id") == rid);
+      nlohmann::json j;
+      BOOST_REQUIRE_NO_THROW(j = r->json());
+      BOOST_TEST(j.value("error", "") == (refused ? "invalid_request" : "invalid_credentials"));
+      if (refused) {
+        BOOST_TEST(conn.wait_closed(2s), "the connection stayed open");
+        std::string more;  // what was answered after the refused request
+        while (auto next = conn.read_response(200ms))
+          more += std::to_string(next->status) + " " + next->header("x-request-id") + "; ";
+        BOOST_TEST(more.empty(), "answered after the refused request: " << more);
+      } else {
+        const auto next = conn.read_response(5s);
+        BOOST_REQUIRE_MESSAGE(next.has_value(), "no answer to the request after it");
+        BOOST_TEST(next->status == 200);
+        BOOST_TEST(next->header("x-request-id") == next_rid);
+        BOOST_TEST(!conn.wait_closed(200ms), "the connection was closed");
+      }
+    }
+  }
+  std::this_thread::sleep_for(700ms);  // the access log is flushed every 200 ms
+  const std::string log = server.stdout_text();
+  for (const auto& s : sent) {
+    BOOST_TEST_CONTEXT("framing: " << s.name) {
+      if (!s.refused) BOOST_TEST(logged(log, s.rid));
+      BOOST_TEST(!logged(log, s.hidden_rid), "the hidden request ran");
+      BOOST_TEST(logged(log, s.next_rid) == !s.refused,
+                 "the request after it " << (s.refused ? "ran" : "is not in the access log"));
+    }
+  }
+  BOOST_TEST_MESSAGE(sent.size() << " framings answered by their contract");
+  still_serving(server, "after the framing cases");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
