@@ -41,6 +41,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -209,6 +210,7 @@ class Generator {
     std::optional<http::response_parser<http::string_body>> parser;
     std::uint64_t generation = 0;  // handlers of an older generation are stale
     bool busy = false;
+    bool refused = false;   // its last connect failed (reset when one succeeds)
     bool is_retry = false;  // the request in flight is being sent a second time
     std::uint64_t request = 0;
     Nanos sent_at = 0;
@@ -276,7 +278,9 @@ class Generator {
       if (!i) return;
       Conn* c = free_.front();
       free_.pop_front();
-      if (free_.empty()) all_busy_since_ = now;
+      // From here on a due request finds no free connection: the queue
+      // starts with the next one, which may be due already.
+      if (free_.empty()) all_busy_since_ = next_ < total_ ? std::min(now, intended(next_)) : now;
       if (!is_retry) note_lag(*i, now);
       send(*c, *i, now, is_retry);
     }
@@ -382,9 +386,10 @@ class Generator {
     // A kept-alive connection that the server closed while it sat idle (its
     // idle timeout) fails before any byte of an answer: the request is sent
     // once more, on a new connection, its intended time unchanged.
+    // (Beast reports a close before any byte as end_of_stream.)
     if (got_nothing && !was_retry &&
-        (ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe)) {
+        (ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe)) {
       ++retried_;
       retries_.push_back(i);
       return reconnect(c);
@@ -416,6 +421,7 @@ class Generator {
       if (gen != c.generation || done_) return;
       if (ec) {
         if (!first_error_) first_error_ = "connect: " + ec.message();
+        c.refused = true;
         c.backoff.expires_after(std::chrono::milliseconds(100));
         c.backoff.async_wait([this, &c, gen](beast::error_code ec) {
           if (!ec && gen == c.generation && !done_) reconnect(c);
@@ -423,6 +429,7 @@ class Generator {
         return;
       }
       c.sock.set_option(tcp::no_delay(true), ec);
+      c.refused = false;
       release(c, now_ns());
     });
   }
@@ -449,16 +456,21 @@ class Generator {
         reconnect(c);
       }
     }
-    // Requests that waited in the queue past the timeout are never sent.
+    // Requests that waited in the queue past the timeout are never sent: a
+    // timeout while connections are busy or connecting, a connection error
+    // when every connection's last connect failed (the server is gone).
+    const bool all_refused =
+        std::all_of(conns_.begin(), conns_.end(), [](const auto& c) { return c->refused; });
+    const Failure unsent_kind = all_refused ? Failure::connection : Failure::timeout;
     due_ = std::max(due_, due_until(now));
     while (!retries_.empty() && intended(retries_.front()) < limit) {
-      count_failure(retries_.front(), Failure::timeout);
-      ++unsent_timeouts_;
+      count_failure(retries_.front(), unsent_kind);
+      ++unsent_;
       retries_.pop_front();
     }
     while (next_ < due_ && intended(next_) < limit) {
-      count_failure(next_++, Failure::timeout);
-      ++unsent_timeouts_;
+      count_failure(next_++, unsent_kind);
+      ++unsent_;
     }
     print_resolved_seconds(now);
     maybe_finish();
@@ -544,7 +556,7 @@ class Generator {
 
   // "_total" counts the warm-up too (to compare with the server's log).
   std::uint64_t sent_total_ = 0, ok_total_ = 0, non2xx_total_ = 0, conn_errors_total_ = 0;
-  std::uint64_t timeouts_total_ = 0, unsent_timeouts_ = 0, retried_ = 0, reconnects_ = 0;
+  std::uint64_t timeouts_total_ = 0, unsent_ = 0, retried_ = 0, reconnects_ = 0;
   std::uint64_t queued_measured_ = 0, completed_in_window_ = 0, seconds_behind_ = 0;
   std::map<unsigned, std::uint64_t> status_counts_;
   std::optional<std::string> first_error_;
@@ -591,9 +603,10 @@ int Generator::report() const {
               static_cast<double>(sum.sent) / window_s);
   std::printf("  completed  %" PRIu64 ": 2xx %" PRIu64 ", other status %" PRIu64 "\n",
               sum.completed, sum.ok, sum.non2xx);
-  std::printf("  errors     connection %" PRIu64 ", timeout %" PRIu64 " (%" PRIu64
-              " of them never sent), over %.1f s from the intended time\n",
-              sum.conn_errors, sum.timeouts, unsent_timeouts_, o_.timeout_s);
+  std::printf("  errors     connection %" PRIu64 ", timeout %" PRIu64
+              " (no answer %.1f s after the intended time); %" PRIu64
+              " of them never sent, for want of a connection\n",
+              sum.conn_errors, sum.timeouts, o_.timeout_s, unsent_);
   for (const auto& [status, n] : status_counts_) {
     std::printf("  status %u: %" PRIu64 " (warm-up included)\n", status, n);
   }
@@ -664,7 +677,7 @@ int Generator::report() const {
                     {"non2xx", sum.non2xx},
                     {"connection_errors", sum.conn_errors},
                     {"timeouts", sum.timeouts},
-                    {"unsent_timeouts", unsent_timeouts_},
+                    {"unsent", unsent_},
                     {"achieved_rps", achieved},
                     {"latency", lat},
                     {"service_p50_ms", ms(service_.value_at_quantile(0.5))},
