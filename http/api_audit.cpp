@@ -157,7 +157,8 @@ void Api::add_audit_routes() {
         const std::string apikey = p.at("apikey");
         const bool known = d_.views.read(
             [&](const projections::Views& v) { return v.keys.find(apikey) != nullptr; });
-        if (!known) return reply(error(req, make_error(Errc::not_found, "no key " + apikey)));
+        // Not "no key X": what was pasted as X (a secret?) stays out of the answer.
+        if (!known) return reply(error(req, make_error(Errc::not_found, "no such key")));
         auto q = parse_query(req.query);
         if (!q) return reply(error(req, q.error()));
         std::map<std::string, std::string> params = *q;
