@@ -231,8 +231,11 @@ struct Decider {
     if (const auto* active = v.signing.active()) {
       if (active->kid == c.kid) return invalid("the new signing key is the active one");
       r.old_kid = active->kid;
-      // Every token the old key signed expires by now + the current token lifetime.
-      r.old_valid_until = now + v.settings.token_lifetime_seconds * kMicrosPerSecond;
+      // Every token the old key signed expires by the latest exp among them, and
+      // one it is signing now by now + the current token lifetime (the lifetime
+      // may have been longer when the others were issued).
+      r.old_valid_until = std::max(now + v.settings.token_lifetime_seconds * kMicrosPerSecond,
+                                   active->last_token_exp * kMicrosPerSecond);
     }
     return std::vector<Draft>{draft(EventType::signing_key_rotated, std::move(r))};
   }

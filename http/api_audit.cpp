@@ -153,7 +153,8 @@ Api::Reply Api::key_timeline(const Call& c) const {
   const std::string& apikey = c.param("apikey");
   const bool known =
       d_.views.read([&](const projections::Views& v) { return v.keys.find(apikey) != nullptr; });
-  if (!known) co_return error(c, make_error(Errc::not_found, "no key " + apikey));
+  // Not "no key X": what was pasted as X (a secret?) stays out of the answer.
+  if (!known) co_return error(c, make_error(Errc::not_found, "no such key"));
   auto params = parse_query(c.req.query);
   if (!params) co_return error(c, params.error());
   for (const auto& [k, v] : *params) {

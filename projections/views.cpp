@@ -259,6 +259,10 @@ struct Applier {
   }
 
   void operator()(const events::TokenIssued& d) {
+    // A retired key stays published until the last token it signed expires.
+    for (auto& k : v.signing.all_mut()) {
+      if (k.kid == d.kid) k.last_token_exp = std::max(k.last_token_exp, d.exp);
+    }
     const auto pos = v.keys.position(d.apikey);
     if (!pos) return;
     v.keys.at_mut(*pos).last_used_at = e.time;
@@ -319,8 +323,10 @@ std::string jti_text(const std::array<std::uint8_t, 16>& jti) { return to_hex(jt
 
 // ---- snapshot ----
 namespace {
-constexpr std::uint8_t kSnapshotFormat = 1;
-}
+// 2: a signing key's last_token_exp. A snapshot of another format is skipped
+// (the views are rebuilt from the log, which has every token.issued).
+constexpr std::uint8_t kSnapshotFormat = 2;
+}  // namespace
 
 std::string snapshot(const Views& v) {
   bin::Writer w;
@@ -380,6 +386,7 @@ std::string snapshot(const Views& v) {
     w.svarint(k.created_at);
     w.svarint(k.retired_at);
     w.svarint(k.valid_until);
+    w.svarint(k.last_token_exp);
   }
   std::vector<std::pair<std::string, Micros>> locks(v.lockouts.all().begin(),
                                                     v.lockouts.all().end());
@@ -462,6 +469,7 @@ Result<Views> restore(std::string_view bytes) {
     k.created_at = r.svarint();
     k.retired_at = r.svarint();
     k.valid_until = r.svarint();
+    k.last_token_exp = r.svarint();
     v.signing.all_mut().push_back(std::move(k));
   }
   const std::uint64_t nl = r.varint();

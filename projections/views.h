@@ -198,8 +198,9 @@ struct PublishedKey {
   std::string alg;
   std::string public_jwk;
   Micros created_at = 0;
-  Micros retired_at = 0;   // 0 while it signs
-  Micros valid_until = 0;  // published until then once retired
+  Micros retired_at = 0;            // 0 while it signs
+  Micros valid_until = 0;           // published until then once retired
+  std::int64_t last_token_exp = 0;  // seconds: the latest exp of a token it signed
 };
 
 class SigningKeyView {

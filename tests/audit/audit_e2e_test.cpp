@@ -5,11 +5,12 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
-#include "events/codec.h"
 #include "base/signing.h"
+#include "events/codec.h"
 #include "events/testing.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -253,12 +254,28 @@ BOOST_AUTO_TEST_CASE(every_query_answers_the_history_alike_over_http_and_the_cli
 BOOST_AUTO_TEST_CASE(an_auditor_reads_but_changes_nothing_and_strangers_get_401) {
   Scripted s;
   const std::string auditor = s.server.login(s.kb.apikey, s.kb.secretkey);
-  const std::vector<std::string> reads = {
-      "/iam/audit", "/iam/replay/state?at=1", "/iam/replay/diff?from=1&to=5",
-      "/iam/keys/" + s.k2.apikey + "/timeline", "/iam/settings"};
-  for (const auto& path : reads) {
+  // Each read answers with the history (a status alone would pass an empty
+  // or wrong answer): what the auditor is shown is checked against the script.
+  const std::vector<std::pair<std::string, std::function<bool(const json&)>>> reads = {
+      {"/iam/audit?type=key.created",
+       [&](const json& j) {
+         return j["events"].size() == 4u && j["events"][3]["data"]["apikey"] == s.kb.apikey;
+       }},
+      {"/iam/replay/state?at=1", [](const json& j) { return j["seq"] == 1 && j["keys"].empty(); }},
+      {"/iam/replay/diff?from=1&to=5",
+       [](const json& j) { return j.is_object() && j.contains("keys"); }},
+      {"/iam/keys/" + s.k2.apikey + "/timeline",
+       [&](const json& j) {
+         return j["apikey"] == s.k2.apikey && j["events"].size() == 2u &&
+                j["events"][0]["type"] == "key.created" && j["events"][1]["type"] == "token.issued";
+       }},
+      {"/iam/settings", [](const json& j) { return j["token_lifetime_seconds"] == 600; }},
+  };
+  for (const auto& [path, holds] : reads) {
     BOOST_TEST_CONTEXT(path) {
-      BOOST_TEST(get(s.server.url(path), auditor).status == 200);
+      const auto r = get(s.server.url(path), auditor);
+      BOOST_TEST_REQUIRE(r.status == 200, r.body);
+      BOOST_TEST(holds(r.json()), r.body.substr(0, 400));
       const auto anon = get(s.server.url(path));
       BOOST_TEST(anon.status == 401);
       BOOST_TEST(anon.json()["error"] == "unauthorized");
@@ -312,7 +329,7 @@ BOOST_AUTO_TEST_CASE(verify_catches_tampering_and_a_forged_checkpoint) {
 
   // One changed byte in a stored event: verify fails and names it.
   BOOST_REQUIRE(events::testing::flip_byte(data + "/log", 10, 30));
-  const auto bad = run_latchkey({"verify", "--data", data});
+  const auto bad = run_latchkey_failing({"verify", "--data", data});
   BOOST_TEST(bad.exit_code == 1);
   BOOST_TEST(bad.err.find("at seq 10") != std::string::npos);
 
@@ -336,7 +353,7 @@ BOOST_AUTO_TEST_CASE(verify_catches_tampering_and_a_forged_checkpoint) {
   BOOST_REQUIRE(first_checkpoint != 0);
   const auto chain_only = cli_json({"verify", "--data", copy, "--format", "json"});
   BOOST_TEST(chain_only["ok"] == true);
-  const auto forged = run_latchkey({"verify", "--data", copy, "--jwks", tmp / "jwks.json"});
+  const auto forged = run_latchkey_failing({"verify", "--data", copy, "--jwks", tmp / "jwks.json"});
   BOOST_TEST(forged.exit_code == 1);
   BOOST_TEST(forged.err.find("at seq " + std::to_string(first_checkpoint)) != std::string::npos);
   BOOST_TEST(forged.err.find("signature") != std::string::npos);

@@ -1,16 +1,20 @@
 // Browser test of the admin console (issue 8), run by ctest:
 //   node console.test.mjs --latchkey PATH/latchkey --modules DIR_WITH_NODE_MODULES
 // Starts the real server itself (latchkey init on a temporary directory, then
-// serve on 127.0.0.1:0) and drives Debian's Chromium through playwright-core:
-// sign-in, users, API access, the keys window, delete, disable/enable,
-// settings, a hostile name, audit, timeline and incident views.
+// serve on 127.0.0.1:0, mailing through an SMTP sink: Debian's aiosmtpd, as
+// the email tests use it) and drives Debian's Chromium through
+// playwright-core: sign-in, users, API access, the keys window, keys sent by
+// email, delete, disable/enable, settings, a hostile name, audit, timeline
+// and incident views. The server is stopped with SIGTERM at the end and must
+// exit 0; no latchkey process may leave a sanitizer report on its stderr.
 // LATCHKEY_CONSOLE_SCREENSHOTS=DIR also saves a PNG of each main screen there
 // (with the secret key redacted in the page before the shot).
 
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -36,18 +40,113 @@ if (shotsDir) mkdirSync(shotsDir, { recursive: true });
 const DAY = 86400000;
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
-// ---- the server -------------------------------------------------------------------
+// ---- sanitizer reports --------------------------------------------------------------
+
+// The first sanitizer report in a process's stderr (AddressSanitizer,
+// LeakSanitizer, UBSan, ThreadSanitizer), or null: the same markers as
+// tests/support/child_process.h looks for.
+const SANITIZER_MARKERS = [
+  'ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'AddressSanitizer:DEADLYSIGNAL',
+  'WARNING: ThreadSanitizer', 'ERROR: ThreadSanitizer', 'runtime error:',
+  'SUMMARY: AddressSanitizer', 'SUMMARY: LeakSanitizer', 'SUMMARY: ThreadSanitizer',
+  'SUMMARY: UndefinedBehaviorSanitizer',
+];
+function sanitizerReport(err) {
+  const at = Math.min(...SANITIZER_MARKERS.map((m) => err.indexOf(m)).filter((i) => i >= 0));
+  if (!Number.isFinite(at)) return null;
+  return err.slice(err.lastIndexOf('\n', at) + 1).slice(0, 6000);
+}
+
+// ---- the SMTP sink ----------------------------------------------------------------
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'latchkey-console-'));
+const maildir = path.join(work, 'maildir');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port }, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+}
+
+// aiosmtpd with its stock Mailbox handler, storing each message it accepts
+// in a Maildir (a port found free may be taken meanwhile: a few tries).
+async function startSmtpSink() {
+  let lastErr = '';
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const port = await freePort();
+    const proc = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`,
+      '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { err += d; });
+    const deadline = Date.now() + 20000;
+    while (Date.now() < deadline && proc.exitCode === null) {
+      if (await accepts(port)) return { proc, port };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    proc.kill('SIGTERM');
+    lastErr = err;
+  }
+  throw new Error(`aiosmtpd did not start: ${lastErr}`);
+}
+
+// The messages in the Maildir: raw text and lower-case headers.
+function mails() {
+  const out = [];
+  for (const sub of ['new', 'cur']) {
+    const dir = path.join(maildir, sub);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      const raw = readFileSync(path.join(dir, f), 'utf8');
+      const head = raw.replace(/\r/g, '').split('\n\n')[0];
+      const headers = {};
+      for (const line of head.split('\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0 && !/^\s/.test(line)) {
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+        }
+      }
+      out.push({ raw, headers });
+    }
+  }
+  return out;
+}
+
+const smtp = await startSmtpSink();
+
+// ---- the server -------------------------------------------------------------------
+
 const dataDir = path.join(work, 'data');
-const admin = JSON.parse(execFileSync(latchkey, ['init', '--data', dataDir], { encoding: 'utf8' }));
+const latchkeyProblems = []; // a failed exit or a sanitizer report of a latchkey process
+const init = spawnSync(latchkey, ['init', '--data', dataDir], { encoding: 'utf8' });
+if (init.status !== 0 || sanitizerReport(init.stderr)) {
+  console.error(`latchkey init failed (${init.status}, ${init.signal}):\n${init.stderr}`);
+  smtp.proc.kill('SIGTERM');
+  process.exit(1);
+}
+const admin = JSON.parse(init.stdout);
 
 let serverOut = '';
 let serverErr = '';
-const server = spawn(latchkey, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'], {
+let serverExit = null; // { code, signal } once it has exited
+const server = spawn(latchkey, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0',
+  '--set', `smtp.url=smtp://127.0.0.1:${smtp.port}`, '--set', 'smtp.from=console@latchkey.test'], {
   stdio: ['ignore', 'pipe', 'pipe'],
   env: { ...process.env, LATCHKEY_SERVER_ACCESS_LOG: 'stdout' },
 });
+server.on('exit', (code, signal) => { serverExit = { code, signal }; });
 server.stdout.setEncoding('utf8');
 server.stderr.setEncoding('utf8');
 server.stdout.on('data', (s) => { serverOut += s; });
@@ -66,6 +165,12 @@ const base = await new Promise((resolve, reject) => {
       } catch { /* a partial line: wait for the rest */ }
     }
   });
+}).catch((err) => {
+  server.kill('SIGKILL');
+  smtp.proc.kill('SIGTERM');
+  const report = sanitizerReport(serverErr);
+  if (report) console.error(`the server left a sanitizer report:\n${report}`);
+  throw err;
 });
 
 // ---- plain HTTP helpers (the API, as a script would use it) -------------------------
@@ -184,6 +289,7 @@ async function pageHolds(text) {
 
 let userApikey = null;
 let userSecret = null;
+let mailedSecret = null;
 let userPage = null; // #/users/usr_...
 let defaultDays = null;
 
@@ -398,6 +504,41 @@ try {
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await row.waitFor({ state: 'detached' });
+  });
+
+  await step('Add access with the email option: the keys go to the user by mail, once', async () => {
+    await page.click('#add-access');
+    await page.locator('dialog.add-access').waitFor();
+    assert.match(await page.textContent('label[for="send-email"]'), /ada@example\.com/);
+    await page.check('#send-email');
+    await page.fill('#key-description', 'mailed');
+    await page.click('#create-key');
+    const keys = page.locator('dialog.keys-dialog');
+    await keys.waitFor();
+    await keys.locator('.status.ok', { hasText: 'An email with the keys was sent to ada@example.com.' })
+      .waitFor();
+    const apikey = (await page.textContent('#new-apikey')).trim();
+    mailedSecret = (await page.textContent('#new-secretkey')).trim();
+    assert.match(mailedSecret, /^lks_[0-9a-f]{72}$/);
+    await page.click('#close-keys');
+    await keys.waitFor({ state: 'detached' });
+    // One message, to Ada, with both keys; the sink holds it once the server
+    // has been told it was accepted, so before the response came.
+    const mine = mails().filter((m) => m.raw.includes(apikey));
+    assert.equal(mine.length, 1, `messages with ${apikey}: ${mine.length}`);
+    assert.match(mine[0].headers['x-rcptto'] || '', /ada@example\.com/);
+    assert.match(mine[0].headers.from || '', /console@latchkey\.test/);
+    assert.ok(mine[0].raw.includes(mailedSecret), 'the mail holds the secret key');
+    assert.equal(mails().length, 1, 'no other mail was sent');
+    // The outcome is an event, without the secret; and the mailed keys log in.
+    const sent = (await adminGet('/iam/audit?type=email.sent')).events;
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].data.apikey, apikey);
+    assert.equal(sent[0].data.to, 'ada@example.com');
+    assert.equal(sent[0].data.kind, 'key_created');
+    assert.ok(!JSON.stringify(sent).includes(mailedSecret.slice(4)));
+    assert.equal((await login(apikey, mailedSecret)).status, 200);
+    assert.equal(await pageHolds(mailedSecret), false, 'the mailed secret is still in the page');
   });
 
   await step('a service account without an email: the email option is disabled, with the reason', async () => {
@@ -622,7 +763,7 @@ try {
   });
 
   await step('no secret and no token in the server\'s logs', async () => {
-    for (const s of [admin.secretkey, userSecret]) {
+    for (const s of [admin.secretkey, userSecret, mailedSecret]) {
       assert.ok(!serverOut.includes(s) && !serverErr.includes(s), 'a secret key in the server log');
     }
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(serverOut + serverErr), 'a token in the server log');
@@ -631,8 +772,32 @@ try {
   process.exitCode = 1;
 } finally {
   await context.close().catch(() => {});
-  server.kill('SIGTERM');
-  await new Promise((r) => (server.exitCode !== null ? r() : server.on('exit', r)));
+  // A graceful stop: exit 0 within a generous deadline, and no sanitizer
+  // report from the server, whatever the steps above found.
+  if (serverExit === null) {
+    server.kill('SIGTERM');
+    const stopped = await new Promise((r) => {
+      const timer = setTimeout(() => r(false), 120000);
+      server.on('exit', () => { clearTimeout(timer); r(true); });
+      if (serverExit !== null) { clearTimeout(timer); r(true); }
+    });
+    if (!stopped) {
+      latchkeyProblems.push('the server did not exit within 120 s of SIGTERM');
+      server.kill('SIGKILL');
+      await new Promise((r) => (serverExit !== null ? r() : server.on('exit', r)));
+    }
+  } else {
+    latchkeyProblems.push(`the server exited before the end (${JSON.stringify(serverExit)})`);
+  }
+  if (serverExit.code !== 0) {
+    latchkeyProblems.push(`the server exited with ${JSON.stringify(serverExit)}, not 0; stderr:\n`
+      + serverErr.slice(-6000));
+  }
+  const report = sanitizerReport(serverErr);
+  if (report) latchkeyProblems.push(`the server left a sanitizer report:\n${report}`);
+  for (const p of latchkeyProblems) console.log(`not ok - ${p}`);
+  if (latchkeyProblems.length) process.exitCode = 1;
+  smtp.proc.kill('SIGTERM');
   rmSync(profile, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
   const failed = process.exitCode ? 1 : 0;

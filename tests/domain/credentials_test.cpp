@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <regex>
 #include <set>
 
@@ -37,10 +38,29 @@ BOOST_AUTO_TEST_CASE(the_checksum_catches_a_mistyped_secret) {
 }
 
 BOOST_AUTO_TEST_CASE(secrets_carry_256_random_bits) {
+  // The 64 hex digits after "lks_" are the random part: 256 bits, each of
+  // which varies. Over 1000 secrets every bit must be set in about half of
+  // them (500 +- 16 by chance; 350 to 650 is over 9 standard deviations), so
+  // a secret with fewer random bits (say 128, padded) or a biased generator
+  // fails here, and no two secrets may be alike.
   std::set<std::string> seen;
-  for (int i = 0; i < 1000; ++i) seen.insert(new_secretkey().substr(4, 64));
+  std::array<int, 256> ones{};
+  for (int i = 0; i < 1000; ++i) {
+    const std::string digits = new_secretkey().substr(4, 64);
+    seen.insert(digits);
+    BOOST_TEST_REQUIRE(digits.size() == 64u);
+    for (std::size_t d = 0; d < 64; ++d) {
+      const int nibble = std::stoi(digits.substr(d, 1), nullptr, 16);
+      for (int b = 0; b < 4; ++b) ones[d * 4 + static_cast<std::size_t>(b)] += (nibble >> b) & 1;
+    }
+  }
   BOOST_TEST(seen.size() == 1000u);
-  BOOST_TEST(new_secretkey().substr(4, 64).size() * 4 == 256u);
+  for (std::size_t bit = 0; bit < ones.size(); ++bit) {
+    BOOST_TEST_CONTEXT("bit " << bit) {
+      BOOST_TEST(ones[bit] > 350);
+      BOOST_TEST(ones[bit] < 650);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(ids_have_their_forms) {

@@ -321,4 +321,30 @@ BOOST_AUTO_TEST_CASE(rotation_keeps_the_old_key_published_until_its_tokens_expir
              static_cast<int>(Errc::invalid_request));
 }
 
+// The lifetime may have been longer when the old key signed its tokens than
+// it is at the rotation: the key stays published for the longest of them.
+BOOST_AUTO_TEST_CASE(a_retired_key_stays_published_until_its_longest_lived_token_expires) {
+  World w;
+  w.ok(RotateSigningKey{"k1", "ES256", "{}"});
+  const std::string sa = w.service_account();
+  const auto key = w.key(sa);
+  const std::int64_t issued = w.now / kMicrosPerSecond;
+  w.commit({events::Draft{
+      events::EventType::token_issued,
+      events::TokenIssued{
+          "0123456789abcdef0123456789abcdef", key.apikey, sa, issued, issued + 3600, "k1", {}},
+      {}}});
+  w.ok(ChangeSettings{{{"token_lifetime_seconds", 60}}});
+  w.now += 10 * kMicrosPerSecond;
+  auto evs = w.ok(RotateSigningKey{"k2", "ES256", "{}"});
+  const auto& r = std::get<events::SigningKeyRotated>(evs.front().data);
+  BOOST_TEST(r.old_valid_until == (issued + 3600) * kMicrosPerSecond);
+  BOOST_TEST(w.views.signing.published(w.now + 3000 * kMicrosPerSecond).size() == 2u);
+  // k2 signed nothing: once retired it goes after the current lifetime.
+  w.now += 10 * kMicrosPerSecond;
+  evs = w.ok(RotateSigningKey{"k3", "ES256", "{}"});
+  BOOST_TEST(std::get<events::SigningKeyRotated>(evs.front().data).old_valid_until ==
+             w.now + 60 * kMicrosPerSecond);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

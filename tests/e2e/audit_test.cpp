@@ -56,8 +56,14 @@ BOOST_AUTO_TEST_CASE(audit_pages_filters_and_ndjson_stream) {
       client.get("/iam/audit?actor=" + server.admin().principal_id + "&limit=1000", admin);
   BOOST_TEST_REQUIRE(by_admin.status == 200);
   const json by_admin_page = by_admin.json();
+  // The admin made the user and its five keys (and read the audit log):
+  // those at least, and nothing by anyone else.
+  BOOST_TEST_REQUIRE(by_admin_page.at("events").size() >= 6u);
   for (const auto& e : by_admin_page.at("events"))
     BOOST_TEST(e.at("actor") == server.admin().principal_id);
+  const auto by_nobody = client.get("/iam/audit?actor=usr_0000000000000000", admin);
+  BOOST_TEST_REQUIRE(by_nobody.status == 200, by_nobody.body);
+  BOOST_TEST(by_nobody.json().at("events").empty());
 
   // ndjson: the whole log, one event per line, dense sequence numbers.
   const auto nd = client.call("GET", "/iam/audit", {},
@@ -114,9 +120,11 @@ BOOST_AUTO_TEST_CASE(replay_state_diff_and_timeline) {
   BOOST_TEST(key_status(now.json()) == "disabled");
   const auto before = client.get("/iam/replay/state?at=1", admin);
   BOOST_TEST(key_status(before.json()) == "absent");
-  // An RFC 3339 instant works too.
+  // An RFC 3339 instant works too: one in the future is the state now.
   const auto by_time = client.get("/iam/replay/state?at=2100-01-01T00:00:00Z", admin);
-  BOOST_TEST(by_time.status == 200);
+  BOOST_TEST_REQUIRE(by_time.status == 200, by_time.body);
+  BOOST_TEST(key_status(by_time.json()) == "disabled");
+  BOOST_TEST(by_time.json().at("seq").get<std::uint64_t>() >= disabled);
   for (const char* q : {"", "?at=", "?at=yesterday", "?at=1&x=2", "?when=1"}) {
     BOOST_TEST_CONTEXT(q) {
       expect_error(client.get(std::string("/iam/replay/state") + q, admin), 400, "invalid_request");

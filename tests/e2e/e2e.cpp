@@ -2,6 +2,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -25,9 +26,24 @@ HttpResponse Client::call(const std::string& method, const std::string& path,
   test::HttpOptions o;
   o.headers = std::move(headers);
   o.ca_file = ca_file_;
+  const bool ndjson = std::find(o.headers.begin(), o.headers.end(),
+                                "Accept: application/x-ndjson") != o.headers.end();
   HttpResponse r = test::http(method, url(path), body, o);
   BOOST_TEST(!r.header("x-request-id").empty(),
              method << " " << path << " answered " << r.status << " without X-Request-Id");
+  // Every body is JSON and says so, successes as much as errors, but for the
+  // routes the contract gives another type: /metrics (Prometheus text), the
+  // console's files, and the NDJSON streams a client asks for.
+  const bool other_type = path.rfind("/metrics", 0) == 0 || path.rfind("/console", 0) == 0 ||
+                          (ndjson && r.status == 200);
+  if (!other_type && !r.body.empty()) {
+    BOOST_TEST(r.header("content-type").rfind("application/json", 0) == 0,
+               method << " " << path << " answered " << r.status << " with Content-Type '"
+                      << r.header("content-type") << "'");
+    BOOST_TEST(json::accept(r.body),
+               method << " " << path << " answered " << r.status
+                      << " with a body that is not JSON: " << r.body.substr(0, 200));
+  }
   return r;
 }
 
@@ -155,6 +171,26 @@ json jwt_part(const std::string& token, int part) {
   return json::parse(*text);
 }
 
+bool jwks_has(const json& jwks, const std::string& kid) {
+  for (const auto& k : jwks.at("keys")) {
+    if (k.at("kid") == kid) return true;
+  }
+  return false;
+}
+
+bool verifies_with_jwks(const json& jwks, const std::string& token) {
+  const std::string kid = jwt_part(token, 0).at("kid");
+  for (const auto& k : jwks.at("keys")) {
+    if (k.at("kid") != kid) continue;
+    auto key = VerifyKey::from_jwk(k.dump());
+    if (!key) return false;
+    const auto dot = token.rfind('.');
+    const auto sig = base64url_decode(token.substr(dot + 1));
+    return sig && key->verify(token.substr(0, dot), *sig);
+  }
+  return false;
+}
+
 std::string resign_token(const std::string& data_dir, const std::string& token,
                          const std::function<void(json& header, json& payload)>& change) {
   json header = jwt_part(token, 0);
@@ -175,9 +211,31 @@ Shared::Shared() : client(server) {
   client.set_settings(admin, {{"lockout_threshold", 1000}, {"lockout_source_threshold", 1000000}});
 }
 
+namespace {
+
+Shared* g_shared = nullptr;
+
+// The shared server lives until the last test has run, and is then stopped
+// here with the checks every server gets (exit status 0, no sanitizer report).
+// A failure in a global fixture's teardown is an error of the test module:
+// the test binary exits non-zero though every test case passed.
+struct StopTheSharedServer {
+  void setup() {}
+  void teardown() {
+    BOOST_TEST_CONTEXT("the shared server, stopped after the last test") {
+      delete g_shared;
+      g_shared = nullptr;
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(StopTheSharedServer);
+
 Shared& shared() {
-  static Shared s;
-  return s;
+  if (!g_shared) g_shared = new Shared;
+  return *g_shared;
 }
 
 }  // namespace latchkey::e2e

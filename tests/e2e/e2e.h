@@ -1,8 +1,9 @@
 #pragma once
 // Helpers for the end-to-end tests: a real `latchkey serve` (ServerProcess)
 // spoken to over loopback HTTP. Every call made through `Client` checks that
-// the response carries an X-Request-Id, so the whole suite checks that header
-// on every response it sees.
+// the response carries an X-Request-Id and that its body, if any, is JSON
+// labelled application/json, so the whole suite checks both on every response
+// it sees.
 
 #include <chrono>
 #include <functional>
@@ -32,7 +33,9 @@ struct Principal {
   std::string base;  // "/iam/users/ID" or "/iam/service-accounts/ID"
 };
 
-// Talks to one server. `token` is the bearer used when a call gives none.
+// Talks to one server. Every call checks what the contract promises of every
+// response: an X-Request-Id, and a JSON body saying application/json
+// (but for /metrics, the console and NDJSON streams).
 class Client {
  public:
   explicit Client(const ServerProcess& server, std::string ca_file = {})
@@ -79,15 +82,23 @@ class Client {
 // `code`, and request_id equal to the X-Request-Id header.
 void expect_error(const HttpResponse& r, long status, const std::string& code);
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
+// Polls `condition` every 20 ms until it holds or `timeout` passes. The
+// default is generous: the suite runs under sanitizers on busy machines, and
+// a condition that holds returns at once.
 bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // A unique suffix for names, so tests sharing a server do not collide.
 std::string unique(const std::string& prefix);
 
 // The decoded JSON of a JWT's header (part 0) or payload (part 1).
 json jwt_part(const std::string& token, int part);
+
+// Whether a JWKS ({"keys": [...]}) lists the key `kid`.
+bool jwks_has(const json& jwks, const std::string& kid);
+// Whether a token's signature verifies with the key the JWKS publishes for its
+// kid, as a relying party would check it.
+bool verifies_with_jwks(const json& jwks, const std::string& token);
 
 // A token whose claims are `change`d and which is signed again with the
 // server's own private key from DATA/signing (as the server would sign it).
@@ -96,7 +107,8 @@ std::string resign_token(const std::string& data_dir, const std::string& token,
 
 // The server started for a group of tests, with the admin's token, and the
 // login lockouts relaxed so that the many failed logins of a test run do not
-// lock 127.0.0.1 out. Tests that need other settings start their own.
+// lock 127.0.0.1 out. Tests that need other settings start their own. It is
+// stopped, and its exit checked, after the last test of the binary.
 struct Shared {
   ServerProcess server;
   Client client;

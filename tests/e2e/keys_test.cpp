@@ -161,7 +161,9 @@ BOOST_AUTO_TEST_CASE(disable_enable_and_delete_a_key) {
       expect_error(s.client.login_raw(k.apikey, k.secretkey), 401, "invalid_credentials");
       BOOST_TEST(s.client.get(p.base + "/keys", s.admin).json()[0].at("status") == "disabled");
       // Disabling twice is harmless.
-      BOOST_TEST(s.client.post(path + "/disable", json::object(), s.admin).status == 200);
+      const auto again = s.client.post(path + "/disable", json::object(), s.admin);
+      BOOST_TEST_REQUIRE(again.status == 200, again.body);
+      BOOST_TEST(again.json().at("status") == "disabled");
       expect_error(s.client.post(path + "/disable", {{"reason", "x"}}, s.admin), 400,
                    "invalid_request");
 
@@ -206,7 +208,9 @@ BOOST_AUTO_TEST_CASE(key_limit_per_principal_is_409) {
   const auto user = client.create_user(admin, "self", "self@example.com");
   const Key u1 = client.create_key(admin, user);
   const std::string ut = client.login(u1);
-  BOOST_TEST(client.post("/iam/me/keys", json::object(), ut).status == 201);
+  const auto own = client.post("/iam/me/keys", json::object(), ut);
+  BOOST_TEST_REQUIRE(own.status == 201, own.body);
+  BOOST_TEST(own.json().at("principal_id") == user.id);
   expect_error(client.post("/iam/me/keys", json::object(), ut), 409, "conflict");
 }
 
@@ -293,12 +297,19 @@ BOOST_AUTO_TEST_CASE(self_service_me_and_my_keys) {
   BOOST_TEST(s.client.del("/iam/me/keys/" + second.apikey, token).status == 204);
   expect_error(s.client.login_raw(second.apikey, second.secretkey), 401, "invalid_credentials");
   BOOST_TEST(s.client.get("/iam/me/keys", token).json().size() == 1u);
-  // The events name the user as the actor.
+  // The events name the user as the actor: every change it made to its key.
   const auto audit = s.client.get("/iam/audit?apikey=" + second.apikey, s.admin);
+  BOOST_TEST_REQUIRE(audit.status == 200, audit.body);
   const json events = audit.json();
+  std::vector<std::string> changes;
   for (const auto& e : events.at("events")) {
-    if (e.at("type") != "token.issued") BOOST_TEST(e.at("actor") == user.id);
+    if (e.at("type") == "token.issued" || e.at("type") == "login.failed") continue;
+    changes.push_back(e.at("type"));
+    BOOST_TEST(e.at("actor") == user.id, e.dump());
   }
+  BOOST_TEST((changes == std::vector<std::string>{"key.created", "key.disabled", "key.enabled",
+                                                  "key.deleted"}),
+             events.dump());
   // No token: 401 on every self-service route.
   expect_error(s.client.post("/iam/me/keys", json::object(), ""), 401, "unauthorized");
   expect_error(s.client.get("/iam/me/keys", ""), 401, "unauthorized");

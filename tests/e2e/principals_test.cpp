@@ -3,6 +3,7 @@
 // last admin (409); unknown routes and resources (404).
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <set>
 
 #include "tests/e2e/e2e.h"
@@ -118,6 +119,26 @@ BOOST_AUTO_TEST_CASE(service_account_create_read_update_delete) {
 
   BOOST_TEST(s.client.del("/iam/service-accounts/" + id, s.admin).status == 204);
   expect_error(s.client.get("/iam/service-accounts/" + id, s.admin), 404, "not_found");
+
+  // Each change is an event of the service_account kind, with the admin as
+  // the actor, the request's address, and what changed.
+  const auto audit = s.client.get("/iam/audit?principal_id=" + id, s.admin);
+  BOOST_TEST_REQUIRE(audit.status == 200, audit.body);
+  const json events = audit.json().at("events");
+  std::vector<std::string> types;
+  for (const auto& e : events) {
+    types.push_back(e.at("type"));
+    BOOST_TEST(e.at("actor") == s.server.admin().principal_id);
+    BOOST_TEST(e.at("source_ip") == "127.0.0.1");
+    BOOST_TEST(e.at("data").at("id") == id);
+  }
+  BOOST_TEST_REQUIRE(
+      (types == std::vector<std::string>{"service_account.created", "service_account.updated",
+                                         "service_account.deleted"}),
+      events.dump());
+  BOOST_TEST(events[0].at("data").at("name") == sa.at("name"));
+  BOOST_TEST(events[1].at("data").at("email") == "etl@example.com");
+  BOOST_TEST(!events[1].at("data").contains("name"), "only what changed: " << events[1].dump());
 }
 
 BOOST_AUTO_TEST_CASE(cursor_pagination_returns_every_principal_once) {
@@ -278,19 +299,30 @@ BOOST_AUTO_TEST_CASE(auditors_and_roleless_principals_get_403_on_admin_routes) {
   BOOST_TEST(s.client.login_raw(victim_key.apikey, victim_key.secretkey).status == 200);
   BOOST_TEST(s.client.login_raw(s.server.admin().apikey, s.server.admin().secretkey).status == 200);
 
-  // An auditor reads settings, the audit log and replays; a role-less user does not.
-  const std::vector<std::string> auditor_reads = {
-      "/iam/settings", "/iam/audit?limit=5", "/iam/replay/state?at=1",
-      "/iam/replay/diff?from=1&to=2", "/iam/keys/" + victim_key.apikey + "/timeline"};
-  for (const auto& path : auditor_reads) {
+  // An auditor reads settings, the audit log and replays, each with its
+  // content (a status alone would pass an empty answer); a role-less user
+  // does not.
+  const std::vector<std::pair<std::string, std::function<bool(const json&)>>> auditor_reads = {
+      {"/iam/settings", [](const json& j) { return j.contains("token_lifetime_seconds"); }},
+      {"/iam/audit?limit=5", [](const json& j) { return j.at("events").size() == 5u; }},
+      {"/iam/replay/state?at=1", [](const json& j) { return j.at("seq") == 1; }},
+      {"/iam/replay/diff?from=1&to=2", [](const json& j) { return j.is_object() && !j.empty(); }},
+      {"/iam/keys/" + victim_key.apikey + "/timeline",
+       [&](const json& j) {
+         return j.at("apikey") == victim_key.apikey && !j.at("events").empty() &&
+                j["events"][0].at("type") == "key.created";
+       }},
+  };
+  for (const auto& [path, holds] : auditor_reads) {
     BOOST_TEST_CONTEXT(path) {
       const auto r = s.client.get(path, auditor);
-      BOOST_TEST(r.status == 200, r.body);
+      BOOST_TEST_REQUIRE(r.status == 200, r.body);
+      BOOST_TEST(holds(r.json()), r.body.substr(0, 300));
       expect_error(s.client.get(path, plain), 403, "forbidden");
     }
   }
   // Both may see themselves.
-  BOOST_TEST(s.client.get("/iam/me", auditor).status == 200);
+  BOOST_TEST(s.client.get("/iam/me", auditor).json().at("id") == auditor_user.id);
   BOOST_TEST(s.client.get("/iam/me", plain).json().at("id") == plain_user.id);
 }
 

@@ -2,6 +2,7 @@
 // settings.changed event with old and new values.
 #include <boost/test/unit_test.hpp>
 
+#include "base/clock.h"
 #include "tests/e2e/e2e.h"
 
 using namespace latchkey;
@@ -73,7 +74,12 @@ BOOST_AUTO_TEST_CASE(settings_patch_validates_and_records_old_and_new_values) {
   const auto sa = client.create_service_account(admin, "bounded");
   expect_error(client.post(sa.base + "/keys", {{"lifetime_days", 31}}, admin), 400,
                "invalid_request");
-  BOOST_TEST(client.post(sa.base + "/keys", {{"lifetime_days", 30}}, admin).status == 201);
+  const auto longest = client.post(sa.base + "/keys", {{"lifetime_days", 30}}, admin);
+  BOOST_TEST_REQUIRE(longest.status == 201, longest.body);
+  const auto created = parse_rfc3339(longest.json().at("created_at").get<std::string>());
+  const auto expires = parse_rfc3339(longest.json().at("expires_at").get<std::string>());
+  BOOST_TEST_REQUIRE((created && expires));
+  BOOST_TEST(std::llabs(*expires - *created - 30 * kMicrosPerDay) < 5 * kMicrosPerSecond);
   // And it survives a restart (the views are rebuilt from the log).
   BOOST_TEST(server.stop() == 0);
   server.start();

@@ -31,9 +31,11 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_append_survives_sigkill) {
   std::size_t total_acked = 0;
   for (int round = 0; round < 6; ++round) {
     const std::string out = dir / ("acks-" + std::to_string(round));
+    const std::string err = dir / ("err-" + std::to_string(round));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const std::string threads = std::to_string(1 + round % 3 * 4);  // 1, 5 or 9 concurrent writers
     std::vector<std::string> args{APPEND_CHILD, log_dir, threads};
     std::vector<char*> argv;
@@ -54,7 +56,11 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_append_survives_sigkill) {
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    BOOST_TEST_REQUIRE(WIFSIGNALED(status), "the writer died before it was killed");
+    // Killed by this SIGKILL, not ended before it (a sanitizer aborts with
+    // SIGABRT), and no sanitizer report written before it.
+    BOOST_TEST_REQUIRE((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL),
+                       "the writer died before it was killed: " << test::read_file(err));
+    BOOST_TEST(test::sanitizer_report(test::read_file(err)).empty(), test::read_file(err));
 
     std::vector<std::pair<Seq, std::string>> acked;
     std::istringstream lines(test::read_file(out));
@@ -96,6 +102,7 @@ BOOST_AUTO_TEST_CASE(a_written_snapshot_survives_a_process_that_dies_at_once) {
   const auto child =
       test::run_command({APPEND_CHILD, log_dir, "snapshot", "7", std::to_string(size)});
   BOOST_TEST_REQUIRE(child.exit_code == 0, "the child failed: " << child.err);
+  BOOST_TEST(test::sanitizer_report(child.err).empty(), child.err);
   auto log = open_rocksdb_log(log_dir, OpenMode::read_write);
   BOOST_REQUIRE(log.has_value());
   auto snap = (*log)->find_snapshot(UINT64_MAX);

@@ -14,12 +14,13 @@
 
 #include <filesystem>
 #include <set>
+#include <tuple>
 
+#include "base/encoding.h"
 #include "domain/credentials.h"
+#include "events/event_log.h"
 #include "keys/ids.h"
 #include "keys/secret_store.h"
-#include "base/encoding.h"
-#include "events/event_log.h"
 #include "tests/reliability/helpers.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -197,11 +198,22 @@ BOOST_AUTO_TEST_CASE(no_secret_token_hash_or_pepper_leaks_into_data_logs_or_expo
     BOOST_TEST(r.status == 400, q.substr(0, q.find('=')) << " answered " << r.status);
     for (const auto& hit : n.found_in(r.body, false)) BOOST_ERROR(hit << " echoed by /iam/audit");
   }
-  get(server.url("/iam/replay/state?at=" + form_escape(s)), admin);
-  get(server.url("/iam/keys/" + s + "/timeline"), admin);
-  get(server.url("/iam/users?search=" + s), admin);
-  post_json(server.url("/iam/introspect"), {{"token", s}}, admin);
-  get(server.url("/iam/users"), s);  // a secretkey as a bearer token
+  // Each is answered (a refusal, or for the search no match), and not with the secret.
+  const std::vector<std::tuple<std::string, HttpResponse, long>> pasted = {
+      {"a secret as a replay point",
+       get(server.url("/iam/replay/state?at=" + form_escape(s)), admin), 400},
+      {"a secret as a timeline's apikey", get(server.url("/iam/keys/" + s + "/timeline"), admin),
+       404},
+      {"a secret as an event type", get(server.url("/iam/audit?type=" + s), admin), 400},
+      {"a secret as a search", get(server.url("/iam/users?search=" + s), admin), 200},
+      {"a secret as a token to introspect",
+       post_json(server.url("/iam/introspect"), {{"token", s}}, admin), 200},
+      {"a secret as a bearer token", get(server.url("/iam/users"), s), 401},
+  };
+  for (const auto& [what, r, status] : pasted) {
+    BOOST_TEST(r.status == status, what << " answered " << r.status << ": " << r.body);
+    for (const auto& hit : n.found_in(r.body, false)) BOOST_ERROR(hit << " echoed for " << what);
+  }
 
   // ---- every export an auditor can take ----
   Scan scan;
@@ -236,19 +248,29 @@ BOOST_AUTO_TEST_CASE(no_secret_token_hash_or_pepper_leaks_into_data_logs_or_expo
   expect_clean(n, "GET /metrics", get(server.url("/metrics")).body, scan);
 
   // ---- offline, the same from the CLI ----
+  // Each export must have run to completion and printed what it exports: a
+  // command that crashed (or printed nothing) would pass any scan.
   const std::string data = server.data_dir();
   const auto cli_audit = run_latchkey({"audit", "--data", data, "--format", "ndjson"});
   BOOST_TEST(cli_audit.exit_code == 0, cli_audit.err);
   BOOST_TEST(cli_audit.out.find("key.created") != std::string::npos);
   expect_clean(n, "latchkey audit --format ndjson", cli_audit.out + cli_audit.err, scan);
   const auto cli_table = run_latchkey({"audit", "--data", data, "--all"});
+  BOOST_TEST(cli_table.exit_code == 0, cli_table.err);
+  BOOST_TEST(cli_table.out.find("token.issued") != std::string::npos, cli_table.out.substr(0, 300));
   expect_clean(n, "latchkey audit (table)", cli_table.out + cli_table.err, scan);
   const auto cli_state =
       run_latchkey({"replay", "state", "--data", data, "--at", std::to_string(head)});
+  BOOST_TEST(cli_state.exit_code == 0, cli_state.err);
+  const auto state = nlohmann::json::parse(cli_state.out, nullptr, false);
+  BOOST_TEST((state.is_object() && state.contains("keys") && !state["keys"].empty()),
+             cli_state.out.substr(0, 300));
   expect_clean(n, "latchkey replay state", cli_state.out + cli_state.err, scan);
   for (const auto& k : keys) {
     const auto r = run_latchkey(
         {"replay", "timeline", "--data", data, "--apikey", k.apikey, "--format", "ndjson"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out.find("\"key.created\"") != std::string::npos, k.apikey << ": " << r.out);
     expect_clean(n, "latchkey replay timeline", r.out + r.err, scan);
   }
   // An auditor's backup holds neither the pepper nor the signing keys.
@@ -348,7 +370,7 @@ BOOST_AUTO_TEST_CASE(secret_files_are_private_and_the_server_refuses_to_start_ot
       BOOST_TEST(refusal.find("refusing to start") != std::string::npos, refusal);
       BOOST_TEST(refusal.find(path) != std::string::npos, refusal);
       // The offline tool that writes secrets refuses too.
-      const auto rotate = run_latchkey({"rotate-signing-key", "--data", data});
+      const auto rotate = run_latchkey_failing({"rotate-signing-key", "--data", data});
       BOOST_TEST(rotate.exit_code != 0);
       BOOST_TEST(rotate.err.find("refusing to start") != std::string::npos, rotate.err);
       BOOST_REQUIRE(::chmod(path.c_str(), before) == 0);

@@ -9,10 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
@@ -23,34 +26,48 @@ namespace latchkey::test {
 
 namespace child_detail {
 
+// The test's environment without the variables in `drop` and, if `drop_prefix`
+// is not empty, without any whose name starts with it; then `extra` on top.
 inline std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra,
-                                                 const std::vector<std::string>& drop) {
+                                                 const std::vector<std::string>& drop,
+                                                 const std::string& drop_prefix = {}) {
   std::vector<std::string> out;
   for (char** e = environ; *e; ++e) {
     const std::string kv(*e);
     const std::string name = kv.substr(0, kv.find('='));
     bool skip = extra.count(name) != 0;
     for (const auto& d : drop) skip = skip || name == d;
+    skip = skip || (!drop_prefix.empty() && name.rfind(drop_prefix, 0) == 0);
     if (!skip) out.push_back(kv);
   }
   for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
   return out;
 }
 
+// Where a child runs and what it inherits.
+struct SpawnOptions {
+  std::string cwd;          // empty: the test's own working directory
+  std::string drop_prefix;  // inherited variables with this prefix are not passed on
+  int timeout_seconds = 0;  // run_command: killed (SIGKILL) after this long; 0: no limit
+};
+
+// out_path and err_path must be absolute when `o.cwd` is given.
 inline pid_t spawn(const std::vector<std::string>& args,
                    const std::map<std::string, std::string>& env, const std::string& out_path,
-                   const std::string& err_path) {
+                   const std::string& err_path, const SpawnOptions& o = {}) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!o.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.cwd.c_str());
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   // Test traffic stays on loopback: no proxy may be configured for children.
   const auto envs = environment_with(
-      env, {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"});
+      env, {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"},
+      o.drop_prefix);
   std::vector<char*> envp;
   for (const auto& e : envs) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
@@ -77,21 +94,64 @@ inline int wait_for(pid_t pid) {
 
 }  // namespace child_detail
 
+// The first sanitizer report in a child's stderr (AddressSanitizer,
+// LeakSanitizer, UBSan, ThreadSanitizer), from the start of its line, at most
+// 6000 characters of it; empty if there is none. The test suite runs sanitized
+// builds: a report is a bug even when the process then exits 0 (UBSan goes on
+// after a report unless halt_on_error is set).
+inline std::string sanitizer_report(const std::string& err) {
+  static const char* const kMarkers[] = {
+      "ERROR: AddressSanitizer",       "ERROR: LeakSanitizer",
+      "AddressSanitizer:DEADLYSIGNAL", "WARNING: ThreadSanitizer",
+      "ERROR: ThreadSanitizer",        "runtime error:",
+      "SUMMARY: AddressSanitizer",     "SUMMARY: LeakSanitizer",
+      "SUMMARY: ThreadSanitizer",      "SUMMARY: UndefinedBehaviorSanitizer"};
+  std::size_t first = std::string::npos;
+  for (const char* m : kMarkers) first = std::min(first, err.find(m));
+  if (first == std::string::npos) return {};
+  const auto line = err.rfind('\n', first);
+  return err.substr(line == std::string::npos ? 0 : line + 1, 6000);
+}
+
 struct RunResult {
-  int exit_code = -1;
+  int exit_code = -1;  // 128+signal if killed; -1 if it ran out of time (then killed)
   std::string out;
   std::string err;
 };
 
 // Runs args[0] (looked up on PATH) with args to completion.
 inline RunResult run_command(const std::vector<std::string>& args,
-                             const std::map<std::string, std::string>& env = {}) {
+                             const std::map<std::string, std::string>& env = {},
+                             const child_detail::SpawnOptions& options = {}) {
   TempDir tmp;
-  const pid_t pid = child_detail::spawn(args, env, tmp / "out", tmp / "err");
+  const pid_t pid = child_detail::spawn(args, env, tmp / "out", tmp / "err", options);
   RunResult r;
-  r.exit_code = child_detail::wait_for(pid);
+  bool timed_out = false;
+  if (options.timeout_seconds > 0) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_seconds);
+    int status = 0;
+    pid_t done = 0;
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (done == pid) {
+      r.exit_code = child_detail::exit_code(status);
+    } else {
+      ::kill(pid, SIGKILL);
+      child_detail::wait_for(pid);
+      timed_out = true;
+    }
+  } else {
+    r.exit_code = child_detail::wait_for(pid);
+  }
   r.out = read_file(tmp / "out");
   r.err = read_file(tmp / "err");
+  if (timed_out) {
+    r.exit_code = -1;
+    r.err += "\n(still running after " + std::to_string(options.timeout_seconds) + " s: killed)";
+  }
   return r;
 }
 

@@ -1,5 +1,7 @@
 #include "tests/support/server_process.h"
 
+#include <boost/test/unit_test.hpp>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,16 +14,95 @@
 
 namespace latchkey::test {
 
+namespace {
+
+ChildFailureReporter& reporter() {
+  static ChildFailureReporter r;
+  return r;
+}
+
+// The children of a test get no LATCHKEY_* variable from the test's own
+// environment (a developer's LATCHKEY_SERVER_LISTEN, say): only what the test
+// passes, so that every run sees the same configuration.
+constexpr const char* kInheritNone = "LATCHKEY_";
+// A command that has not finished after this long is hung (or is a server
+// that should have refused to start): it is killed and reported.
+constexpr int kCommandDeadlineSeconds = 600;
+
+CommandResult run(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env, const std::string& cwd) {
+  std::vector<std::string> full{latchkey_binary()};
+  full.insert(full.end(), args.begin(), args.end());
+  return run_command(full, env,
+                     child_detail::SpawnOptions{cwd, kInheritNone, kCommandDeadlineSeconds});
+}
+
+std::string command_line(const std::vector<std::string>& args) {
+  std::string s = "latchkey";
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+// Waits for `pid` until `deadline`; nullopt if it is still running then.
+std::optional<int> wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return child_detail::exit_code(status);
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
+
+void set_child_failure_reporter(ChildFailureReporter r) { reporter() = std::move(r); }
+
+void report_child_failure(const std::string& message) {
+  if (reporter()) {
+    reporter()(message);
+  } else {
+    BOOST_ERROR(message);
+  }
+}
+
+bool report_sanitizer_output(const std::string& what, const std::string& err) {
+  const std::string report = sanitizer_report(err);
+  if (report.empty()) return false;
+  report_child_failure(what + " left a sanitizer report on stderr:\n" + report);
+  return true;
+}
+
 std::string latchkey_binary() {
   if (const char* b = std::getenv("LATCHKEY_BIN"); b && *b) return b;
   return LATCHKEY_BIN;
 }
 
 CommandResult run_latchkey(const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env) {
-  std::vector<std::string> full{latchkey_binary()};
-  full.insert(full.end(), args.begin(), args.end());
-  return run_command(full, env);
+                           const std::map<std::string, std::string>& env, const std::string& cwd) {
+  auto r = run(args, env, cwd);
+  const std::string what = command_line(args);
+  report_sanitizer_output(what, r.err);
+  if (r.exit_code != 0)
+    report_child_failure(what + " exited " + std::to_string(r.exit_code) + ": " + r.err);
+  return r;
+}
+
+CommandResult run_latchkey_failing(const std::vector<std::string>& args,
+                                   const std::map<std::string, std::string>& env,
+                                   const std::string& cwd) {
+  auto r = run(args, env, cwd);
+  const std::string what = command_line(args);
+  report_sanitizer_output(what, r.err);
+  if (r.exit_code < 1 || r.exit_code > 127) {
+    report_child_failure(what + " should have failed with a message, but exited " +
+                         std::to_string(r.exit_code) + ": " + r.err);
+  } else if (r.err.empty()) {
+    report_child_failure(what + " failed (exit " + std::to_string(r.exit_code) +
+                         ") without a word on stderr");
+  }
+  return r;
 }
 
 ServerProcess::ServerProcess() : ServerProcess(Options{}) {}
@@ -52,12 +133,12 @@ void ServerProcess::start() {
 }
 
 void ServerProcess::spawn() {
-  std::vector<std::string> args{latchkey_binary(), "serve",    "--data",
-                                data_dir_,         "--listen", "127.0.0.1:0"};
+  std::vector<std::string> args{latchkey_binary(), "serve"};
+  if (options_.data_flag) args.insert(args.end(), {"--data", data_dir_});
+  if (!options_.listen.empty()) args.insert(args.end(), {"--listen", options_.listen});
   args.insert(args.end(), options_.serve_args.begin(), options_.serve_args.end());
-  std::map<std::string, std::string> env = options_.env;
-  if (!env.count("LATCHKEY_SERVER_ACCESS_LOG")) env["LATCHKEY_SERVER_ACCESS_LOG"] = "stdout";
-  pid_ = child_detail::spawn(args, env, out_path_, err_path_);
+  pid_ = child_detail::spawn(args, options_.env, out_path_, err_path_,
+                             child_detail::SpawnOptions{options_.cwd, kInheritNone});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string err = read_file(err_path_);
@@ -79,21 +160,62 @@ void ServerProcess::spawn() {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("latchkey serve exited: " + err);
+      // A refusal to start is a clean exit with a message; a crash is not.
+      const int code = child_detail::exit_code(status);
+      const std::string err_now = read_file(err_path_);
+      report_sanitizer_output("latchkey serve (refusing to start)", err_now);
+      if (code < 1 || code > 127)
+        report_child_failure("latchkey serve ended with status " + std::to_string(code) +
+                             " before listening: " + err_now);
+      throw std::runtime_error("latchkey serve exited (" + std::to_string(code) + "): " + err_now);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::kill(pid_, SIGKILL);
   child_detail::wait_for(pid_);
   pid_ = -1;
-  throw std::runtime_error("latchkey serve did not start: " + read_file(err_path_));
+  const std::string err = read_file(err_path_);
+  report_sanitizer_output("latchkey serve (not started within 60 s)", err);
+  throw std::runtime_error("latchkey serve did not start: " + err);
+}
+
+void ServerProcess::check_end(int status, bool graceful, const std::string& how) {
+  const std::string err = read_file(err_path_);
+  const bool reported = report_sanitizer_output("latchkey serve (" + how + ")", err);
+  if (graceful && status != 0) {
+    report_child_failure("latchkey serve (" + how + ") exited with status " +
+                         std::to_string(status) + " instead of 0" +
+                         (reported ? std::string(" (see the sanitizer report)")
+                                   : "; the end of its stderr:\n" +
+                                         err.substr(err.size() > 3000 ? err.size() - 3000 : 0)));
+  }
 }
 
 int ServerProcess::stop(int sig) {
   if (pid_ <= 0) return -1;
+  const std::string how = sig == SIGINT    ? "SIGINT"
+                          : sig == SIGTERM ? "SIGTERM"
+                                           : "signal " + std::to_string(sig);
   ::kill(pid_, sig);
+  auto code = wait_until(
+      pid_, std::chrono::steady_clock::now() + std::chrono::seconds(kStopDeadlineSeconds));
+  if (!code) {
+    report_child_failure("latchkey serve did not exit within " +
+                         std::to_string(kStopDeadlineSeconds) + " s of " + how + ": killed");
+    ::kill(pid_, SIGKILL);
+    code = child_detail::wait_for(pid_);
+  }
+  pid_ = -1;
+  check_end(*code, true, how);
+  return *code;
+}
+
+int ServerProcess::kill_on_purpose() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGKILL);
   const int code = child_detail::wait_for(pid_);
   pid_ = -1;
+  check_end(code, false, "SIGKILL on purpose");
   return code;
 }
 
@@ -102,7 +224,9 @@ std::optional<int> ServerProcess::exited() {
   int status = 0;
   if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
   pid_ = -1;
-  return child_detail::exit_code(status);
+  const int code = child_detail::exit_code(status);
+  check_end(code, true, "exited by itself");
+  return code;
 }
 
 std::string ServerProcess::url(const std::string& path) const {
