@@ -74,6 +74,12 @@ struct Filler {
   void operator()(const char*, std::uint64_t& v) { v = 1000u + static_cast<unsigned>(++n); }
   void operator()(const char* name, Digest& v) { v = sha256(text(name)); }
   void operator()(const char* name, std::vector<std::string>& v) { v = {text(name), text(name)}; }
+  // A scope other than the default, so a codec that drops it is caught.
+  void operator()(const char*, LockScope& v) { v = LockScope::source; }
+  template <class T>
+  void operator()(const char* name, T& v, FieldKind) {
+    (*this)(name, v);
+  }
   template <class T>
   void operator()(const char* name, std::optional<T>& v) {
     T t{};
