@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <string>
 
 #include "tests/powerloss/powerloss_mount.h"
@@ -216,6 +217,9 @@ BOOST_AUTO_TEST_CASE(a_new_file_needs_its_directory_fsynced) {
   }
   BOOST_TEST(read_file(mnt.backing() + "/b") == "file b");
   BOOST_TEST(!exists(mnt.backing() + "/a"));
+  std::set<std::string> listed;
+  for (const auto& e : fs::directory_iterator(mnt.path())) listed.insert(e.path().filename());
+  BOOST_TEST((listed == std::set<std::string>{"a", "b"}));
   mnt.cut();
   BOOST_TEST(read_file(mnt.backing() + "/b") == "file b");
   // Nothing but b: in particular no staging directory.
@@ -292,6 +296,43 @@ BOOST_AUTO_TEST_CASE(a_renamed_directory_moves_with_the_fsync_of_its_new_parent)
   mnt.cut();
   BOOST_TEST(read_file(mnt.backing() + "/b/a/f") == "f");
   BOOST_TEST(!exists(mnt.backing() + "/a"));
+}
+
+// The fsync of the root removes `a` for good; `b`, moved out of it first,
+// must not go with it.
+BOOST_AUTO_TEST_CASE(a_directory_moved_out_of_a_removed_one_survives) {
+  PowerlossMount mnt;
+  BOOST_TEST_REQUIRE(::mkdir((mnt / "a").c_str(), 0755) == 0);
+  BOOST_TEST_REQUIRE(::mkdir((mnt / "a/b").c_str(), 0755) == 0);
+  put(mnt / "a/b/f", "f");
+  File(mnt / "a/b/f").fsync();
+  for (const std::string d : {"a/b", "a", ""}) fsync_dir(mnt / d);
+  BOOST_TEST_REQUIRE(::rename((mnt / "a/b").c_str(), (mnt / "c").c_str()) == 0);
+  BOOST_TEST_REQUIRE(::rmdir((mnt / "a").c_str()) == 0);
+  fsync_dir(mnt.path());
+  mnt.cut();
+  BOOST_TEST(read_file(mnt.backing() + "/c/f") == "f");
+  BOOST_TEST(!exists(mnt.backing() + "/a"));
+}
+
+// Durable: c/d. In memory: d/c. The fsync of d has to take d out from
+// under c before c can go into it.
+BOOST_AUTO_TEST_CASE(two_directories_that_swapped_places) {
+  PowerlossMount mnt;
+  BOOST_TEST_REQUIRE(::mkdir((mnt / "c").c_str(), 0755) == 0);
+  BOOST_TEST_REQUIRE(::mkdir((mnt / "c/d").c_str(), 0755) == 0);
+  put(mnt / "c/d/f", "f");
+  File(mnt / "c/d/f").fsync();
+  for (const std::string d : {"c/d", "c", ""}) fsync_dir(mnt / d);
+  BOOST_TEST_REQUIRE(::rename((mnt / "c/d").c_str(), (mnt / "d").c_str()) == 0);
+  BOOST_TEST_REQUIRE(::rename((mnt / "c").c_str(), (mnt / "d/c").c_str()) == 0);
+  fsync_dir(mnt / "d");
+  fsync_dir(mnt.path());
+  BOOST_TEST(read_file(mnt / "d/f") == "f");
+  mnt.cut();
+  BOOST_TEST(read_file(mnt.backing() + "/d/f") == "f");
+  BOOST_TEST(fs::is_directory(mnt.backing() + "/d/c"));
+  BOOST_TEST(!exists(mnt.backing() + "/c"));
 }
 
 BOOST_AUTO_TEST_CASE(hard_links_share_their_data) {
