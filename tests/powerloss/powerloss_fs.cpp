@@ -1,6 +1,6 @@
 // powerloss_fs: a FUSE filesystem for tests that can lose power.
 //
-//   powerloss_fs --backing DIR --mount MNT
+//   powerloss_fs --backing DIR --mount MNT [--exit-with-parent]
 //
 // Serves a view of DIR at MNT in which nothing is durable until it is
 // fsync'ed: a file's data (writes, truncations, its size) when the file is
@@ -17,7 +17,9 @@
 // An operation in progress when a signal comes finishes first, so every
 // fsync is atomic. Runs in the foreground, single-threaded (a second thread
 // only waits for the signals), and the kernel caches no data (direct I/O, no
-// writeback cache) and no attributes or names.
+// writeback cache) and no attributes or names. --exit-with-parent: SIGTERM
+// when the process that started it dies (a test killed by its timeout), so
+// that no mount outlives its test.
 
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
@@ -25,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -339,7 +342,7 @@ void* signal_thread(void* arg) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: powerloss_fs --backing DIR --mount MNT\n");
+  std::fprintf(stderr, "usage: powerloss_fs --backing DIR --mount MNT [--exit-with-parent]\n");
   return 2;
 }
 
@@ -347,12 +350,16 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::string backing, mount;
+  bool exit_with_parent = false;
+  const pid_t parent = ::getppid();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--backing" && i + 1 < argc) {
       backing = argv[++i];
     } else if (arg == "--mount" && i + 1 < argc) {
       mount = argv[++i];
+    } else if (arg == "--exit-with-parent") {
+      exit_with_parent = true;
     } else if (arg != "--foreground") {  // always in the foreground
       return usage();
     }
@@ -385,6 +392,10 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   for (const int s : {SIGUSR1, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (exit_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) return 1;  // it died before that
+  }
   pthread_t waiter;
   if (pthread_create(&waiter, nullptr, signal_thread, &set) != 0) return 1;
 

@@ -93,8 +93,10 @@ void PowerlossMount::mount() {
   }
   ++runs_;
   const std::string out = temp_ / ("out-" + std::to_string(runs_));
-  pid_ = child_detail::spawn({POWERLOSS_FS_BIN, "--backing", backing_, "--mount", mount_point_}, {},
-                             out, temp_ / ("err-" + std::to_string(runs_)));
+  // --exit-with-parent: no mount outlives a test killed by its timeout.
+  pid_ = child_detail::spawn(
+      {POWERLOSS_FS_BIN, "--backing", backing_, "--mount", mount_point_, "--exit-with-parent"}, {},
+      out, temp_ / ("err-" + std::to_string(runs_)));
   const auto deadline = std::chrono::steady_clock::now() + kTimeout;
   while (read_file(out).find("ready\n") == std::string::npos || !is_powerloss_mount(mount_point_)) {
     if (const auto code = wait_until(pid_, std::chrono::steady_clock::now())) {
