@@ -34,6 +34,7 @@
 
 #include "events/binary.h"
 #include "events/codec.h"
+#include "events/durable_dirs.h"
 #include "events/event_log.h"
 #include "events/rocks_internal.h"
 
@@ -570,8 +571,9 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
                       dir + " holds no log (run `latchkey init --data " + dir + "` first)");
   }
   if (mode == OpenMode::create_new) {
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(Errc::unavailable, "cannot create " + dir + ": " + ec.message());
+    // RocksDB fsyncs the database directory but not the one that holds it:
+    // without this, a power cut after `init` could take the whole log away.
+    if (auto st = create_directories_durably(dir); !st) return st.error();
     ::chmod(dir.c_str(), 0700);
   }
 
