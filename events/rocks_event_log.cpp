@@ -600,6 +600,7 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   rocksdb::ColumnFamilyOptions cf_opts(opts);
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.compression = rocksdb::kLZ4Compression;
+  cf_opts.write_buffer_size = options.write_buffer_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (std::size_t i = 0; i < std::size(kColumnFamilies); ++i) {

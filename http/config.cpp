@@ -79,6 +79,9 @@ const std::vector<Entry>& entries() {
       {"data.dir", str(&Config::data_dir)},
       {"data.snapshot_every_events",
        integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)},
+      // RocksDB raises anything below 64 KiB to 64 KiB.
+      {"data.write_buffer_bytes",
+       integer("data.write_buffer_bytes", &Config::write_buffer_bytes, 64 << 10, 1LL << 30)},
       {"tokens.issuer", str(&Config::issuer)},
       {"tokens.algorithm",
        [](Config& c, const std::string& v) -> Status {
