@@ -131,6 +131,9 @@ enum class OpenMode {
 struct LogOptions {
   bool sync = true;  // WAL synced before append returns (never off outside benchmarks)
   std::size_t block_cache_bytes = 64u << 20;
+  // Each column family's memtable: when one is full it is flushed to a table
+  // file. RocksDB's own default; tests make it tiny so flushes are frequent.
+  std::size_t write_buffer_bytes = 64u << 20;
 };
 
 // Opens the RocksDB-backed log under `dir`. Errors: exists (create_new on a

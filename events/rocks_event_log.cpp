@@ -34,6 +34,7 @@
 
 #include "events/binary.h"
 #include "events/codec.h"
+#include "base/durable_dirs.h"
 #include "events/event_log.h"
 #include "events/rocks_internal.h"
 
@@ -568,8 +569,9 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
                       dir + " holds no log (run `latchkey init --data " + dir + "` first)");
   }
   if (mode == OpenMode::create_new) {
-    fs::create_directories(dir, ec);
-    if (ec) return make_error(Errc::unavailable, "cannot create " + dir + ": " + ec.message());
+    // RocksDB fsyncs the database directory but not the one that holds it:
+    // without this, a power cut after `init` could take the whole log away.
+    if (auto st = create_directories_durably(dir); !st) return st.error();
     ::chmod(dir.c_str(), 0700);
   }
 
@@ -596,6 +598,7 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   rocksdb::ColumnFamilyOptions cf_opts(opts);
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.compression = rocksdb::kLZ4Compression;
+  cf_opts.write_buffer_size = options.write_buffer_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (std::size_t i = 0; i < std::size(kColumnFamilies); ++i) {

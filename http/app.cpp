@@ -41,8 +41,10 @@ class ServerApp final : public App {
     auto secrets = keys::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
     if (!secrets) return secrets.error();
     secrets_ = std::move(*secrets);
+    events::LogOptions log_options;
+    log_options.write_buffer_bytes = static_cast<std::size_t>(config_.write_buffer_bytes);
     auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(config_.data_dir),
-                                        events::OpenMode::read_write);
+                                        events::OpenMode::read_write, log_options);
     if (!log) return log.error();
     log_ = std::move(*log);
     replay::RebuildStats stats;

@@ -118,6 +118,9 @@ const std::vector<Entry>& entries() {
       entry("data.dir", str("data.dir", &Config::data_dir)),
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),
+      // RocksDB raises anything below 64 KiB to 64 KiB.
+      entry("data.write_buffer_bytes",
+            integer("data.write_buffer_bytes", &Config::write_buffer_bytes, 64 << 10, 1LL << 30)),
       entry("tokens.issuer", str("tokens.issuer", &Config::issuer)),
       entry("tokens.algorithm", algorithm()),
       entry("checkpoints.every_events",

@@ -32,6 +32,7 @@ struct Config {
   // [data]
   std::string data_dir = "./data";
   std::int64_t snapshot_every_events = 100'000;
+  std::int64_t write_buffer_bytes = 64 << 20;  // the log's memtable, per column family
   // [tokens]
   std::string issuer = "latchkey";
   std::string algorithm = "ES256";  // for new signing keys: ES256 | EdDSA

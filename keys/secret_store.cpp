@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/durable_dirs.h"
+
 namespace latchkey::keys {
 namespace fs = std::filesystem;
 
@@ -51,6 +53,12 @@ Status write_private_file(const std::string& path, const std::string& content) {
       ::rename(tmp.c_str(), path.c_str()) != 0) {
     return make_error(Errc::unavailable, "cannot write " + path);
   }
+  // The fsync above made the bytes durable, not the new name: until the
+  // directory is synced a power cut can leave no file, or the old one.
+  const fs::path parent = fs::path(path).parent_path();
+  if (auto st = sync_dir(parent.empty() ? "." : parent.string()); !st) {
+    return make_error(Errc::unavailable, "cannot write " + path + ": " + st.error().message);
+  }
   return {};
 }
 
@@ -58,8 +66,8 @@ Result<std::unique_ptr<SecretStore>> SecretStore::create(const std::string& data
   std::error_code ec;
   if (fs::exists(data_dir + "/pepper", ec))
     return make_error(Errc::exists, data_dir + " already holds a pepper");
-  fs::create_directories(data_dir + "/signing", ec);
-  if (ec) return make_error(Errc::unavailable, "cannot create " + data_dir + ": " + ec.message());
+  // The data directory and signing/ must outlive a power cut like the files in them.
+  if (auto st = create_directories_durably(data_dir + "/signing"); !st) return st.error();
   ::chmod(data_dir.c_str(), 0700);
   ::chmod((data_dir + "/signing").c_str(), 0700);
   Pepper pepper = Pepper::generate();
