@@ -122,9 +122,9 @@ Api::Reply Api::replay_state(const Call& c) const {
         c, make_error(Errc::invalid_request, "give at=RFC3339 or at=SEQ, and nothing else"));
   auto point = replay::parse_point(d_.log, *at);
   if (!point) co_return error(c, point.error());
-  auto views = replay::rebuild(d_.log, point->seq);
-  if (!views) co_return error(c, views.error());
-  Response r = json(HttpStatus::ok, state_json(*views, point->time));
+  auto state = replay::state_at(d_.log, *point);
+  if (!state) co_return error(c, state.error());
+  Response r = json(HttpStatus::ok, state_json(*state, point->time));
   auto op = recorded(c, "replay/state", "at=" + *at, 0, std::move(r));
   co_return co_await std::move(op);
 }

@@ -89,10 +89,6 @@ class ServerApp final : public App {
     metrics_.add_gauge("latchkey_projection_lag_events",
                        "Events committed but not yet applied to the views.",
                        [this] { return static_cast<double>(log_->head().seq - views_->seq()); });
-    metrics_.add_gauge("latchkey_live_tokens", "Tokens issued and not yet expired.", [this] {
-      return static_cast<double>(
-          views_->read([](const projections::Views& v) { return v.tokens.size(); }));
-    });
     metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
       return server_ ? static_cast<double>(server_->connections()) : 0.0;
     });

@@ -46,7 +46,8 @@ nlohmann::json events_json(const std::vector<events::Event>& evs) {
   return out;
 }
 
-nlohmann::json state_json(const Views& v, Micros at) {
+nlohmann::json state_json(const replay::State& st, Micros at) {
+  const Views& v = st.views;
   nlohmann::json principals = nlohmann::json::array();
   for (const auto& p : v.principals.all()) {
     principals.push_back({{"id", p.id},
@@ -64,17 +65,16 @@ nlohmann::json state_json(const Views& v, Micros at) {
     keys.push_back(std::move(j));
   }
   nlohmann::json tokens = nlohmann::json::array();
-  const std::int64_t at_s = at / kMicrosPerSecond;
-  for (const auto& t : v.tokens.live()) {
-    if (t.exp <= at_s) continue;
-    const auto& k = v.keys.at(t.key);
+  for (const auto& t : st.live_tokens) {
+    const auto* k = v.keys.find(t.apikey);
+    if (!k) continue;  // not a key of these views (never the case in a valid log)
     tokens.push_back(
-        {{"jti", projections::jti_text(t.jti)},
-         {"apikey", k.apikey},
-         {"principal_id", v.principals.at(k.principal).id},
+        {{"jti", t.jti},
+         {"apikey", k->apikey},
+         {"principal_id", v.principals.at(k->principal).id},
          {"iat", t.iat},
          {"exp", t.exp},
-         {"active", k.state == projections::KeyState::active && !k.principal_deleted}});
+         {"active", k->state == projections::KeyState::active && !k->principal_deleted}});
   }
   nlohmann::json signing = nlohmann::json::array();
   for (const auto& k : v.signing.all()) {

@@ -27,7 +27,7 @@ namespace latchkey::http {
 
 // The state as of `at`: principals, keys with their status at that instant,
 // settings, live tokens, signing keys (GET /iam/replay/state).
-[[nodiscard]] nlohmann::json state_json(const projections::Views& v, Micros at);
+[[nodiscard]] nlohmann::json state_json(const replay::State& state, Micros at);
 
 // GET /iam/replay/diff.
 [[nodiscard]] nlohmann::json diff_json(const replay::Diff& d);

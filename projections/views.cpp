@@ -112,27 +112,6 @@ ApiKey& KeyView::add(ApiKey k) {
   return all_.back();
 }
 
-// ---- TokenView ----
-const LiveToken* TokenView::find(const Jti& jti) const {
-  const Index& index = shard(jti);
-  const auto it = index.find(jti);
-  return it == index.end() ? nullptr : &live_[it->second - first_];
-}
-
-std::vector<LiveToken> TokenView::live() const { return {live_.begin(), live_.end()}; }
-
-void TokenView::add(const LiveToken& t) {
-  if (shard(t.jti).emplace(t.jti, first_ + live_.size()).second) live_.push_back(t);
-}
-
-void TokenView::prune(std::int64_t now_seconds) {
-  while (!live_.empty() && live_.front().exp <= now_seconds) {
-    shard(live_.front().jti).erase(live_.front().jti);
-    live_.pop_front();
-    ++first_;
-  }
-}
-
 // ---- Settings ----
 std::optional<std::int64_t> Settings::get(std::string_view name) const {
   std::optional<std::int64_t> out;
@@ -266,10 +245,6 @@ struct Applier {
     const auto pos = v.keys.position(d.apikey);
     if (!pos) return;
     v.keys.at_mut(*pos).last_used_at = e.time;
-    v.tokens.prune(e.time / kMicrosPerSecond);
-    const auto jti = parse_jti(d.jti);
-    if (!jti) return;
-    v.tokens.add(LiveToken{*jti, *pos, d.iat, d.exp});
   }
 
   void operator()(const events::LoginFailed&) {}
@@ -280,6 +255,8 @@ struct Applier {
 
   void operator()(const events::SettingsChanged& d) {
     for (const auto& c : d.changes) v.settings.set(c.name, c.new_value);
+    v.longest_token_lifetime_seconds =
+        std::max(v.longest_token_lifetime_seconds, v.settings.token_lifetime_seconds);
   }
 
   void operator()(const events::EmailOutcome& d) {
@@ -313,29 +290,24 @@ void apply(Views& v, const events::Event& e) {
 
 // ---- jti ----
 // Runs once per token.issued when views are rebuilt: decoded in place.
-std::optional<std::array<std::uint8_t, 16>> parse_jti(std::string_view hex) {
-  std::array<std::uint8_t, 16> out{};
-  if (!from_hex(hex, out)) return std::nullopt;
-  return out;
-}
-
-std::string jti_text(const std::array<std::uint8_t, 16>& jti) { return to_hex(jti); }
 
 // ---- snapshot ----
 namespace {
-// 2: a signing key's last_token_exp. A snapshot of another format is skipped
-// (the views are rebuilt from the log, which has every token.issued).
-constexpr std::uint8_t kSnapshotFormat = 2;
+// 2: a signing key's last_token_exp. 3: no live tokens; the longest token
+// lifetime. A snapshot of another format is skipped (the views are rebuilt
+// from the log).
+constexpr std::uint8_t kSnapshotFormat = 3;
 }  // namespace
 
 std::string snapshot(const Views& v) {
   bin::Writer w;
-  w.reserve(64 + v.keys.size() * 160 + v.tokens.size() * 40);
+  w.reserve(64 + v.keys.size() * 160);
   w.u8(kSnapshotFormat);
   w.varint(v.seq);
   w.svarint(v.time);
   w.digest(v.hash);
   w.varint(v.last_checkpoint);
+  w.svarint(v.longest_token_lifetime_seconds);
   std::size_t n = 0;
   v.settings.each([&](const char*, const std::int64_t&) { ++n; });
   w.varint(n);
@@ -370,14 +342,6 @@ std::string snapshot(const Views& v) {
     w.u8(static_cast<std::uint8_t>(k.state));
     w.u8(k.principal_deleted ? 1 : 0);
   }
-  const auto tokens = v.tokens.live();
-  w.varint(tokens.size());
-  for (const LiveToken& t : tokens) {
-    w.raw(std::string_view(reinterpret_cast<const char*>(t.jti.data()), t.jti.size()));
-    w.varint(t.key);
-    w.svarint(t.iat);
-    w.svarint(t.exp);
-  }
   w.varint(v.signing.all().size());
   for (const PublishedKey& k : v.signing.all()) {
     w.bytes(k.kid);
@@ -408,6 +372,7 @@ Result<Views> restore(std::string_view bytes) {
   v.time = r.svarint();
   v.hash = r.digest();
   v.last_checkpoint = r.varint();
+  v.longest_token_lifetime_seconds = r.svarint();
   const std::uint64_t nsettings = r.varint();
   for (std::uint64_t i = 0; i < nsettings && r.ok(); ++i) {
     const std::string name(r.bytes());
@@ -447,18 +412,6 @@ Result<Views> restore(std::string_view bytes) {
     const auto pos = static_cast<std::uint32_t>(v.keys.size());
     v.principals.at_mut(k.principal).keys.push_back(pos);
     v.keys.add(std::move(k));
-  }
-  const std::uint64_t nt = r.varint();
-  for (std::uint64_t i = 0; i < nt && r.ok(); ++i) {
-    LiveToken t;
-    const std::string_view jti = r.raw(16);
-    if (r.ok()) std::memcpy(t.jti.data(), jti.data(), 16);
-    t.key = static_cast<std::uint32_t>(r.varint());
-    t.iat = r.svarint();
-    t.exp = r.svarint();
-    // Replay reads the token's key by this position without checking it again.
-    if (!r.ok() || t.key >= v.keys.size()) return bad();
-    v.tokens.add(t);
   }
   const std::uint64_t ns = r.varint();
   for (std::uint64_t i = 0; i < ns && r.ok(); ++i) {

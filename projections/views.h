@@ -110,55 +110,6 @@ class KeyView {
   std::unordered_map<std::string_view, std::uint32_t> by_apikey_;
 };
 
-// Tokens that have not yet expired, by jti: what introspection and replay's
-// "live tokens" need. Expired tokens are pruned as event time passes them.
-struct LiveToken {
-  std::array<std::uint8_t, 16> jti{};
-  std::uint32_t key = 0;  // position in KeyView
-  std::int64_t iat = 0;   // seconds
-  std::int64_t exp = 0;   // seconds
-};
-
-class TokenView {
- public:
-  using Jti = std::array<std::uint8_t, 16>;
-  const LiveToken* find(const Jti& jti) const;
-  std::size_t size() const { return live_.size(); }
-  // Live tokens in issue order.
-  std::vector<LiveToken> live() const;
-
-  void add(const LiveToken& t);
-  // Forgets tokens with exp <= now_seconds, walking the issue order from the
-  // oldest (a token issued under a shorter lifetime after a longer one waits
-  // for the longer one: it is still reported expired by its exp).
-  void prune(std::int64_t now_seconds);
-
- private:
-  struct JtiHash {
-    std::size_t operator()(const Jti& a) const noexcept {
-      std::size_t h;
-      std::memcpy(&h, a.data(), sizeof h);
-      return h;
-    }
-  };
-  using Index = std::unordered_map<Jti, std::uint64_t, JtiHash>;
-  // A hash table grows by rehashing all it holds at once, under the views'
-  // write lock: with a million live tokens one table would stop every login
-  // for over 100 ms at each doubling. Split by a byte of the (random) jti that
-  // JtiHash does not use, each table holds 1/256 of them and rehashes that.
-  static constexpr std::size_t kShards = 256;
-  Index& shard(const Jti& jti) { return by_jti_[jti[8]]; }
-  const Index& shard(const Jti& jti) const { return by_jti_[jti[8]]; }
-
-  // The live tokens in issue order, and where each is: by_jti_ holds a
-  // token's position counted from the first token ever added, first_ the
-  // position of live_.front(). Pruning looks only at the front, so adding a
-  // token costs one hash insertion and nothing more.
-  std::deque<LiveToken> live_;
-  std::uint64_t first_ = 0;
-  std::array<Index, kShards> by_jti_;
-};
-
 // IAM settings, all integers. Names are the wire names of the contract.
 struct Settings {
   std::int64_t default_key_lifetime_days = 90;
@@ -231,7 +182,6 @@ class LockoutView {
 struct Views {
   PrincipalView principals;
   KeyView keys;
-  TokenView tokens;
   Settings settings;
   SigningKeyView signing;
   LockoutView lockouts;
@@ -239,6 +189,11 @@ struct Views {
   Micros time = 0;  // its time
   Digest hash{};    // its hash
   Seq last_checkpoint = 0;
+  // The longest token lifetime the settings have ever had (seconds): no token
+  // issued up to `seq` outlives its iat by more. Live tokens are not held here
+  // (they would grow with every login); replay finds those live at an instant
+  // among the token.issued events of this window before it.
+  std::int64_t longest_token_lifetime_seconds = Settings{}.token_lifetime_seconds;
 
   Views() = default;
   Views(Views&&) = default;
@@ -253,9 +208,5 @@ void apply(Views& v, const events::Event& e);
 // Binary snapshot of the views (deterministic: equal views give equal bytes).
 std::string snapshot(const Views& v);
 Result<Views> restore(std::string_view bytes);
-
-// Jti text (32 hex digits) <-> bytes.
-std::optional<std::array<std::uint8_t, 16>> parse_jti(std::string_view hex);
-std::string jti_text(const std::array<std::uint8_t, 16>& jti);
 
 }  // namespace latchkey::projections

@@ -1,5 +1,6 @@
 #include "replay/queries.h"
 
+#include <algorithm>
 #include <map>
 
 #include "base/parse.h"
@@ -174,6 +175,36 @@ Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& f) 
   }
   page.events = std::move(found);
   return page;
+}
+
+Result<State> state_at(const events::EventLog& log, const Point& point) {
+  auto views = rebuild(log, point.seq);
+  if (!views) return views.error();
+  State st{std::move(*views), {}};
+  const Seq upto = st.views.seq;
+  if (upto == 0) return st;
+  const std::int64_t at_s = point.time / kMicrosPerSecond;
+  const std::int64_t longest = st.views.longest_token_lifetime_seconds;
+  std::optional<Error> failure;
+  auto scanned =
+      log.scan_index(events::Index::type, events::type_name(events::EventType::token_issued), upto,
+                     events::Direction::backward, [&](const events::IndexEntry& ie) {
+                       // Event times never go back, so no older token can be live either.
+                       if (ie.time / kMicrosPerSecond + longest <= at_s) return false;
+                       auto e = log.get(ie.seq);
+                       if (!e) {
+                         failure = e.error();
+                         return false;
+                       }
+                       const auto* d = std::get_if<events::TokenIssued>(&e->data);
+                       if (d && d->exp > at_s)
+                         st.live_tokens.push_back({ie.seq, d->jti, d->apikey, d->iat, d->exp});
+                       return true;
+                     });
+  if (!scanned) return scanned.error();
+  if (failure) return *failure;
+  std::reverse(st.live_tokens.begin(), st.live_tokens.end());
+  return st;
 }
 
 Result<Point> parse_point(const events::EventLog& log, const std::string& text) {

@@ -53,6 +53,28 @@ struct Point {
 };
 [[nodiscard]] Result<Point> parse_point(const events::EventLog& log, const std::string& text);
 
+// A token live at a point: issued at or before it, not expired then.
+struct LiveToken {
+  Seq seq = 0;  // its token.issued event
+  std::string jti;
+  std::string apikey;
+  std::int64_t iat = 0;  // seconds
+  std::int64_t exp = 0;  // seconds
+};
+
+// The state at a point: the views as of it, and the tokens live then.
+struct State {
+  projections::Views views;
+  std::vector<LiveToken> live_tokens;  // in issue order
+};
+
+// The views are rebuilt as of point.seq. The live tokens are not in them (they
+// would grow with every login): they are the token.issued events found through
+// the type index, from point.seq back to the longest token lifetime the
+// settings ever had before point.time, whose exp is after point.time. Cost:
+// the token.issued events in that window, not the log's length.
+[[nodiscard]] Result<State> state_at(const events::EventLog& log, const Point& point);
+
 // One change in a diff: an event that created, changed or removed something.
 struct Change {
   Seq seq = 0;

@@ -165,12 +165,13 @@ int cmd_replay_state(const ForensicsOptions& o) {
   if (!log) return fail(log.error().message);
   auto point = replay::parse_point(**log, o.at);
   if (!point) return fail(point.error().message);
-  auto views = replay::rebuild(**log, point->seq);
-  if (!views) return fail(views.error().message);
+  auto state = replay::state_at(**log, *point);
+  if (!state) return fail(state.error().message);
   if (o.format == "json" || o.format.empty()) {
-    std::cout << http::state_json(*views, point->time).dump(2) << "\n";
+    std::cout << http::state_json(*state, point->time).dump(2) << "\n";
     return 0;
   }
+  const projections::Views* views = &state->views;
   const Micros at = point->time;
   std::cout << "state at " << format_rfc3339(at) << " (seq " << views->seq << ")\n\nKEYS\n";
   for (const auto& k : views->keys.all()) {
@@ -183,9 +184,7 @@ int cmd_replay_state(const ForensicsOptions& o) {
   views->settings.each([](const char* name, const std::int64_t& value) {
     std::cout << "  " << name << " = " << value << "\n";
   });
-  std::size_t live = 0;
-  for (const auto& t : views->tokens.live()) live += t.exp > at / kMicrosPerSecond ? 1 : 0;
-  std::cout << "\nLIVE TOKENS: " << live << "\n";
+  std::cout << "\nLIVE TOKENS: " << state->live_tokens.size() << "\n";
   return 0;
 }
 

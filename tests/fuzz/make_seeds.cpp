@@ -127,11 +127,14 @@ int main(int argc, char** argv) {
     lock.data = LoginLocked{LockScope::source, "192.0.2.1", t0 + 900 * kMicrosPerSecond, 20};
     projections::apply(v, lock);
     write(snapshot_dir, "views.snapshot", std::nullopt, projections::snapshot(v));
-    // A token whose key is not in the snapshot: restore() must refuse it (a
-    // past bug let replay follow the dangling position).
+    // A key whose principal is not in the snapshot: restore() must refuse it.
     projections::Views dangling;
-    dangling.tokens.add(projections::LiveToken{{}, 7, 1, 2});
-    write(regression_dir, "token-key-out-of-range", std::nullopt, projections::snapshot(dangling));
+    projections::ApiKey k;
+    k.apikey = "dangling";
+    k.principal = 7;
+    dangling.keys.add(std::move(k));
+    write(regression_dir, "key-principal-out-of-range", std::nullopt,
+          projections::snapshot(dangling));
   }
   std::printf("%zu seeds in %s, 1 in %s, 1 regression in %s\n", all.size() * 3 + 1, dir.c_str(),
               snapshot_dir.c_str(), regression_dir.c_str());

@@ -5,11 +5,11 @@
 
 #include <random>
 
-#include "service/command_service.h"
 #include "domain/credentials.h"
-#include "keys/ids.h"
 #include "events/event_log.h"
+#include "keys/ids.h"
 #include "projections/live_views.h"
+#include "service/command_service.h"
 #include "tests/support/temp_dir.h"
 
 namespace latchkey::test {
@@ -55,6 +55,13 @@ class History {
   }
 
   void stop() { commands_->stop(); }
+
+  // One command, or one login with a random key (good or bad secret).
+  template <class C>
+  void command(const C& c) {
+    run(c);
+  }
+  void log_in(bool good) { login(good); }
 
  private:
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }

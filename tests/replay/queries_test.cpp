@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <random>
 #include <set>
 
 #include "events/codec.h"
@@ -187,6 +188,96 @@ BOOST_AUTO_TEST_CASE(diff_counts_what_changed_between_two_points) {
   BOOST_TEST(j["tokens_issued"]["total"].get<std::uint64_t>() == tokens);
   BOOST_TEST(j["keys"].size() == d->keys.size());
   BOOST_TEST(!replay::diff(h.log(), replay::Point{to, 0}, replay::Point{from, 0}).has_value());
+  h.stop();
+}
+
+// The oracle of the tokens live at a point: every token.issued up to its seq
+// whose exp is after its instant, found by reading the whole log.
+std::vector<std::string> live_by_reading_everything(const std::vector<events::Event>& all,
+                                                    const replay::Point& p) {
+  std::vector<std::string> out;
+  for (events::Seq s = 1; s <= p.seq; ++s) {
+    const auto* d = std::get_if<events::TokenIssued>(&all[s - 1].data);
+    if (d && d->exp > p.time / kMicrosPerSecond) out.push_back(d->jti);
+  }
+  return out;
+}
+
+std::vector<std::string> jtis(const replay::State& st) {
+  std::vector<std::string> out;
+  for (const auto& t : st.live_tokens) out.push_back(t.jti);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(the_tokens_live_at_a_point_are_those_the_whole_log_says) {
+  test::TempDir dir;
+  History h(dir / "log", 17);
+  for (int i = 0; i < 800; ++i) h.step();
+  const auto all = everything(h.log());
+  std::vector<events::Seq> issued;
+  for (const auto& e : all) {
+    if (e.type == events::EventType::token_issued) issued.push_back(e.seq);
+  }
+  BOOST_REQUIRE(!issued.empty());
+  std::mt19937_64 rng(5);
+  std::size_t points_with_tokens = 0;
+  for (int i = 0; i < 200; ++i) {
+    // Any point, or one at a token.issued (so that most lists are not empty).
+    const events::Seq seq = i % 4 < 2 ? 1 + rng() % all.size() : issued[rng() % issued.size()];
+    // The instant of the event (as a point given by seq), or one before the next.
+    Micros t = all[seq - 1].time;
+    if (seq < all.size() && i % 2 && all[seq].time > t)
+      t += static_cast<Micros>(rng() % (all[seq].time - t));
+    const replay::Point p{seq, t};
+    auto st = replay::state_at(h.log(), p);
+    BOOST_REQUIRE(st.has_value());
+    BOOST_TEST_CONTEXT("seq " << seq << " at " << t) {
+      const auto want = live_by_reading_everything(all, p);
+      BOOST_TEST(jtis(*st) == want, boost::test_tools::per_element());
+      points_with_tokens += !want.empty();
+    }
+  }
+  BOOST_TEST(points_with_tokens > 60u);  // the comparison was not of empty lists
+  h.stop();
+}
+
+// A token issued under a long lifetime stays live after the lifetime is
+// shortened: the window replay looks back over is the longest lifetime ever.
+BOOST_AUTO_TEST_CASE(a_long_lived_token_is_found_after_the_lifetime_was_shortened) {
+  test::TempDir dir;
+  History h(dir / "log", 3);
+  h.command(domain::ChangeSettings{{{"token_lifetime_seconds", 7200}}});
+  h.log_in(true);  // no principal yet: creates one
+  h.log_in(true);  // no key yet: creates one
+  h.log_in(true);
+  h.command(domain::ChangeSettings{{{"token_lifetime_seconds", 60}}});
+  h.clock().advance(1800 * kMicrosPerSecond);
+  h.log_in(true);
+  const auto all = everything(h.log());
+  std::vector<std::string> issued;
+  for (const auto& e : all) {
+    if (const auto* d = std::get_if<events::TokenIssued>(&e.data)) issued.push_back(d->jti);
+  }
+  BOOST_REQUIRE(issued.size() == 2u);
+  const events::Seq head = all.size();
+  auto now = replay::state_at(h.log(), replay::Point{head, all.back().time});
+  BOOST_REQUIRE(now.has_value());
+  BOOST_TEST(jtis(*now) == issued, boost::test_tools::per_element());
+  BOOST_TEST(now->views.longest_token_lifetime_seconds == 7200);
+  // 61 s on, the short-lived one has expired; 2 h on, both.
+  auto later =
+      replay::state_at(h.log(), replay::Point{head, all.back().time + 61 * kMicrosPerSecond});
+  BOOST_REQUIRE(later.has_value());
+  BOOST_TEST(jtis(*later) == std::vector<std::string>{issued[0]}, boost::test_tools::per_element());
+  auto gone =
+      replay::state_at(h.log(), replay::Point{head, all.back().time + 7200 * kMicrosPerSecond});
+  BOOST_REQUIRE(gone.has_value());
+  BOOST_TEST(gone->live_tokens.empty());
+  // The JSON of GET /iam/replay/state lists the same tokens, with their key.
+  const auto j = http::state_json(*now, all.back().time);
+  BOOST_TEST_REQUIRE(j["live_tokens"].size() == 2u);
+  BOOST_TEST(j["live_tokens"][0]["jti"] == issued[0]);
+  BOOST_TEST(j["live_tokens"][0]["active"] == true);
   h.stop();
 }
 
