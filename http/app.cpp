@@ -13,6 +13,7 @@
 #include "http/console.h"
 #include "http/json_log.h"
 #include "http/metrics.h"
+#include "http/process_metrics.h"
 #include "http/reminders.h"
 #include "http/server.h"
 #include "http/smtp_mailer.h"
@@ -96,6 +97,7 @@ class ServerApp final : public App {
     metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
       return server_ ? static_cast<double>(server_->connections()) : 0.0;
     });
+    add_process_metrics(metrics_);
     if (!config_.smtp_url.empty()) {
       auto mailer = SmtpMailer::create(config_);
       if (!mailer) return mailer.error();
