@@ -37,9 +37,11 @@ bool connect_refused(int port) {
 }
 
 // Prometheus text: name{labels} value, one per line. Returns the samples.
+// Label values are quoted and may hold braces (route="/iam/keys/{apikey}").
 std::map<std::string, double> parse_prometheus(const std::string& text) {
   static const std::regex sample(
-      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$)");
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? )"
+      R"((-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$)");
   static const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
   std::map<std::string, double> out;
   std::istringstream in(text);
