@@ -6,6 +6,7 @@
 // one. Events reach their listeners through the writer (service/), not through
 // the log: the log only stores them.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +41,20 @@ enum class Direction { forward, backward };
 struct Snapshot {
   Seq seq = 0;
   std::string bytes;
+};
+
+// What the storage engine is doing, for monitoring (RocksDB's figures for the
+// RocksDB log). Figures kept per column family are summed over all of them.
+struct StorageStats {
+  std::uint64_t memtable_bytes = 0;            // memtables not yet flushed, active and immutable
+  std::uint64_t block_cache_bytes = 0;         // the one block cache all column families share
+  std::uint64_t pending_compaction_bytes = 0;  // estimated bytes compaction still has to rewrite
+  std::uint64_t live_sst_bytes = 0;            // table files of the current version
+  bool write_stopped = false;                  // writes wait until flushes or compactions catch up
+  std::uint64_t delayed_write_rate = 0;        // bytes/s writes are slowed down to; 0: not slowed
+  std::uint64_t running_flushes = 0;
+  std::uint64_t running_compactions = 0;
+  std::uint64_t write_stall_micros = 0;  // time writes spent delayed or stopped, since the open
 };
 
 // Contracts (as RocksDB's db.h states them): every method says what it returns
@@ -114,6 +129,12 @@ class EventLog {
   // The newest snapshot with seq <= at, if any. Errors: unavailable on a read
   // error.
   [[nodiscard]] virtual Result<std::optional<Snapshot>> find_snapshot(Seq at) const = 0;
+
+  // The storage engine's figures, read without waiting for the appending
+  // thread (cheap enough for every metrics scrape). nullopt when there are
+  // none: a log not backed by RocksDB (this default, kept by test doubles),
+  // or one being reopened by recover(). Any thread.
+  [[nodiscard]] virtual std::optional<StorageStats> storage_stats() const { return std::nullopt; }
 
   // A reader opened read-only catches up with a writer in another process
   // (head() then shows the writer's newest synced events). A no-op for the

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 
@@ -32,9 +33,10 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include "base/durable_dirs.h"
+#include "base/parse.h"
 #include "events/binary.h"
 #include "events/codec.h"
-#include "base/durable_dirs.h"
 #include "events/event_log.h"
 #include "events/rocks_internal.h"
 
@@ -448,6 +450,49 @@ class RocksEventLog final : public EventLog {
     s.seq = bin::read_be64(it->key().ToStringView());
     s.bytes = it->value().ToString();
     return std::optional<Snapshot>(std::move(s));
+  }
+
+  std::optional<StorageStats> storage_stats() const override {
+    // Never waits for recover(), which holds the lock exclusively while it
+    // reopens the database: a scrape then simply has no storage figures.
+    std::shared_lock handles_lock(handles_mu_, std::try_to_lock);
+    if (!handles_lock.owns_lock() || !h_) return std::nullopt;
+    // Properties only. The statistics object (options.statistics, with its
+    // STALL_MICROS ticker) stays off: it counts on every read and write, a
+    // cost paid by each group commit, while the database's own internal
+    // stats already keep the stall time. Each property holds RocksDB's DB
+    // mutex for a moment (the block cache's usage not at all); appends take
+    // that mutex only to switch a full memtable, never across the WAL's sync.
+    rocksdb::DB& db = *h_->db;
+    using P = rocksdb::DB::Properties;
+    const auto summed = [&](const std::string& property) {
+      std::uint64_t v = 0;
+      return db.GetAggregatedIntProperty(property, &v) ? v : 0;
+    };
+    // Figures of the whole database, and the block cache that every column
+    // family shares (summing it would count it once per family): read once.
+    const auto once = [&](const std::string& property) {
+      std::uint64_t v = 0;
+      return db.GetIntProperty(property, &v) ? v : 0;
+    };
+    StorageStats s;
+    s.memtable_bytes = summed(P::kCurSizeAllMemTables);
+    s.pending_compaction_bytes = summed(P::kEstimatePendingCompactionBytes);
+    s.live_sst_bytes = summed(P::kLiveSstFilesSize);
+    s.block_cache_bytes = once(P::kBlockCacheUsage);
+    s.write_stopped = once(P::kIsWriteStopped) != 0;
+    s.delayed_write_rate = once(P::kActualDelayedWriteRate);
+    s.running_flushes = once(P::kNumRunningFlushes);
+    s.running_compactions = once(P::kNumRunningCompactions);
+    // The map form of rocksdb.dbstats: cumulative figures since the open,
+    // without resetting the interval that the string form reports.
+    std::map<std::string, std::string> db_stats;
+    if (db.GetMapProperty(P::kDBStats, &db_stats)) {
+      if (auto it = db_stats.find("db.user_write_stall_micros"); it != db_stats.end()) {
+        s.write_stall_micros = parse_integer<std::uint64_t>(it->second).value_or(0);
+      }
+    }
+    return s;
   }
 
   Status refresh() override {

@@ -13,6 +13,7 @@
 #include "http/console.h"
 #include "http/json_log.h"
 #include "http/metrics.h"
+#include "http/process_metrics.h"
 #include "http/reminders.h"
 #include "http/server.h"
 #include "http/smtp_mailer.h"
@@ -92,6 +93,8 @@ class ServerApp final : public App {
     metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
       return server_ ? static_cast<double>(server_->connections()) : 0.0;
     });
+    add_storage_metrics();
+    add_process_metrics(metrics_);
     if (!config_.smtp_url.empty()) {
       auto mailer = SmtpMailer::create(config_);
       if (!mailer) return mailer.error();
@@ -206,6 +209,43 @@ class ServerApp final : public App {
   }
 
  private:
+  // The storage engine's figures, read together once per scrape. While the
+  // log is being reopened there are none and the series are left out.
+  void add_storage_metrics() {
+    metrics_.add_collector([this](std::vector<Metrics::Sample>& out) {
+      const auto s = log_->storage_stats();
+      if (!s) return;
+      using Type = Metrics::Sample::Type;
+      const auto add = [&](const char* name, const char* help, double v, Type type = Type::gauge) {
+        out.push_back(Metrics::Sample{name, help, type, v});
+      };
+      add("latchkey_rocksdb_memtable_bytes",
+          "Bytes in the log's memtables (active and not yet flushed), all column families.",
+          static_cast<double>(s->memtable_bytes));
+      add("latchkey_rocksdb_block_cache_bytes", "Bytes held in the log's block cache.",
+          static_cast<double>(s->block_cache_bytes));
+      add("latchkey_rocksdb_pending_compaction_bytes",
+          "Estimated bytes compaction still has to rewrite, all column families.",
+          static_cast<double>(s->pending_compaction_bytes));
+      add("latchkey_rocksdb_live_sst_bytes",
+          "Bytes of the log's table files in use, all column families.",
+          static_cast<double>(s->live_sst_bytes));
+      add("latchkey_rocksdb_write_stopped",
+          "1 while RocksDB stops writes until flushes or compactions catch up.",
+          s->write_stopped ? 1.0 : 0.0);
+      add("latchkey_rocksdb_delayed_write_rate_bytes_per_second",
+          "Rate RocksDB slows writes down to while they are delayed; 0 when they are not.",
+          static_cast<double>(s->delayed_write_rate));
+      add("latchkey_rocksdb_running_flushes", "Memtable flushes running.",
+          static_cast<double>(s->running_flushes));
+      add("latchkey_rocksdb_running_compactions", "Compactions running.",
+          static_cast<double>(s->running_compactions));
+      add("latchkey_rocksdb_write_stall_seconds_total",
+          "Time writes spent delayed or stopped by RocksDB since the log was opened.",
+          static_cast<double>(s->write_stall_micros) / 1e6, Type::counter);
+    });
+  }
+
   std::function<bool(const std::string&, Response&)> console_handler() {
     return [](const std::string& path, Response& out) { return serve_console(path, out); };
   }

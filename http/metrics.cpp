@@ -90,14 +90,39 @@ void Metrics::append(std::size_t events, Micros latency_us, bool ok) {
   if (!ok) append_failures_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Metrics::add_gauge(std::string name, std::string help, std::function<double()> value) {
+void Metrics::add_collector(Collector collect) {
   std::lock_guard lock(mu_);
-  gauges_.push_back(Gauge{std::move(name), std::move(help), std::move(value)});
+  collectors_.push_back(std::move(collect));
+}
+
+void Metrics::add_gauge(std::string name, std::string help, std::function<double()> value) {
+  add_collector([name = std::move(name), help = std::move(help),
+                 value = std::move(value)](std::vector<Sample>& out) {
+    out.push_back(Sample{name, help, Sample::Type::gauge, value()});
+  });
 }
 
 std::string Metrics::render() const {
   std::string out;
-  std::lock_guard lock(mu_);
+  std::vector<Collector> collectors;
+  {
+    std::lock_guard lock(mu_);
+    render_counted(out);
+    collectors = collectors_;
+  }
+  // Outside the lock: collectors read files and the storage, and every
+  // response being counted meanwhile needs mu_.
+  std::vector<Sample> samples;
+  for (const auto& collect : collectors) collect(samples);
+  for (const auto& s : samples) {
+    out += "# HELP " + s.name + " " + s.help + "\n# TYPE " + s.name +
+           (s.type == Sample::Type::counter ? " counter\n" : " gauge\n");
+    out += s.name + " " + num(s.value) + "\n";
+  }
+  return out;
+}
+
+void Metrics::render_counted(std::string& out) const {
   out += "# HELP latchkey_http_request_duration_seconds HTTP requests by route and status.\n";
   out += "# TYPE latchkey_http_request_duration_seconds histogram\n";
   for (const auto& [key, h] : requests_) {
@@ -125,11 +150,6 @@ std::string Metrics::render() const {
   out += "# HELP latchkey_log_append_failures_total Appends that failed (requests answered 503).\n";
   out += "# TYPE latchkey_log_append_failures_total counter\n";
   out += "latchkey_log_append_failures_total " + std::to_string(append_failures_.load()) + "\n";
-  for (const auto& g : gauges_) {
-    out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " gauge\n";
-    out += g.name + " " + num(g.value()) + "\n";
-  }
-  return out;
 }
 
 }  // namespace latchkey::http

@@ -36,11 +36,26 @@ class Metrics {
   void login(const std::string& outcome);
   void append(std::size_t events, Micros latency_us, bool ok);
   void email(const std::string& outcome);
-  // Gauges computed at scrape time (name, help, value).
+  // A series computed at scrape time.
+  struct Sample {
+    enum class Type { gauge, counter };  // counter: a total that only rises (name ends in _total)
+    std::string name, help;
+    Type type = Type::gauge;
+    double value = 0;
+  };
+  // Figures read together at each scrape (one read of /proc, one call to the
+  // storage) append their samples here. A figure that cannot be read is left
+  // out, so its series is absent for that scrape rather than wrong.
+  using Collector = std::function<void(std::vector<Sample>&)>;
+  void add_collector(Collector collect);
+  // One gauge computed at scrape time (name, help, value).
   void add_gauge(std::string name, std::string help, std::function<double()> value);
   std::string render() const;
 
  private:
+  // The series this class counts itself. REQUIRES: mu_ held.
+  void render_counted(std::string& out) const;
+
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, std::unique_ptr<Histogram>> requests_;  // GUARDED_BY(mu_)
   std::map<std::string, std::uint64_t> logins_;                                 // GUARDED_BY(mu_)
@@ -48,11 +63,7 @@ class Metrics {
   Histogram append_latency_;
   Histogram append_group_;
   std::atomic<std::uint64_t> append_failures_{0};
-  struct Gauge {
-    std::string name, help;
-    std::function<double()> value;
-  };
-  std::vector<Gauge> gauges_;  // GUARDED_BY(mu_)
+  std::vector<Collector> collectors_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace latchkey::http

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <future>
 #include <map>
 #include <regex>
@@ -37,9 +38,11 @@ bool connect_refused(int port) {
 }
 
 // Prometheus text: name{labels} value, one per line. Returns the samples.
+// Label values are quoted and may hold braces (route="/iam/keys/{apikey}").
 std::map<std::string, double> parse_prometheus(const std::string& text) {
   static const std::regex sample(
-      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$)");
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? )"
+      R"((-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$)");
   static const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");
   std::map<std::string, double> out;
   std::istringstream in(text);
@@ -157,6 +160,60 @@ BOOST_AUTO_TEST_CASE(metrics_are_prometheus_text_with_requests_and_logins) {
                "latchkey_http_request_duration_seconds_count{route=\"/metrics\","
                "status=\"200\"}") == 1;
   }));
+}
+
+BOOST_AUTO_TEST_CASE(metrics_show_the_process_and_the_storage) {
+  auto& s = shared();
+  // Writes to the log, so its memtables hold something.
+  for (int i = 0; i < 5; ++i) s.client.create_service_account(s.admin, unique("metrics "));
+  const auto r = s.client.get("/metrics", "");
+  BOOST_TEST_REQUIRE(r.status == 200);
+  const auto m = parse_prometheus(r.body);
+  const auto typed = [&](const std::string& name, const std::string& type) {
+    return r.body.find("# TYPE " + name + " " + type + "\n") != std::string::npos &&
+           r.body.find("# HELP " + name + " ") != std::string::npos;
+  };
+  // The Prometheus client libraries' process series.
+  BOOST_TEST(typed("process_cpu_seconds_total", "counter"));
+  for (const char* gauge : {"process_resident_memory_bytes", "process_virtual_memory_bytes",
+                            "process_open_fds", "process_max_fds", "process_start_time_seconds"}) {
+    BOOST_TEST(typed(gauge, "gauge"), gauge);
+  }
+  BOOST_TEST(sample(m, "process_cpu_seconds_total") > 0.0);
+  // A server with RocksDB's caches open is well over ten megabytes.
+  BOOST_TEST(sample(m, "process_resident_memory_bytes") > 10e6);
+  BOOST_TEST(sample(m, "process_virtual_memory_bytes") >=
+             sample(m, "process_resident_memory_bytes"));
+  // The listening socket, the log's files, this connection.
+  BOOST_TEST(sample(m, "process_open_fds") > 5.0);
+  BOOST_TEST(sample(m, "process_max_fds") >= sample(m, "process_open_fds"));
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // The shared server started with this binary, which ctest stops at 900 s.
+  BOOST_TEST(sample(m, "process_start_time_seconds") <= now + 2);
+  BOOST_TEST(sample(m, "process_start_time_seconds") > now - 1000);
+  // RocksDB's figures.
+  for (const char* gauge :
+       {"latchkey_rocksdb_memtable_bytes", "latchkey_rocksdb_block_cache_bytes",
+        "latchkey_rocksdb_pending_compaction_bytes", "latchkey_rocksdb_live_sst_bytes",
+        "latchkey_rocksdb_write_stopped", "latchkey_rocksdb_delayed_write_rate_bytes_per_second",
+        "latchkey_rocksdb_running_flushes", "latchkey_rocksdb_running_compactions"}) {
+    BOOST_TEST(typed(gauge, "gauge"), gauge);
+    BOOST_TEST(sample(m, gauge) >= 0.0, gauge);
+  }
+  BOOST_TEST(typed("latchkey_rocksdb_write_stall_seconds_total", "counter"));
+  BOOST_TEST(sample(m, "latchkey_rocksdb_memtable_bytes") > 0.0);
+  // The start flushed what `init` wrote, and reads since have used the cache.
+  BOOST_TEST(sample(m, "latchkey_rocksdb_live_sst_bytes") > 0.0);
+  BOOST_TEST(sample(m, "latchkey_rocksdb_block_cache_bytes") > 0.0);
+  // One cache for every column family, counted once: within its 64 MiB.
+  BOOST_TEST(sample(m, "latchkey_rocksdb_block_cache_bytes") <= 64.0 * 1024 * 1024);
+  // A test's few writes never stall RocksDB.
+  BOOST_TEST(sample(m, "latchkey_rocksdb_write_stopped") == 0.0);
+  BOOST_TEST(sample(m, "latchkey_rocksdb_delayed_write_rate_bytes_per_second") == 0.0);
+  BOOST_TEST(sample(m, "latchkey_rocksdb_write_stall_seconds_total") == 0.0);
+  BOOST_TEST(sample(m, "latchkey_rocksdb_running_flushes") <= 2.0);
+  BOOST_TEST(sample(m, "latchkey_rocksdb_running_compactions") <= 2.0);
 }
 
 BOOST_AUTO_TEST_CASE(metrics_can_be_made_private) {
