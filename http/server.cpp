@@ -99,9 +99,8 @@ struct SessionRunner {
   // (Messages are named locals: see the co_await rule in http/api.h.)
   net::awaitable<void> refuse(beast::error_code ec,
                               const bhttp::request_parser<bhttp::string_body>& parser) {
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::eof || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       co_return;
     }
     const std::string rid(parser.get()["X-Request-Id"]);

@@ -27,18 +27,6 @@ std::string real_path(const std::string& path) {
   return buf;
 }
 
-// Waits for `pid` until the deadline; its exit code, or nullopt if it runs on.
-std::optional<int> wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline) {
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return child_detail::exit_code(status);
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 }  // namespace
 
 bool is_powerloss_mount(const std::string& path) {
@@ -78,7 +66,8 @@ PowerlossMount::PowerlossMount(std::string backing) {
 PowerlossMount::~PowerlossMount() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
-    if (!wait_until(pid_, std::chrono::steady_clock::now() + kTimeout)) kill_and_detach();
+    if (!child_detail::wait_until(pid_, std::chrono::steady_clock::now() + kTimeout))
+      kill_and_detach();
     pid_ = -1;
   }
   if (is_powerloss_mount(mount_point_)) ::umount2(mount_point_.c_str(), MNT_DETACH);
@@ -99,7 +88,7 @@ void PowerlossMount::mount() {
       out, temp_ / ("err-" + std::to_string(runs_)));
   const auto deadline = std::chrono::steady_clock::now() + kTimeout;
   while (read_file(out).find("ready\n") == std::string::npos || !is_powerloss_mount(mount_point_)) {
-    if (const auto code = wait_until(pid_, std::chrono::steady_clock::now())) {
+    if (const auto code = child_detail::wait_until(pid_, std::chrono::steady_clock::now())) {
       pid_ = -1;
       throw std::runtime_error("powerloss_fs exited with " + std::to_string(*code) +
                                " before it was mounted: " + stderr_text());
@@ -124,7 +113,7 @@ void PowerlossMount::unmount() { stop(SIGTERM, "clean unmount"); }
 void PowerlossMount::stop(int sig, const char* what) {
   if (pid_ <= 0) throw std::runtime_error(std::string(what) + ": powerloss_fs is not running");
   ::kill(pid_, sig);
-  const auto code = wait_until(pid_, std::chrono::steady_clock::now() + kTimeout);
+  const auto code = child_detail::wait_until(pid_, std::chrono::steady_clock::now() + kTimeout);
   if (!code) {
     kill_and_detach();
     throw std::runtime_error(std::string(what) + ": powerloss_fs did not exit in time");

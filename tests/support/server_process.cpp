@@ -43,18 +43,6 @@ std::string command_line(const std::vector<std::string>& args) {
   return s;
 }
 
-// Waits for `pid` until `deadline`; nullopt if it is still running then.
-std::optional<int> wait_until(pid_t pid, std::chrono::steady_clock::time_point deadline) {
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return child_detail::exit_code(status);
-    if (r < 0 && errno != EINTR) return -1;
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 }  // namespace
 
 void set_child_failure_reporter(ChildFailureReporter r) { reporter() = std::move(r); }
@@ -197,7 +185,7 @@ int ServerProcess::stop(int sig) {
                           : sig == SIGTERM ? "SIGTERM"
                                            : "signal " + std::to_string(sig);
   ::kill(pid_, sig);
-  auto code = wait_until(
+  auto code = child_detail::wait_until(
       pid_, std::chrono::steady_clock::now() + std::chrono::seconds(kStopDeadlineSeconds));
   if (!code) {
     report_child_failure("latchkey serve did not exit within " +
