@@ -4,9 +4,11 @@
 // serve on 127.0.0.1:0, mailing through an SMTP sink: Debian's aiosmtpd, as
 // the email tests use it) and drives Debian's Chromium through
 // playwright-core: sign-in, users, API access, the keys window, keys sent by
-// email, delete, disable/enable, settings, a hostile name, audit, timeline
-// and incident views. The server is stopped with SIGTERM at the end and must
-// exit 0; no latchkey process may leave a sanitizer report on its stderr.
+// email, a key's limits (allowed networks, roles, logins per minute: set,
+// shown, edited, refused, and a blocked use in the key's timeline), delete,
+// disable/enable, settings, a hostile name, audit, timeline and incident
+// views. The server is stopped with SIGTERM at the end and must exit 0; no
+// latchkey process may leave a sanitizer report on its stderr.
 // LATCHKEY_CONSOLE_SCREENSHOTS=DIR also saves a PNG of each main screen there
 // (with the secret key redacted in the page before the shot).
 
@@ -194,6 +196,9 @@ async function adminGet(p) {
 
 const utcDate = (ms) => new Date(ms).toISOString().slice(0, 10);
 
+// The claims of a JWT (not verified: the server issued it just now).
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+
 // ---- the browser ------------------------------------------------------------------
 
 const profile = mkdtempSync(path.join(os.tmpdir(), 'latchkey-chromium-'));
@@ -213,11 +218,15 @@ const page = context.pages()[0] || await context.newPage();
 const dialogs = []; // window.alert/confirm/prompt: the console must never raise one
 const problems = []; // CSP violations, script errors
 const requests = []; // every URL the page asked for
+let refusalExpected = false; // a step has the page send a request the server refuses (400)
 page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('console', (m) => {
-  // The refused sign-in (a 401) is expected; anything else is a problem.
-  if (m.type() === 'error' && !/Failed to load resource: .* status of 401/.test(m.text())) {
+  // The refused sign-in (a 401) is expected, and a 400 while a step asks the
+  // server for one; anything else is a problem.
+  const failed = /Failed to load resource: .* status of (\d+)/.exec(m.text());
+  const expected = failed && (failed[1] === '401' || (failed[1] === '400' && refusalExpected));
+  if (m.type() === 'error' && !expected) {
     problems.push(`console error: ${m.text()}`);
   }
 });
@@ -270,6 +279,13 @@ async function eventsAllMention(text) {
   }, text);
 }
 
+// What the Limits cell of a key's row in the API Access panel shows.
+async function keyLimits(apikey) {
+  const cell = page.locator(`tr.key-row[data-apikey="${apikey}"] td.limits`);
+  const value = async (which) => (await cell.locator(`.limit-${which} .limit-value`).textContent()).trim();
+  return { networks: await value('networks'), roles: await value('roles'), rate: await value('rate') };
+}
+
 async function heading() {
   return (await page.locator('main h1').first().textContent()).trim();
 }
@@ -290,6 +306,8 @@ async function pageHolds(text) {
 let userApikey = null;
 let userSecret = null;
 let mailedSecret = null;
+let limitedApikey = null; // a key created with limits
+let limitedSecret = null;
 let userPage = null; // #/users/usr_...
 let defaultDays = null;
 
@@ -541,6 +559,144 @@ try {
     assert.equal(await pageHolds(mailedSecret), false, 'the mailed secret is still in the page');
   });
 
+  await step('Add access with limits: allowed networks, some of the owner\'s roles, a rate', async () => {
+    // Ada gets two roles, so that a key of hers can carry fewer.
+    await page.fill('#p-roles', 'reports, billing');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.status.ok', { hasText: 'Saved.' }).waitFor();
+    // The keys made so far have no limits.
+    const other = await page.locator('tr.key-row').first().getAttribute('data-apikey');
+    assert.deepEqual(await keyLimits(other), { networks: 'anywhere', roles: 'all', rate: 'unlimited' });
+    await page.click('#add-access');
+    const dialog = page.locator('dialog.add-access');
+    await dialog.waitFor();
+    await assertLabelled('add access, with limits');
+    // The owner's roles are offered, none checked (none means all of them).
+    const offered = await dialog.locator('input[name="key-roles"]')
+      .evaluateAll((els) => els.map((el) => `${el.value}:${el.checked}`));
+    assert.deepEqual(offered.sort(), ['billing:false', 'reports:false']);
+    assert.equal(await page.inputValue('#key-cidrs'), '');
+    assert.equal(await page.inputValue('#key-rate'), '0');
+    // Checked in the page before anything is sent: a word that is no
+    // network, 51 networks, a rate out of range.
+    const sent = requests.length;
+    await page.fill('#key-cidrs', 'intranet');
+    await page.click('#create-key');
+    await dialog.locator('.status.error', { hasText: '“intranet” is not an IPv4 or IPv6 address or network' })
+      .waitFor();
+    assert.equal(await page.getAttribute('#key-cidrs', 'aria-invalid'), 'true');
+    await page.fill('#key-cidrs', Array.from({ length: 51 }, (_, i) => `10.0.${i}.0/24`).join('\n'));
+    await page.click('#create-key');
+    await dialog.locator('.status.error', { hasText: '51 given; at most 50' }).waitFor();
+    await page.fill('#key-cidrs', '127.0.0.1/32');
+    await page.fill('#key-rate', '100001');
+    await page.click('#create-key');
+    await dialog.locator('.status.error', { hasText: 'Logins per minute: a whole number' }).waitFor();
+    assert.equal(requests.length, sent, 'a form the page refused reached the server');
+    await page.fill('#key-rate', '60');
+    await page.check('input[name="key-roles"][value="reports"]');
+    await page.fill('#key-description', 'reports from this machine');
+    assert.equal(await dialog.locator('.status.error').count(), 0, 'the error stays after the change');
+    await shot('add-access-limits');
+    await page.click('#create-key');
+    const keys = page.locator('dialog.keys-dialog');
+    await keys.waitFor();
+    limitedApikey = (await page.textContent('#new-apikey')).trim();
+    limitedSecret = (await page.textContent('#new-secretkey')).trim();
+    const told = await page.textContent('#new-limits');
+    for (const t of ['127.0.0.1/32', 'reports', '60/min']) assert.ok(told.includes(t), `keys window: ${told}`);
+    await page.click('#close-keys');
+    await keys.waitFor({ state: 'detached' });
+    // The list shows the limits, as the API holds them.
+    await page.locator(`tr.key-row[data-apikey="${limitedApikey}"]`).waitFor();
+    assert.deepEqual(await keyLimits(limitedApikey), { networks: '127.0.0.1/32', roles: 'reports', rate: '60/min' });
+    const id = userPage.slice(userPage.lastIndexOf('/') + 1);
+    const held = (await adminGet(`/iam/users/${id}/keys`)).find((k) => k.apikey === limitedApikey);
+    assert.deepEqual([held.allowed_cidrs, held.roles, held.rate_per_minute], [['127.0.0.1/32'], ['reports'], 60]);
+    // From this machine the key logs in, and its token carries that one role.
+    const r = await login(limitedApikey, limitedSecret);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(claims(r.body.access_token).roles, ['reports']);
+    await page.locator('#api-access').scrollIntoViewIfNeeded();
+    await shot('key-limits');
+  });
+
+  await step('Edit limits: a network the server refuses changes nothing; a change is key.updated', async () => {
+    const id = userPage.slice(userPage.lastIndexOf('/') + 1);
+    const held = async () => (await adminGet(`/iam/users/${id}/keys`)).find((k) => k.apikey === limitedApikey);
+    const editButton = page.getByRole('button', { name: `Edit limits of key ${limitedApikey}` });
+    const edit = page.locator('dialog.edit-limits');
+    await editButton.click();
+    await edit.waitFor();
+    await assertLabelled('edit limits');
+    assert.equal(await page.inputValue('#key-cidrs'), '127.0.0.1/32');
+    assert.equal(await page.isChecked('input[name="key-roles"][value="reports"]'), true);
+    assert.equal(await page.isChecked('input[name="key-roles"][value="billing"]'), false);
+    assert.equal(await page.inputValue('#key-rate'), '60');
+    // 10.0.0.300/8 has the shape of a network, so the page sends it; the
+    // server refuses it, naming its place in the list, and the page names it.
+    refusalExpected = true;
+    await page.fill('#key-cidrs', '127.0.0.1/32\n10.0.0.300/8');
+    await page.click('#save-limits');
+    const refused = edit.locator('.status.error', { hasText: 'allowed_cidrs[1] is not an IPv4 or IPv6 network' });
+    await refused.waitFor();
+    assert.match(await refused.textContent(), /10\.0\.0\.300\/8/);
+    const unchanged = await held();
+    assert.deepEqual([unchanged.allowed_cidrs, unchanged.roles, unchanged.rate_per_minute],
+      [['127.0.0.1/32'], ['reports'], 60]);
+    assert.equal((await adminGet(`/iam/audit?type=key.updated&apikey=${limitedApikey}`)).events.length, 0);
+    // A good change: one more network (its host bits cleared by the
+    // server), all of the owner's roles, a higher rate.
+    await page.fill('#key-cidrs', '127.0.0.1/32, 10.1.2.3/8');
+    await page.uncheck('input[name="key-roles"][value="reports"]');
+    await page.fill('#key-rate', '120');
+    await page.click('#save-limits');
+    await edit.waitFor({ state: 'detached' });
+    refusalExpected = false;
+    await page.locator('.status.ok', { hasText: `Limits of key ${limitedApikey} saved.` }).waitFor();
+    assert.deepEqual(await keyLimits(limitedApikey),
+      { networks: '127.0.0.1/32, 10.0.0.0/8', roles: 'all', rate: '120/min' });
+    const changed = await held();
+    assert.deepEqual([changed.allowed_cidrs, changed.roles, changed.rate_per_minute],
+      [['127.0.0.1/32', '10.0.0.0/8'], [], 120]);
+    const ok = await login(limitedApikey, limitedSecret);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual([...claims(ok.body.access_token).roles].sort(), ['billing', 'reports']);
+    // Pinned to a network this machine is not in: refused like a wrong secret.
+    await editButton.click();
+    await edit.waitFor();
+    await page.fill('#key-cidrs', '10.0.0.0/8');
+    await page.click('#save-limits');
+    await edit.waitFor({ state: 'detached' });
+    await page.locator(`tr.key-row[data-apikey="${limitedApikey}"] .limit-networks .limit-value`,
+      { hasText: /^10\.0\.0\.0\/8$/ }).waitFor();
+    const blockedLogin = await login(limitedApikey, limitedSecret);
+    const wrongSecret = await login(limitedApikey, `lks_${'0'.repeat(72)}`);
+    assert.equal(blockedLogin.status, 401);
+    assert.equal(blockedLogin.body.error, 'invalid_credentials');
+    assert.deepEqual({ ...blockedLogin.body, request_id: '' }, { ...wrongSecret.body, request_id: '' });
+    // The key's timeline: both changes, old → new, and the blocked use with its address.
+    await page.getByRole('link', { name: `Timeline of key ${limitedApikey}` }).click();
+    await page.locator('main h1', { hasText: 'Timeline of' }).waitFor();
+    const updates = page.locator('table.events tbody tr[data-type="key.updated"]');
+    assert.equal(await updates.count(), 2);
+    const first = await updates.nth(0).locator('td.details > span').textContent();
+    for (const t of ['allowed networks: 127.0.0.1/32 → 127.0.0.1/32, 10.0.0.0/8',
+      'roles: reports → all of the owner’s roles', 'logins per minute: 60 logins/min → 120 logins/min']) {
+      assert.ok(first.includes(t), `key.updated shows “${t}”: ${first}`);
+    }
+    const second = await updates.nth(1).locator('td.details > span').textContent();
+    assert.equal(second, 'allowed networks: 127.0.0.1/32, 10.0.0.0/8 → 10.0.0.0/8');
+    const blocked = page.locator('table.events tbody tr.blocked[data-reason="source_not_allowed"]');
+    assert.equal(await blocked.count(), 1);
+    assert.match(await blocked.locator('td.details > span').textContent(),
+      /^blocked: used from (::ffff:)?127\.0\.0\.1, outside the key’s allowed networks/);
+    assert.equal((await blocked.locator('.badge-blocked').textContent()).trim(), 'blocked');
+    const types = await page.$$eval('table.events tbody tr[data-seq]', (rows) => rows.map((r) => r.dataset.type));
+    assert.ok(types.indexOf('key.updated') < types.indexOf('login.failed'), `order: ${types}`);
+    await shot('key-timeline-limits', { fullPage: true });
+  });
+
   await step('a service account without an email: the email option is disabled, with the reason', async () => {
     await openNav('Service Accounts', 'Service Accounts');
     await page.click('#new-principal');
@@ -763,7 +919,7 @@ try {
   });
 
   await step('no secret and no token in the server\'s logs', async () => {
-    for (const s of [admin.secretkey, userSecret, mailedSecret]) {
+    for (const s of [admin.secretkey, userSecret, mailedSecret, limitedSecret]) {
       assert.ok(!serverOut.includes(s) && !serverErr.includes(s), 'a secret key in the server log');
     }
     assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.eyJ/.test(serverOut + serverErr), 'a token in the server log');

@@ -6,12 +6,12 @@ import { api, withQuery } from '../lib/api.js';
 import {
   h, clear, append, timeEl, statusLine, field, fromLocalInput, toLocalInput,
 } from '../lib/dom.js';
-import { principalHref } from './principals.js';
+import { principalHref, limitText } from './principals.js';
 
 export const EVENT_TYPES = [
   'system.initialized', 'user.created', 'user.updated', 'user.deleted',
   'service_account.created', 'service_account.updated', 'service_account.deleted',
-  'key.created', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'login.failed',
+  'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'login.failed',
   'login.locked', 'settings.changed', 'email.sent', 'email.failed', 'signing_key.rotated',
   'audit.read', 'checkpoint',
 ];
@@ -41,17 +41,40 @@ function summary(e) {
         .map((k) => `${k} → ${Array.isArray(d[k]) ? d[k].join(', ') : d[k]}`).join('; ');
     case 'key.created':
       return `expires ${d.expires_at ? d.expires_at.slice(0, 10) : '?'}` +
-        ` (${d.lifetime_source})${d.description ? ` · ${d.description}` : ''}`;
+        ` (${d.lifetime_source})${d.description ? ` · ${d.description}` : ''}` +
+        (d.allowed_cidrs && d.allowed_cidrs.length ? ` · from ${limitText.networks(d.allowed_cidrs)}` : '') +
+        (d.roles && d.roles.length ? ` · roles ${limitText.roles(d.roles)}` : '') +
+        (d.rate_per_minute ? ` · ${limitText.rate(d.rate_per_minute)}` : '');
+    case 'key.updated':
+      // Each field is null unless it changed.
+      return [
+        d.allowed_cidrs != null && `allowed networks: ${limitText.networks(d.old_allowed_cidrs)}` +
+          ` → ${limitText.networks(d.allowed_cidrs)}`,
+        d.roles != null && `roles: ${limitText.roles(d.old_roles)} → ${limitText.roles(d.roles)}`,
+        d.rate_per_minute != null && `logins per minute: ${limitText.rate(d.old_rate_per_minute)}` +
+          ` → ${limitText.rate(d.rate_per_minute)}`,
+        d.description != null && `description: “${d.old_description || ''}” → “${d.description}”`,
+      ].filter(Boolean).join('; ');
     case 'token.issued':
       return `token ${d.jti ? d.jti.slice(0, 8) : ''}… valid ${d.exp - d.iat} s`;
-    case 'login.failed':
+    case 'login.failed': {
+      const times = d.attempts > 1 ? ` (${d.attempts} attempts)` : '';
+      if (d.reason === 'source_not_allowed') {
+        return `blocked: used from ${e.source_ip || 'an unknown address'}, outside the key’s ` +
+          `allowed networks${times}`;
+      }
+      if (d.reason === 'rate_limited') return `over the key’s logins per minute: answered 429${times}`;
       return d.reason ? `reason: ${d.reason}` : '';
+    }
     case 'settings.changed':
       return (d.changes || []).map((c) => `${c.name}: ${c.old} → ${c.new}`).join('; ');
     case 'audit.read':
       return `${d.route}${d.filters ? ` ? ${d.filters}` : ''}`;
     case 'email.sent':
     case 'email.failed':
+      if (d.kind === 'blocked_use') {
+        return `blocked-use notice to ${d.to}${d.network ? ` (network ${d.network})` : ''}`;
+      }
       return d.to ? `to ${d.to}` : '';
     default:
       return '';
@@ -72,10 +95,16 @@ function principalLink(id) {
 
 export function eventRow(e) {
   const s = subjects(e);
-  return h('tr', { 'data-seq': String(e.seq), 'data-type': e.type },
+  const reason = e.type === 'login.failed' && e.data ? e.data.reason : null;
+  // A use of a key from outside its allowed networks stands out.
+  const blocked = reason === 'source_not_allowed';
+  return h('tr', {
+    'data-seq': String(e.seq), 'data-type': e.type, 'data-reason': reason, class: blocked ? 'blocked' : null,
+  },
     h('td.num', null, String(e.seq)),
     h('td', null, timeEl(e.time, { seconds: true })),
-    h('td', null, h('span.event-type', null, e.type)),
+    h('td', null, h('span.event-type', null, e.type),
+      blocked ? h('div', null, h('span.badge.badge-blocked', null, 'blocked')) : null),
     h('td', null, e.actor === 'system' || e.actor === 'anonymous'
       ? h('span.muted', null, e.actor) : principalLink(e.actor),
     e.source_ip ? h('div.muted.small', null, e.source_ip) : null),
@@ -219,7 +248,9 @@ export async function timelineView(ctx, apikey) {
         ownerHref ? h('a.button.secondary', { href: ownerHref }, 'Owner') : null,
         h('a.button.secondary', { href: withQuery('#/audit', { apikey }) }, 'In the audit log'))),
     h('p.muted', null, 'Every event that touched this key, oldest first: its creation, ',
-      'each token it was traded for, failed logins, disabling and deletion.'),
+      'each token it was traded for, failed logins (uses from outside its allowed networks ',
+      'marked blocked, with the address), changes to its limits (old → new), disabling ',
+      'and deletion.'),
     status.el, eventTable('Key timeline', tbody), later,
   ]);
 }

@@ -225,7 +225,7 @@ export async function principalView(ctx, kind, id) {
     const keys = await api('GET', `${base}/keys`);
     clear(keysBody);
     if (keys.length === 0) {
-      keysBody.append(h('tr.empty', null, h('td', { colspan: '7' },
+      keysBody.append(h('tr.empty', null, h('td', { colspan: '8' },
         'No keys yet. Add access to create an API key and its secret key.')));
     }
     for (const k of keys) keysBody.append(keyRow(k));
@@ -242,6 +242,9 @@ export async function principalView(ctx, kind, id) {
       type: 'button', 'aria-label': `Delete key ${k.apikey}`, title: 'Delete key',
       onclick: () => deleteKey(k),
     }, icon('trash'));
+    const edit = h('button.secondary.small.edit-limits', {
+      type: 'button', 'aria-label': `Edit limits of key ${k.apikey}`, onclick: () => editLimits(k),
+    }, 'Edit limits');
     return h('tr.key-row', { 'data-apikey': k.apikey },
       h('td', null, h('code.apikey', null, k.apikey)),
       h('td', null, k.description || h('span.muted', null, '—')),
@@ -249,6 +252,7 @@ export async function principalView(ctx, kind, id) {
       h('td.expires', null, timeEl(k.expires_at)),
       h('td', null, timeEl(k.last_used_at)),
       h('td', null, h(`span.badge.badge-${k.status}`, null, k.status)),
+      h('td.limits', null, limitLines(k, p.roles), edit),
       h('td.row-actions', null,
         h('a.small', {
           href: `#/keys/${encodeURIComponent(k.apikey)}/timeline`,
@@ -285,6 +289,19 @@ export async function principalView(ctx, kind, id) {
     }
   }
 
+  function editLimits(k) {
+    editLimitsDialog({
+      principal: p, kind, base, key: k,
+      onSaved: async (updated) => {
+        await loadKeys();
+        if (updated) keysStatus.ok(`Limits of key ${k.apikey} saved.`);
+        else keysStatus.info(`The limits of key ${k.apikey} are unchanged.`);
+        const again = keysBody.querySelector(`tr[data-apikey="${CSS.escape(k.apikey)}"] .edit-limits`);
+        if (again) again.focus();
+      },
+    });
+  }
+
   function addAccess() {
     addAccessDialog({
       principal: p, kind, base, settings,
@@ -304,17 +321,213 @@ export async function principalView(ctx, kind, id) {
       h('div.panel-head', null, h('h2', { id: 'api-access-title' }, 'API Access'), addButton),
       h('p.muted', null,
         'An API key and its secret key trade for short-lived tokens at POST /iam/login. ',
-        `New keys last ${settings.default_key_lifetime_days} days unless you choose otherwise.`),
+        `New keys last ${settings.default_key_lifetime_days} days unless you choose otherwise. `,
+        'A key may be limited to some networks, to some of its owner’s roles and to a number ',
+        'of logins per minute.'),
       keysStatus.el,
       h('table.list.keys', { 'aria-label': 'API keys' },
         h('thead', null, h('tr', null,
           h('th', { scope: 'col' }, 'API key'), h('th', { scope: 'col' }, 'Description'),
           h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Expires'),
           h('th', { scope: 'col' }, 'Last used'), h('th', { scope: 'col' }, 'Status'),
+          h('th', { scope: 'col' }, 'Limits'),
           h('th', { scope: 'col' }, h('span.sr-only', null, 'Actions')))),
         keysBody)),
   ]);
   return page;
+}
+
+// ---- a key's limits ----------------------------------------------------------------
+// allowed_cidrs (empty: from anywhere), roles (a subset of the owner's; empty:
+// all of them) and rate_per_minute (0: unlimited), as the API takes them.
+
+const MAX_NETWORKS = 50;
+const MAX_RATE = 100000;
+
+// As text, for the audit and timeline summaries.
+export const limitText = {
+  networks: (list) => (list && list.length ? list.join(', ') : 'anywhere'),
+  roles: (list) => (list && list.length ? list.join(', ') : 'all of the owner’s roles'),
+  rate: (n) => (n ? `${n} logins/min` : 'unlimited'),
+};
+
+// The key list's (and the keys window's) three lines. Roles of the key that
+// the owner no longer holds are struck through: tokens never carry them.
+function limitLines(k, ownerRoles) {
+  const networks = k.allowed_cidrs || [];
+  const roles = k.roles || [];
+  const rate = k.rate_per_minute || 0;
+  const shown = networks.slice(0, 3).join(', ');
+  const line = (which, label, title, value) => h(`div.limit.limit-${which}`, { title },
+    h('span.limit-label', null, label), h('span.limit-value', null, value));
+  return [
+    line('networks', 'From', networks.length ? `Allowed networks: ${networks.join(', ')}`
+      : 'Allowed networks: any', networks.length === 0 ? 'anywhere'
+      : networks.length > 3 ? `${shown} +${networks.length - 3} more` : shown),
+    line('roles', 'Roles', 'Roles its tokens carry (of the owner’s)', roles.length === 0 ? 'all'
+      : roles.map((r, i) => [i ? ', ' : '', ownerRoles && !ownerRoles.includes(r)
+        ? h('s', { title: 'No longer held by the owner: not carried' }, r) : r])),
+    line('rate', 'Rate', 'Successful logins per minute', rate ? `${rate}/min` : 'unlimited'),
+  ];
+}
+
+function sameSet(a, b) {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+}
+
+// "10.0.0.0/8, 192.0.2.7" or one a line.
+function parseNetworks(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+// A loose look at one network: its shape and prefix length only. The server
+// parses each strictly; its 400 names the one it refused.
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}(\/\d{1,3})?$/;
+const IPV6 = /^[0-9A-Fa-f.]*:[0-9A-Fa-f.:]*(\/\d{1,3})?$/;
+function networkProblem(n) {
+  const slash = n.indexOf('/');
+  const prefix = slash < 0 ? null : Number(n.slice(slash + 1));
+  if (IPV4.test(n)) {
+    return prefix !== null && prefix > 32 ? `“${n}”: an IPv4 prefix is /0 to /32.` : null;
+  }
+  if (IPV6.test(n)) {
+    return prefix !== null && prefix > 128 ? `“${n}”: an IPv6 prefix is /0 to /128.` : null;
+  }
+  return `“${n}” is not an IPv4 or IPv6 address or network (such as 10.0.0.0/8, ` +
+    '192.0.2.7 or 2001:db8::/32).';
+}
+
+// The fields of the three limits, filled from `key` (or empty for a new key).
+// read() returns the values, or {error, control}; explain(err) words a refusal
+// from the server, naming the network it refused.
+function limitsFieldset(principal, meta, key) {
+  const held = principal.roles || [];
+  const keyRoles = key ? key.roles || [] : [];
+  const networks = h('textarea', {
+    id: 'key-cidrs', rows: '3', spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off',
+    placeholder: '10.0.0.0/8\n192.0.2.7', value: key ? (key.allowed_cidrs || []).join('\n') : '',
+  });
+  const boxes = held.map((r, i) => h('input', {
+    type: 'checkbox', id: `key-role-${i}`, name: 'key-roles', value: r, checked: keyRoles.includes(r),
+  }));
+  const lost = keyRoles.filter((r) => !held.includes(r));
+  const rolesHint = h('p.hint', { id: 'key-roles-hint' }, held.length
+    ? `None checked: the key carries all of the owner’s roles (${held.join(', ')}). ` +
+      'Its tokens never carry a role the owner no longer holds.'
+    : `This ${meta.singular} holds no roles, so its keys carry none.`,
+  lost.length ? ` Named on this key but no longer held by the owner (not carried): ${lost.join(', ')}.`
+    : '');
+  const rate = h('input', {
+    type: 'number', id: 'key-rate', min: '0', max: String(MAX_RATE), step: '1',
+    inputmode: 'numeric', value: String(key ? key.rate_per_minute || 0 : 0),
+    'aria-describedby': 'key-rate-hint',
+  });
+  const el = h('fieldset.limits', null, h('legend', null, 'Limits (optional)'),
+    field('Allowed networks', networks,
+      `One network or address a line (or comma-separated), at most ${MAX_NETWORKS}: ` +
+      'IPv4 or IPv6, e.g. 10.0.0.0/8 or 192.0.2.7. Logins from elsewhere fail like a wrong ' +
+      'secret. Empty: from anywhere.'),
+    h('div.field', { role: 'group', 'aria-labelledby': 'key-roles-title', 'aria-describedby': rolesHint.id },
+      h('span.group-label', { id: 'key-roles-title' }, 'Roles'),
+      boxes.length ? h('div.role-choices', null, boxes.map((b) => h('span.choice', null, b,
+        h('label', { for: b.id }, b.value)))) : null,
+      rolesHint),
+    h('div.field', null, h('label', { for: rate.id }, 'Logins per minute'),
+      h('div.with-unit', null, rate, h('span.unit', null, 'per minute')),
+      h('p.hint', { id: 'key-rate-hint' },
+        `Successful logins of this key, 0 to ${MAX_RATE}; a burst of as many is allowed. `,
+        'Over it, logins answer 429. 0: unlimited.')));
+
+  const controls = [networks, rate];
+  for (const c of controls) c.addEventListener('input', () => c.removeAttribute('aria-invalid'));
+  function fail(control, error) {
+    control.setAttribute('aria-invalid', 'true');
+    return { error, control };
+  }
+  function read() {
+    for (const c of controls) c.removeAttribute('aria-invalid');
+    const list = parseNetworks(networks.value);
+    if (list.length > MAX_NETWORKS) {
+      return fail(networks, `Allowed networks: ${list.length} given; at most ${MAX_NETWORKS}.`);
+    }
+    for (const n of list) {
+      const problem = networkProblem(n);
+      if (problem) return fail(networks, `Allowed networks: ${problem}`);
+    }
+    const raw = rate.value.trim();
+    const perMinute = raw === '' ? 0 : Number(raw);
+    if (rate.validity.badInput || !Number.isInteger(perMinute) || perMinute < 0 || perMinute > MAX_RATE) {
+      return fail(rate, `Logins per minute: a whole number from 0 (unlimited) to ${MAX_RATE}.`);
+    }
+    return {
+      allowed_cidrs: list,
+      roles: boxes.filter((b) => b.checked).map((b) => b.value),
+      rate_per_minute: perMinute,
+    };
+  }
+  function explain(err, list) {
+    const message = err.message || String(err);
+    const at = /^allowed_cidrs\[(\d+)\]/.exec(message);
+    if (at || /^allowed_cidrs/.test(message)) networks.setAttribute('aria-invalid', 'true');
+    if (/^rate_per_minute/.test(message)) rate.setAttribute('aria-invalid', 'true');
+    const entered = at ? list[Number(at[1])] : undefined;
+    return entered !== undefined && !message.includes(entered)
+      ? `${message} You entered “${entered}”.` : message;
+  }
+  // The roles the form starts with: those of the key that the owner holds.
+  const initialRoles = keyRoles.filter((r) => held.includes(r));
+  return { el, read, explain, initialRoles };
+}
+
+// PATCH …/keys/{apikey} with the limits that changed.
+function editLimitsDialog({ principal, kind, base, key, onSaved }) {
+  const meta = KINDS[kind];
+  const m = modal({ title: 'Edit limits', className: 'edit-limits' });
+  const limits = limitsFieldset(principal, meta, key);
+  const status = statusLine();
+  const save = h('button.primary', { type: 'submit', id: 'save-limits' }, 'Save');
+  const form = h('form', { method: 'dialog', novalidate: true },
+    h('p', null, 'Key ', h('code', null, key.apikey), ` of ${principal.name}`,
+      key.description ? ` · ${key.description}` : ''),
+    limits.el,
+    h('p.hint', null, 'Changes apply to the next logins: tokens already issued keep their ',
+      'roles claim until they expire (latchkey’s own API checks the key’s roles at each call). ',
+      'Each change is a key.updated event in the key’s timeline.'),
+    status.el,
+    h('div.actions', null,
+      h('button.secondary', { type: 'button', onclick: () => m.close() }, 'Cancel'),
+      save));
+  form.addEventListener('input', () => { if (status.el.classList.contains('error')) status.clear(); });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const wanted = limits.read();
+    if (wanted.error) { status.error(wanted.error); wanted.control.focus(); return; }
+    const body = {};
+    // Networks in order (the server keeps the order given); roles as a set.
+    if (wanted.allowed_cidrs.join('\n') !== (key.allowed_cidrs || []).join('\n')) {
+      body.allowed_cidrs = wanted.allowed_cidrs;
+    }
+    if (!sameSet(wanted.roles, limits.initialRoles)) body.roles = wanted.roles;
+    if (wanted.rate_per_minute !== (key.rate_per_minute || 0)) body.rate_per_minute = wanted.rate_per_minute;
+    if (Object.keys(body).length === 0) {
+      m.close();
+      onSaved(null);
+      return;
+    }
+    save.disabled = true;
+    status.info('Saving…');
+    try {
+      const updated = await api('PATCH', `${base}/keys/${key.apikey}`, body);
+      m.close();
+      onSaved(updated);
+    } catch (err) {
+      status.error(limits.explain(err, wanted.allowed_cidrs));
+      save.disabled = false;
+    }
+  });
+  m.body.append(form);
+  const first = m.body.querySelector('#key-cidrs');
+  if (first) first.focus();
 }
 
 // ---- Add access ------------------------------------------------------------------
@@ -392,22 +605,29 @@ function addAccessDialog({ principal, kind, base, settings, onCreated, setEmailR
   renderEmailOption();
   setEmailRenderer(renderEmailOption);
 
+  const limits = limitsFieldset(principal, meta, null);
   const status = statusLine();
   const createButton = h('button.primary', { type: 'submit', id: 'create-key' }, 'Create');
-  const form = h('form', { method: 'dialog' },
-    h('fieldset', null, h('legend', null, 'Lifetime'),
-      choices.map((c, i) => h('div.choice', null, radios[i],
-        h('label', { for: radios[i].id }, c.label))),
-      h('div.choice', null, dateRadio, h('label', { for: dateRadio.id }, 'Until a date'), date),
-      expiresPreview),
-    field('Description (optional)', description, 'What the keys are for, e.g. “nightly export”.'),
-    h('div.choice.email-option', null, sendEmail, emailLabel),
-    emailReason,
+  // novalidate: the limits are checked below, with messages in the status line.
+  const form = h('form', { method: 'dialog', novalidate: true },
+    h('div.columns', null,
+      h('div', null,
+        h('fieldset', null, h('legend', null, 'Lifetime'),
+          choices.map((c, i) => h('div.choice', null, radios[i],
+            h('label', { for: radios[i].id }, c.label))),
+          h('div.choice', null, dateRadio, h('label', { for: dateRadio.id }, 'Until a date'), date),
+          expiresPreview),
+        field('Description (optional)', description, 'What the keys are for, e.g. “nightly export”.'),
+        h('div.choice.email-option', null, sendEmail, emailLabel),
+        emailReason),
+      limits.el),
     status.el,
     h('div.actions', null,
       h('button.secondary', { type: 'button', onclick: () => m.close() }, 'Cancel'),
       createButton));
 
+  // An error stays until the form is changed.
+  form.addEventListener('input', () => { if (status.el.classList.contains('error')) status.clear(); });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const c = chosen();
@@ -419,6 +639,12 @@ function addAccessDialog({ principal, kind, base, settings, onCreated, setEmailR
     } else if (!c.default) {
       body.lifetime_days = c.days;
     }
+    const wanted = limits.read();
+    if (wanted.error) { status.error(wanted.error); wanted.control.focus(); return; }
+    // Only the limits that narrow the key: none given means anywhere, all roles, unlimited.
+    if (wanted.allowed_cidrs.length) body.allowed_cidrs = wanted.allowed_cidrs;
+    if (wanted.roles.length) body.roles = wanted.roles;
+    if (wanted.rate_per_minute) body.rate_per_minute = wanted.rate_per_minute;
     if (description.value.trim()) body.description = description.value.trim();
     if (sendEmail.checked) body.send_email = true;
     createButton.disabled = true;
@@ -428,7 +654,7 @@ function addAccessDialog({ principal, kind, base, settings, onCreated, setEmailR
       m.close();
       showKeysDialog(created, principal, kind, onCreated);
     } catch (err) {
-      status.error(err.message);
+      status.error(limits.explain(err, wanted.allowed_cidrs));
       createButton.disabled = false;
     }
   });
@@ -497,7 +723,9 @@ function showKeysDialog(created, principal, kind, onClosed) {
       h('dt', null, 'Owner'),
       h('dd', null, principal.name),
       h('dt', null, 'Expires'),
-      h('dd', { id: 'new-expires' }, timeEl(created.expires_at))),
+      h('dd', { id: 'new-expires' }, timeEl(created.expires_at)),
+      h('dt', null, 'Limits'),
+      h('dd.limits', { id: 'new-limits' }, limitLines(created, principal.roles))),
     emailNote,
     h('div.actions', null, close),
   ]);
