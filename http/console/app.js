@@ -108,10 +108,13 @@ function signInView(message) {
       secret.value = '';
       API.logout();
       status.className = 'status error';
+      // A 429 is a lockout after failed sign-ins or a key over its logins per
+      // minute; the server's message says which.
       status.textContent = err.status === 401
-        ? 'Those keys were not accepted (unknown, wrong, expired, disabled or deleted).'
+        ? 'Those keys were not accepted (unknown, wrong, expired, disabled, deleted, ' +
+          'or not allowed from this address).'
         : err.status === 429
-          ? 'Too many failed sign-ins: this key or address is locked for a while.'
+          ? `Sign-in refused for a while: ${err.message}.`
           : err.status ? `Sign-in failed: ${err.message}` : err.message;
       button.disabled = false;
       secret.focus();
