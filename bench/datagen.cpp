@@ -367,7 +367,14 @@ Result<GenResult> generate_log(events::EventLog& log, const GenOptions& options)
 
 Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const keys::Pepper& pepper,
                                               std::uint64_t principals,
-                                              std::uint64_t keys_per_principal, Micros now) {
+                                              std::uint64_t keys_per_principal, Micros now,
+                                              std::uint64_t allowed_cidrs) {
+  // N networks that miss the loopback address, then 127.0.0.0/8: each login
+  // looks through all of them.
+  std::vector<std::string> cidrs;
+  for (std::uint64_t i = 1; i < allowed_cidrs; ++i)
+    cidrs.push_back("10." + std::to_string(i % 256) + ".0.0/16");
+  if (allowed_cidrs > 0) cidrs.push_back("127.0.0.0/8");
   std::vector<IssuedKey> out;
   out.reserve(principals * keys_per_principal);
   std::vector<Draft> batch;
@@ -395,6 +402,7 @@ Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const keys:
       d.description = "load test";
       d.expires_at = now + 90 * kMicrosPerDay;
       d.lifetime_source = "default";
+      d.allowed_cidrs = cidrs;
       batch.push_back(Draft{EventType::key_created, std::move(d), ctx});
       out.push_back(std::move(k));
     }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "domain/credentials.h"
-#include "keys/ids.h"
 #include "events/event_log.h"
+#include "keys/ids.h"
 
 namespace latchkey::bench {
 
@@ -55,9 +55,11 @@ struct IssuedKey {
 // Creates `principals` users with `keys_per_principal` keys each, active for
 // 90 days from `now`, as user.created and key.created events appended to
 // `log` (in a data directory made by `latchkey init`, with its pepper).
-// Returns the keys with their secrets.
+// With `allowed_cidrs` > 0, each key is limited to that many networks, the
+// loopback one last. Returns the keys with their secrets.
 Result<std::vector<IssuedKey>> add_login_keys(events::EventLog& log, const keys::Pepper& pepper,
                                               std::uint64_t principals,
-                                              std::uint64_t keys_per_principal, Micros now);
+                                              std::uint64_t keys_per_principal, Micros now,
+                                              std::uint64_t allowed_cidrs = 0);
 
 }  // namespace latchkey::bench

@@ -49,6 +49,10 @@ struct CreateKey {
   std::string description;
   bool send_email = false;
   bool mail_configured = false;
+  // Limits, as given: networks are checked and normalised by the rules.
+  std::vector<std::string> allowed_cidrs;
+  std::vector<std::string> roles;
+  std::int64_t rate_per_minute = 0;
 };
 
 enum class KeyAction { disable, enable, remove };
@@ -58,6 +62,17 @@ struct ChangeKey {
   std::string principal_id;
   std::string apikey;
   KeyAction action = KeyAction::disable;
+};
+
+// PATCH of a key: the fields given, as given.
+struct UpdateKey {
+  std::optional<PrincipalKind> kind;
+  std::string principal_id;
+  std::string apikey;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> allowed_cidrs;
+  std::optional<std::vector<std::string>> roles;
+  std::optional<std::int64_t> rate_per_minute;
 };
 
 struct ChangeSettings {
@@ -71,7 +86,7 @@ struct RotateSigningKey {
 };
 
 using Command = std::variant<CreatePrincipal, UpdatePrincipal, DeletePrincipal, CreateKey,
-                             ChangeKey, ChangeSettings, RotateSigningKey>;
+                             ChangeKey, ChangeSettings, RotateSigningKey, UpdateKey>;
 
 // A login attempt, once the secret presented has been hashed with the pepper.
 struct LoginAttempt {
@@ -80,7 +95,7 @@ struct LoginAttempt {
   bool well_formed = true;  // apikey and secretkey had their formats
   std::string jti;          // fresh, for the token if the login succeeds
   std::string kid;          // the key that will sign the token
-  std::string source_ip;
+  std::string source_ip;    // the client's address (after trusted proxies)
 };
 
 }  // namespace latchkey::domain

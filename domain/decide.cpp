@@ -48,6 +48,34 @@ std::size_t admins_other_than(const Views& v, const std::string& id) {
 
 Draft draft(EventType t, events::Data d) { return Draft{t, std::move(d), {}}; }
 
+// A key's roles: known role names, each held by the owner, without duplicates.
+Result<std::vector<std::string>> key_roles(const Principal& owner,
+                                           const std::vector<std::string>& roles) {
+  if (auto e = check_roles(roles)) return invalid(*e);
+  std::vector<std::string> out;
+  for (const auto& r : roles) {
+    if (!owner.has_role(r)) return invalid("roles: the owner does not hold the role " + r);
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  return out;
+}
+
+Result<std::uint64_t> rate(std::int64_t per_minute) {
+  if (per_minute < 0 || per_minute > kMaxRatePerMinute)
+    return invalid("rate_per_minute must be between 0 and " + std::to_string(kMaxRatePerMinute));
+  return static_cast<std::uint64_t>(per_minute);
+}
+
+// The key `apikey` of principal `principal_id`, unless deleted.
+Result<const ApiKey*> live_key(const Views& v, const std::string& principal_id,
+                               const std::string& apikey) {
+  const ApiKey* k = v.keys.find(apikey);
+  if (!k || v.principals.at(k->principal).id != principal_id || k->state == KeyState::deleted) {
+    return not_found("no key " + apikey + " for " + principal_id);
+  }
+  return k;
+}
+
 struct Decider {
   const Views& v;
   Micros now;
@@ -160,6 +188,12 @@ struct Decider {
       const ApiKey& k = v.keys.at(pos);
       if (k.state != KeyState::deleted && k.expires_at > now) ++live;
     }
+    auto cidrs = normalize_cidrs(c.allowed_cidrs);
+    if (!cidrs) return cidrs.error();
+    auto roles = key_roles(**p, c.roles);
+    if (!roles) return roles.error();
+    auto per_minute = rate(c.rate_per_minute);
+    if (!per_minute) return per_minute.error();
     if (live >= s.max_keys_per_principal) {
       return make_error(Errc::conflict, "key limit reached: max_keys_per_principal is " +
                                             std::to_string(s.max_keys_per_principal));
@@ -172,16 +206,61 @@ struct Decider {
     k.expires_at = expires_at;
     k.lifetime_source = source;
     k.send_email = c.send_email;
+    k.allowed_cidrs = std::move(*cidrs);
+    k.roles = std::move(*roles);
+    k.rate_per_minute = *per_minute;
     return std::vector<Draft>{draft(EventType::key_created, std::move(k))};
+  }
+
+  Result<std::vector<Draft>> operator()(const UpdateKey& c) const {
+    auto p = live_principal(v, c.kind, c.principal_id);
+    if (!p) return p.error();
+    auto k = live_key(v, c.principal_id, c.apikey);
+    if (!k) return k.error();
+    const ApiKey& key = **k;
+    events::KeyUpdated u;
+    u.apikey = c.apikey;
+    u.principal_id = c.principal_id;
+    if (c.description && *c.description != key.description) {
+      if (auto e = check_description(*c.description)) return invalid(*e);
+      u.old_description = key.description;
+      u.description = c.description;
+    }
+    if (c.allowed_cidrs) {
+      auto cidrs = normalize_cidrs(*c.allowed_cidrs);
+      if (!cidrs) return cidrs.error();
+      if (*cidrs != key.allowed_cidrs) {
+        u.old_allowed_cidrs = key.allowed_cidrs;
+        u.allowed_cidrs = std::move(*cidrs);
+      }
+    }
+    if (c.roles) {
+      auto roles = key_roles(**p, *c.roles);
+      if (!roles) return roles.error();
+      if (*roles != key.roles) {
+        u.old_roles = key.roles;
+        u.roles = std::move(*roles);
+      }
+    }
+    if (c.rate_per_minute) {
+      auto per_minute = rate(*c.rate_per_minute);
+      if (!per_minute) return per_minute.error();
+      if (*per_minute != key.rate_per_minute) {
+        u.old_rate_per_minute = key.rate_per_minute;
+        u.rate_per_minute = *per_minute;
+      }
+    }
+    if (!u.description && !u.allowed_cidrs && !u.roles && !u.rate_per_minute)
+      return std::vector<Draft>{};
+    return std::vector<Draft>{draft(EventType::key_updated, std::move(u))};
   }
 
   Result<std::vector<Draft>> operator()(const ChangeKey& c) const {
     auto p = live_principal(v, c.kind, c.principal_id);
     if (!p) return p.error();
-    const ApiKey* k = v.keys.find(c.apikey);
-    if (!k || v.principals.at(k->principal).id != c.principal_id || k->state == KeyState::deleted) {
-      return not_found("no key " + c.apikey + " for " + c.principal_id);
-    }
+    auto found = live_key(v, c.principal_id, c.apikey);
+    if (!found) return found.error();
+    const ApiKey* k = *found;
     EventType t;
     switch (c.action) {
       case KeyAction::disable:
@@ -305,10 +384,36 @@ LoginDecision decide_login(const Views& v, const LoginThrottle& throttle, const 
     reason = "disabled";
   } else if (now >= key->expires_at) {
     reason = "expired";
+  } else if (!key->allows_source(a.source_ip)) {
+    reason = "source_not_allowed";
+    if (const auto address = parse_ip(a.source_ip)) {
+      d.blocked_network = to_string(neighbourhood(*address));
+      if (!owner->email.empty() && !key->notified(d.blocked_network, now))
+        d.notify_email = owner->email;
+    }
+  }
+
+  if (reason.empty() && key->rate_per_minute != 0) {
+    auto r = throttle.assess_rate(apikey, key->rate_per_minute, now);
+    if (!r.allowed) {
+      d.outcome = LoginOutcome::rate_limited;
+      d.reason = "rate_limited";
+      d.retry_after_seconds = r.retry_after_seconds;
+      d.throttle.rate = std::move(r.change);
+      if (r.record) {
+        d.events.push_back(
+            draft(EventType::login_failed,
+                  events::LoginFailed{apikey, owner->id, "rate_limited", r.attempts}));
+      }
+      return d;
+    }
+    d.throttle.rate = std::move(r.change);
   }
 
   if (reason.empty()) {
+    auto rate_change = std::move(d.throttle.rate);
     d.throttle = throttle.assess_success(apikey);
+    d.throttle.rate = std::move(rate_change);
     events::TokenIssued t;
     t.jti = a.jti;
     t.apikey = apikey;
@@ -316,7 +421,7 @@ LoginDecision decide_login(const Views& v, const LoginThrottle& throttle, const 
     t.iat = now / kMicrosPerSecond;
     t.exp = t.iat + v.settings.token_lifetime_seconds;
     t.kid = a.kid;
-    t.roles = owner->roles;
+    t.roles = effective_roles(*owner, *key);
     d.outcome = LoginOutcome::issued;
     d.claims = t;
     d.events.push_back(draft(EventType::token_issued, std::move(t)));
@@ -350,6 +455,35 @@ LoginDecision decide_login(const Views& v, const LoginThrottle& throttle, const 
                                   *verdict.lock_source_until, verdict.source_failures}));
   }
   return d;
+}
+
+std::vector<std::string> effective_roles(const Principal& owner, const ApiKey& key) {
+  if (key.roles.empty()) return owner.roles;
+  std::vector<std::string> out;
+  for (const auto& r : owner.roles) {
+    if (std::find(key.roles.begin(), key.roles.end(), r) != key.roles.end()) out.push_back(r);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> normalize_cidrs(const std::vector<std::string>& cidrs) {
+  if (cidrs.size() > kMaxAllowedCidrs) {
+    return invalid("allowed_cidrs holds " + std::to_string(cidrs.size()) + " networks; at most " +
+                   std::to_string(kMaxAllowedCidrs));
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < cidrs.size(); ++i) {
+    const auto n = parse_network(cidrs[i]);
+    if (!n) {
+      // The value itself is not echoed: what was pasted there may be anything.
+      return invalid("allowed_cidrs[" + std::to_string(i) +
+                     "] is not an IPv4 or IPv6 network (such as 192.0.2.0/24, 2001:db8::/32 or "
+                     "an address)");
+    }
+    std::string text = to_string(*n);
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(std::move(text));
+  }
+  return out;
 }
 
 std::optional<std::string> check_name(std::string_view name) {

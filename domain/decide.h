@@ -25,20 +25,26 @@ Result<std::vector<events::Draft>> decide(const projections::Views& views, const
                                           Micros now);
 
 enum class LoginOutcome {
-  issued,   // a token: the claims are in the decision
-  refused,  // invalid_credentials, whatever the reason (the client sees one body)
-  locked,   // too_many_requests: the apikey or the address is locked
+  issued,        // a token: the claims are in the decision
+  refused,       // invalid_credentials, whatever the reason (the client sees one body)
+  locked,        // too_many_requests: the apikey or the address is locked
+  rate_limited,  // too_many_requests: the key's rate_per_minute is spent
 };
 
 struct LoginDecision {
   LoginOutcome outcome = LoginOutcome::refused;
   std::vector<events::Draft> events;  // token.issued, or login.failed / login.locked (maybe none)
   std::optional<events::TokenIssued> claims;  // when issued
-  int retry_after_seconds = 0;                // when locked
+  int retry_after_seconds = 0;                // when locked or rate_limited
   std::string reason;  // the true reason of a failure (never shown to the client)
   // What the attempt does to the throttle's counts, applied by the writer
   // with the login's group (and undone if that group is not committed).
   LoginThrottle::Change throttle;
+  // A use from outside the key's networks (reason source_not_allowed): the
+  // address's network (/24 or /64), and the owner's address when the owner
+  // has not yet been told of a use from that network today.
+  std::string blocked_network;
+  std::string notify_email;
 };
 
 // A login. Locks (login.locked) are checked first, so a locked apikey or
@@ -63,6 +69,19 @@ struct LoginDecision {
 // for bearer tokens on the API and for introspection.
 [[nodiscard]] bool token_stands(const projections::Views& views, std::string_view apikey,
                                 std::string_view principal_id);
+
+// The roles a key's tokens carry: the owner's roles now, narrowed to the
+// key's `roles` when it has some (so never a role the owner has lost).
+[[nodiscard]] std::vector<std::string> effective_roles(const projections::Principal& owner,
+                                                       const projections::ApiKey& key);
+
+// At most this many allowed networks per key, and this rate_per_minute.
+constexpr std::size_t kMaxAllowedCidrs = 50;
+constexpr std::int64_t kMaxRatePerMinute = 100'000;
+
+// The networks in canonical form, without duplicates, or the error message.
+[[nodiscard]] Result<std::vector<std::string>> normalize_cidrs(
+    const std::vector<std::string>& cidrs);
 
 // ---- validation, shared with the HTTP layer's messages ----
 std::optional<std::string> check_name(std::string_view name);  // error message, or nullopt

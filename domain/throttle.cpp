@@ -1,5 +1,6 @@
 #include "domain/throttle.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace latchkey::domain {
@@ -60,6 +61,34 @@ LoginThrottle::Change LoginThrottle::assess_success(const std::string& apikey) c
   return c;
 }
 
+LoginThrottle::RateVerdict LoginThrottle::assess_rate(const std::string& apikey,
+                                                      std::uint64_t per_minute, Micros now) const {
+  constexpr Micros kMinute = 60 * kMicrosPerSecond;
+  const Micros interval = std::max<Micros>(1, kMinute / static_cast<Micros>(per_minute));
+  const Micros tolerance = kMinute - interval;  // the burst: `per_minute` at once
+  const auto it = rates_.find(apikey);
+  Rate r = it == rates_.end() ? Rate{} : it->second;
+  const Micros tat = std::max(r.tat, now);
+  RateVerdict v;
+  if (tat - now <= tolerance) {
+    r.tat = tat + interval;
+    v.change = std::pair{apikey, r};
+    return v;
+  }
+  v.allowed = false;
+  const Micros wait = tat - tolerance - now;
+  v.retry_after_seconds = static_cast<int>((wait + kMicrosPerSecond - 1) / kMicrosPerSecond);
+  ++r.unreported;
+  if (now >= r.reported_until) {
+    v.record = true;
+    v.attempts = r.unreported;
+    r.unreported = 0;
+    r.reported_until = now + kMinute;
+  }
+  v.change = std::pair{apikey, r};
+  return v;
+}
+
 Micros LoginThrottle::locked_until(const std::string& apikey, const std::string& source,
                                    Micros now) const {
   Micros until = 0;
@@ -89,6 +118,12 @@ LoginThrottle::Undo LoginThrottle::apply(const Change& change, Micros now,
         {u.source, u.subject, it == t.end() ? std::nullopt : std::optional<Counter>(it->second)});
     put(u);
   }
+  if (change.rate) {
+    const auto it = rates_.find(change.rate->first);
+    undo.rate = std::pair{change.rate->first,
+                          it == rates_.end() ? std::nullopt : std::optional<Rate>(it->second)};
+    rates_[change.rate->first] = change.rate->second;
+  }
   if (!change.empty() && ++since_sweep_ >= 4096) {
     sweep(now, s.lockout_window_seconds * kMicrosPerSecond);
     since_sweep_ = 0;
@@ -97,6 +132,13 @@ LoginThrottle::Undo LoginThrottle::apply(const Change& change, Micros now,
 }
 
 void LoginThrottle::undo(const Undo& u) {
+  if (u.rate) {
+    if (u.rate->second) {
+      rates_[u.rate->first] = *u.rate->second;
+    } else {
+      rates_.erase(u.rate->first);
+    }
+  }
   for (auto it = u.previous.rbegin(); it != u.previous.rend(); ++it) put(*it);
 }
 
@@ -107,6 +149,10 @@ void LoginThrottle::sweep(Micros now, Micros window) {
   };
   std::erase_if(apikeys_, stale);
   std::erase_if(sources_, stale);
+  // A key's rate state is spent once its next login is due and no report waits.
+  std::erase_if(rates_, [&](const auto& kv) {
+    return kv.second.tat <= now && kv.second.reported_until <= now && kv.second.unreported == 0;
+  });
 }
 
 }  // namespace latchkey::domain

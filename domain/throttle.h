@@ -37,6 +37,15 @@ class LoginThrottle {
     bool operator==(const Counter&) const = default;
   };
 
+  // A key's rate_per_minute, as a generic cell rate algorithm: a key may
+  // log in `rate` times at once, then once every 60 s / rate.
+  struct Rate {
+    Micros tat = 0;                // theoretical arrival time of the next login
+    Micros reported_until = 0;     // no rate_limited event before then
+    std::uint64_t unreported = 0;  // refusals not yet covered by an event
+    bool operator==(const Rate&) const = default;
+  };
+
   // The new state of each subject a login touched. Empty: nothing changes.
   struct Change {
     struct Update {
@@ -45,7 +54,16 @@ class LoginThrottle {
       std::optional<Counter> counter;  // nullopt: forget the subject
     };
     std::vector<Update> updates;
-    [[nodiscard]] bool empty() const { return updates.empty(); }
+    std::optional<std::pair<std::string, Rate>> rate;  // an apikey's new rate state
+    [[nodiscard]] bool empty() const { return updates.empty() && !rate; }
+  };
+
+  struct RateVerdict {
+    bool allowed = true;
+    int retry_after_seconds = 0;  // when refused
+    bool record = false;          // when refused: append a login.failed (rate_limited)
+    std::uint64_t attempts = 0;   // the refusals that event stands for
+    std::optional<std::pair<std::string, Rate>> change;
   };
 
   struct Verdict {
@@ -61,6 +79,7 @@ class LoginThrottle {
   // What was there before a Change, to undo it if its group is not committed.
   struct Undo {
     std::vector<Change::Update> previous;
+    std::optional<std::pair<std::string, std::optional<Rate>>> rate;
   };
 
   static constexpr std::uint64_t kAlwaysRecorded = 10;
@@ -71,6 +90,10 @@ class LoginThrottle {
                                        Micros now, const projections::Settings& s) const;
   // A successful login clears the apikey's count (not the address's).
   [[nodiscard]] Change assess_success(const std::string& apikey) const;
+  // A login with the right secret for a key limited to `per_minute` logins
+  // a minute (not 0). At most one rate_limited event a minute per key.
+  [[nodiscard]] RateVerdict assess_rate(const std::string& apikey, std::uint64_t per_minute,
+                                        Micros now) const;
   // The end of a lock this throttle decided on `apikey` or `source` that is
   // still running at `now` (0 if none). Its login.locked event may not be
   // committed yet (it shares a group with the attempts after it), so the
@@ -85,7 +108,9 @@ class LoginThrottle {
   // Restores what `apply` replaced. Undo in the reverse order of apply.
   void undo(const Undo& u);
 
-  [[nodiscard]] std::size_t tracked() const { return apikeys_.size() + sources_.size(); }
+  [[nodiscard]] std::size_t tracked() const {
+    return apikeys_.size() + sources_.size() + rates_.size();
+  }
 
  private:
   static bool worth_recording(std::uint64_t failures);
@@ -97,6 +122,7 @@ class LoginThrottle {
 
   std::unordered_map<std::string, Counter> apikeys_;
   std::unordered_map<std::string, Counter> sources_;
+  std::unordered_map<std::string, Rate> rates_;
   std::uint64_t since_sweep_ = 0;
 };
 

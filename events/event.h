@@ -39,8 +39,9 @@ enum class EventType : std::uint16_t {
   signing_key_rotated = 18,
   audit_read = 19,
   checkpoint = 20,
+  key_updated = 21,
 };
-constexpr std::uint16_t kMaxEventType = 20;
+constexpr std::uint16_t kMaxEventType = 21;
 
 // "user.created", ...; nullptr for an id this build does not know.
 const char* type_name(EventType t) noexcept;
@@ -125,6 +126,10 @@ struct KeyCreated {
   Micros expires_at = 0;
   std::string lifetime_source;  // "default" | "lifetime_days" | "expires_at"
   bool send_email = false;
+  // Version 2: the key's limits (see KeyLimits in projections/views.h).
+  std::vector<std::string> allowed_cidrs;  // canonical networks; empty: anywhere
+  std::vector<std::string> roles;          // a subset of the owner's; empty: all of them
+  std::uint64_t rate_per_minute = 0;       // logins per minute; 0: unlimited
   template <class V>
   void fields(V& v) {
     v("apikey", apikey);
@@ -134,6 +139,38 @@ struct KeyCreated {
     v("expires_at", expires_at, FieldKind::instant);
     v("lifetime_source", lifetime_source);
     v("send_email", send_email);
+    v("allowed_cidrs", allowed_cidrs);
+    v("roles", roles);
+    v("rate_per_minute", rate_per_minute);
+  }
+};
+
+// key.updated: what an admin (or the key's owner) changed on a key. Each
+// field is null unless it changed, and then holds the new value beside the
+// old one.
+struct KeyUpdated {
+  std::string apikey;
+  std::string principal_id;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> allowed_cidrs;
+  std::optional<std::vector<std::string>> roles;
+  std::optional<std::uint64_t> rate_per_minute;
+  std::optional<std::string> old_description;
+  std::optional<std::vector<std::string>> old_allowed_cidrs;
+  std::optional<std::vector<std::string>> old_roles;
+  std::optional<std::uint64_t> old_rate_per_minute;
+  template <class V>
+  void fields(V& v) {
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("description", description);
+    v("allowed_cidrs", allowed_cidrs);
+    v("roles", roles);
+    v("rate_per_minute", rate_per_minute);
+    v("old_description", old_description);
+    v("old_allowed_cidrs", old_allowed_cidrs);
+    v("old_roles", old_roles);
+    v("old_rate_per_minute", old_rate_per_minute);
   }
 };
 
@@ -171,8 +208,10 @@ struct TokenIssued {
 
 // A failed login. `reason` is the true reason (the client only ever sees
 // invalid_credentials): unknown_key, wrong_secret, expired, disabled, deleted,
-// principal_deleted, malformed. `attempts` is how many failed attempts this
-// event stands for: failures are recorded in bounded numbers (see domain/throttle).
+// principal_deleted, malformed, source_not_allowed (outside the key's
+// allowed_cidrs), rate_limited (over the key's rate_per_minute; answered 429). `attempts` is how
+// many failed attempts this event stands for: failures are recorded in bounded numbers (see
+// domain/throttle).
 struct LoginFailed {
   std::string apikey;  // as presented, if it has the form of an apikey; else ""
   std::string principal_id;
@@ -224,11 +263,14 @@ struct SettingsChanged {
 
 // email.sent and email.failed. Never holds the secret or the message body.
 struct EmailOutcome {
-  std::string kind;  // "key_created" | "expiry_reminder"
+  std::string kind;  // "key_created" | "expiry_reminder" | "blocked_use"
   std::string apikey;
   std::string principal_id;
   std::string to;
   std::string error;  // email.failed only: what the mail server or transport said
+  // Version 2. blocked_use only: the network (/24 or /64) of the blocked
+  // address; one email per key, network and UTC day.
+  std::string network;
   template <class V>
   void fields(V& v) {
     v("kind", kind);
@@ -236,6 +278,7 @@ struct EmailOutcome {
     v("principal_id", principal_id);
     v("to", to);
     v("error", error);
+    v("network", network);
   }
 };
 
@@ -288,9 +331,10 @@ struct Checkpoint {
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
 
-using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
-                          KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
-                          SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint>;
+using Data =
+    std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
+                 KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked, SettingsChanged,
+                 EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint, KeyUpdated>;
 
 // Where a request came from; carried by every event it caused.
 struct RequestContext {

@@ -40,8 +40,12 @@ Result<Caller> Api::authenticate(const Request& req) const {
   return d_.views.read([&](const projections::Views& views) -> Result<Caller> {
     if (!domain::token_stands(views, claims->apikey, claims->sub))
       return make_error(Errc::unauthorized, "token revoked");
-    const auto& p = views.principals.at(views.keys.find(claims->apikey)->principal);
-    return Caller{p.id, p.roles, claims->apikey, claims->jti};
+    const auto& key = *views.keys.find(claims->apikey);
+    const auto& p = views.principals.at(key.principal);
+    // A key limited to some roles acts with those only, and never with a
+    // role its owner no longer holds.
+    return Caller{p.id, domain::effective_roles(p, key), claims->apikey, claims->jti,
+                  !key.roles.empty() || !key.allowed_cidrs.empty()};
   });
 }
 

@@ -17,7 +17,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -100,6 +103,13 @@ class Api {
                   const std::string& principal_id) const;
   Reply change_key(const Call& c, std::optional<PrincipalKind> kind,
                    const std::string& principal_id, domain::KeyAction action) const;
+  Reply update_key(const Call& c, std::optional<PrincipalKind> kind,
+                   const std::string& principal_id) const;
+  // After a use of a key from outside its networks: one email to the owner
+  // per key, network and day (in the background; the login's reply does not
+  // wait for it), recorded as email.sent or email.failed.
+  void notify_blocked_use(const events::RequestContext& ctx, const std::string& apikey,
+                          const std::string& network, const std::string& to) const;
   // The email that carries a new key; its outcome, as the response's "email".
   boost::asio::awaitable<nlohmann::json> send_key_email(const events::RequestContext& ctx,
                                                         const std::string& apikey,
@@ -121,6 +131,13 @@ class Api {
 
   ApiDeps d_;
   Router router_;
+  // Blocked-use emails being sent ("apikey|network"). Shared with the
+  // callbacks, which the writer may run after this Api is gone.
+  struct Notices {
+    std::mutex mu;
+    std::set<std::string> in_flight;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<Notices> notices_ = std::make_shared<Notices>();
 };
 
 }  // namespace latchkey::http

@@ -25,6 +25,9 @@ Result<domain::CreateKey> parse_create_key(const Request& req) {
   const auto expires = f.string("expires_at");
   c.send_email = f.boolean("send_email").value_or(false);
   c.description = f.string("description").value_or("");
+  c.allowed_cidrs = f.strings("allowed_cidrs").value_or(std::vector<std::string>{});
+  c.roles = f.strings("roles").value_or(std::vector<std::string>{});
+  c.rate_per_minute = f.integer("rate_per_minute").value_or(0);
   if (auto st = f.finish(); !st) return st.error();
   if (expires) {
     const auto t = parse_rfc3339(*expires);
@@ -35,6 +38,20 @@ Result<domain::CreateKey> parse_create_key(const Request& req) {
   return c;
 }
 
+// The body of a key's PATCH: its description and limits.
+Result<domain::UpdateKey> parse_update_key(const Request& req) {
+  auto body = parse_body(req, BodyKinds::json_only, false);
+  if (!body) return body.error();
+  Fields f(*body);
+  domain::UpdateKey u;
+  u.description = f.string("description");
+  u.allowed_cidrs = f.strings("allowed_cidrs");
+  u.roles = f.strings("roles");
+  u.rate_per_minute = f.integer("rate_per_minute");
+  if (auto st = f.finish(); !st) return st.error();
+  return u;
+}
+
 // Disable, enable and delete take no fields.
 Status no_fields(const Request& req) {
   if (req.body.empty()) return {};
@@ -42,6 +59,12 @@ Status no_fields(const Request& req) {
   if (!body) return body.error();
   if (!body->empty()) return make_error(Errc::invalid_request, "this request takes no fields");
   return {};
+}
+
+Error limited_key() {
+  return make_error(Errc::forbidden,
+                    "a key with allowed networks or a subset of roles cannot create or change keys "
+                    "for itself; use an unlimited key or ask an admin");
 }
 
 }  // namespace
@@ -66,6 +89,8 @@ void Api::add_key_routes() {
     router_.add("DELETE", base + "/{apikey}", admin, [this, kind](const Call& c) {
       return change_key(c, kind, c.param("id"), domain::KeyAction::remove);
     });
+    router_.add("PATCH", base + "/{apikey}", admin,
+                [this, kind](const Call& c) { return update_key(c, kind, c.param("id")); });
   }
 
   // A principal's own keys: any authenticated caller, for itself only.
@@ -83,10 +108,13 @@ void Api::add_key_routes() {
   router_.add("DELETE", "/iam/me/keys/{apikey}", self, [this](const Call& c) {
     return change_key(c, std::nullopt, c.who().principal_id, domain::KeyAction::remove);
   });
+  router_.add("PATCH", "/iam/me/keys/{apikey}", self,
+              [this](const Call& c) { return update_key(c, std::nullopt, c.who().principal_id); });
 }
 
 Api::Reply Api::create_key(const Call& c, std::optional<PrincipalKind> kind,
                            const std::string& principal_id) const {
+  if (!kind && c.who().limited_key) co_return error(c, limited_key());
   auto command = parse_create_key(c.req);
   if (!command) co_return error(c, command.error());
   command->kind = kind;
@@ -146,6 +174,27 @@ Api::Reply Api::change_key(const Call& c, std::optional<PrincipalKind> kind,
     r.content_type.clear();
     co_return r;
   }
+  co_return d_.views.read([&](const Views& v) {
+    return json(HttpStatus::ok, key_json(*v.keys.find(apikey), v, d_.clock.now()));
+  });
+}
+
+}  // namespace latchkey::http
+
+namespace latchkey::http {
+
+Api::Reply Api::update_key(const Call& c, std::optional<PrincipalKind> kind,
+                           const std::string& principal_id) const {
+  if (!kind && c.who().limited_key) co_return error(c, limited_key());
+  auto command = parse_update_key(c.req);
+  if (!command) co_return error(c, command.error());
+  command->kind = kind;
+  command->principal_id = principal_id;
+  command->apikey = c.param("apikey");
+  const std::string apikey = command->apikey;
+  auto op = execute(d_.commands, std::move(*command), context(c));
+  auto committed = co_await std::move(op);
+  if (!committed) co_return error(c, committed.error());
   co_return d_.views.read([&](const Views& v) {
     return json(HttpStatus::ok, key_json(*v.keys.find(apikey), v, d_.clock.now()));
   });

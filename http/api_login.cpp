@@ -18,6 +18,13 @@ Error locked(int retry_after_seconds) {
   return e;
 }
 
+Error over_rate(int retry_after_seconds) {
+  Error e =
+      make_error(Errc::too_many_requests, "this key's login rate is exceeded; try again later");
+  e.retry_after_seconds = retry_after_seconds;
+  return e;
+}
+
 }  // namespace
 
 void Api::add_login_routes() {
@@ -56,7 +63,8 @@ Api::Reply Api::login(const Call& c) const {
   a.kid = kid;
   a.jti = keys::new_jti();
 
-  auto op = http::login(d_.commands, std::move(a), context(c));
+  const events::RequestContext ctx = context(c);
+  auto op = http::login(d_.commands, std::move(a), ctx);
   auto decision = co_await std::move(op);
   if (!decision) {
     d_.metrics.login("unavailable");
@@ -66,8 +74,14 @@ Api::Reply Api::login(const Call& c) const {
     case domain::LoginOutcome::locked:
       d_.metrics.login("locked");
       co_return error(c, locked(decision->retry_after_seconds));
+    case domain::LoginOutcome::rate_limited:
+      d_.metrics.login("rate_limited");
+      co_return error(c, over_rate(decision->retry_after_seconds));
     case domain::LoginOutcome::refused: {
       d_.metrics.login("invalid_credentials");
+      if (!decision->notify_email.empty() && d_.mailer) {
+        notify_blocked_use(ctx, body->apikey, decision->blocked_network, decision->notify_email);
+      }
       Response r = error(c, make_error(Errc::invalid_credentials, "invalid credentials"));
       r.log_note = decision->reason;  // the true reason, for the server's log only
       co_return r;

@@ -92,6 +92,44 @@ Setter algorithm() {
           }};
 }
 
+// A list of networks: a TOML array of strings, or comma-separated text.
+Setter networks(const char* name, std::vector<IpNetwork> Config::*m) {
+  auto set = [=](Config& c, const std::vector<std::string>& items) -> Status {
+    std::vector<IpNetwork> out;
+    for (const auto& item : items) {
+      const auto n = parse_network(item);
+      if (!n) return bad(name, "'" + item + "' is not an IPv4 or IPv6 network");
+      out.push_back(*n);
+    }
+    c.*m = std::move(out);
+    return {};
+  };
+  return {[set](Config& c, const std::string& v) -> Status {
+            std::vector<std::string> items;
+            std::size_t start = 0;
+            while (start <= v.size()) {
+              const auto comma = std::min(v.find(',', start), v.size());
+              std::string item = v.substr(start, comma - start);
+              std::erase_if(item,
+                            [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
+              if (!item.empty()) items.push_back(std::move(item));
+              start = comma + 1;
+            }
+            return set(c, items);
+          },
+          [name, set](Config& c, const toml::node& v) -> Status {
+            const auto* a = v.as_array();
+            if (!a) return bad(name, "must be an array of strings");
+            std::vector<std::string> items;
+            for (const auto& el : *a) {
+              const auto* s = el.as_string();
+              if (!s) return bad(name, "must be an array of strings");
+              items.push_back(s->get());
+            }
+            return set(c, items);
+          }};
+}
+
 Entry entry(const char* name, Setter s) {
   return Entry{name, std::move(s.from_text), std::move(s.from_toml)};
 }
@@ -115,6 +153,7 @@ const std::vector<Entry>& entries() {
       entry("server.access_log", str("server.access_log", &Config::access_log)),
       entry("server.metrics_public", boolean("server.metrics_public", &Config::metrics_public)),
       entry("server.public_url", str("server.public_url", &Config::public_url)),
+      entry("server.trusted_proxies", networks("server.trusted_proxies", &Config::trusted_proxies)),
       entry("data.dir", str("data.dir", &Config::data_dir)),
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),

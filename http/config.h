@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cidr.h"
 #include "base/error.h"
 
 namespace latchkey::http {
@@ -29,6 +30,8 @@ struct Config {
   std::string access_log = "stdout";  // "stdout" | "off" | a file path
   bool metrics_public = true;
   std::string public_url;  // how clients reach this server (in emails); default from listen
+  // Peers whose Forwarded / X-Forwarded-For header names the client; empty: none.
+  std::vector<IpNetwork> trusted_proxies;
   // [data]
   std::string data_dir = "./data";
   std::int64_t snapshot_every_events = 100'000;

@@ -31,7 +31,10 @@ nlohmann::json key_json(const ApiKey& k, const Views& v, Micros at) {
           {"expires_at", format_rfc3339(k.expires_at)},
           {"last_used_at", k.last_used_at ? nlohmann::json(format_rfc3339(k.last_used_at))
                                           : nlohmann::json(nullptr)},
-          {"status", projections::status_name(k.status(at))}};
+          {"status", projections::status_name(k.status(at))},
+          {"allowed_cidrs", k.allowed_cidrs},
+          {"roles", k.roles},
+          {"rate_per_minute", k.rate_per_minute}};
 }
 
 nlohmann::json settings_json(const projections::Settings& s) {

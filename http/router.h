@@ -29,6 +29,9 @@ struct Caller {
   std::vector<std::string> roles;
   std::string apikey;
   std::string jti;
+  // The key has allowed networks or a subset of roles: it may not make or
+  // change keys for itself (/iam/me/keys), which would shed those limits.
+  bool limited_key = false;
   [[nodiscard]] bool has(std::string_view role) const;
 };
 

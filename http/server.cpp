@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/parse.h"
+#include "http/client_address.h"
 #include "http/error_map.h"
 #include "http/framing.h"
 #include "keys/ids.h"
@@ -120,7 +121,7 @@ struct SessionRunner {
 
   void log_access(const std::string& rid, const std::string& method, const std::string& route,
                   HttpStatus status, double seconds, const std::string& principal,
-                  const std::string& note) {
+                  const std::string& note, const std::string& client_ip = {}) {
     s.metrics_.request(route, static_cast<int>(code(status)), seconds);
     if (!s.access_log_.enabled()) return;
     // Built by hand (one line per request), keys in the order nlohmann::json
@@ -129,7 +130,13 @@ struct SessionRunner {
     const auto end = std::to_chars(latency, latency + sizeof latency, seconds * 1000.0).ptr;
     std::string line;
     line.reserve(256);
-    line += "{\"latency_ms\":";
+    line += '{';
+    if (!client_ip.empty() && client_ip != remote_ip) {  // behind a trusted proxy
+      line += "\"client_ip\":";
+      JsonLog::append_string(line, client_ip);
+      line += ',';
+    }
+    line += "\"latency_ms\":";
     line.append(latency, end);
     line += ",\"method\":";
     JsonLog::append_string(line, method);
@@ -268,6 +275,17 @@ struct SessionRunner {
         req.headers.emplace_back(std::move(name), std::string(f.value()));
       }
       req.body = std::move(msg.body());
+      if (!s.config_.trusted_proxies.empty()) {
+        // Every line of each header, in order, as one list.
+        std::optional<std::string> forwarded, xff;
+        for (const auto& [name, value] : req.headers) {
+          std::optional<std::string>* into = name == "forwarded"         ? &forwarded
+                                             : name == "x-forwarded-for" ? &xff
+                                                                         : nullptr;
+          if (into) *into = *into ? **into + "," + value : value;
+        }
+        req.remote_ip = client_address(remote_ip, forwarded, xff, s.config_.trusted_proxies);
+      }
       const bool keep_alive = msg.keep_alive() && !s.stopping_;
       Response r;
       auto url = boost::urls::parse_origin_form(req.target);
@@ -332,7 +350,7 @@ struct SessionRunner {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       log_access(req.request_id, req.method, r.route.empty() ? "unmatched" : r.route, r.status,
-                 seconds, r.principal, r.log_note);
+                 seconds, r.principal, r.log_note, req.remote_ip);
       if (write_failed || !keep) break;
     }
     // Close politely.

@@ -45,6 +45,26 @@ KeyStatus ApiKey::status(Micros now) const {
   return KeyStatus::active;
 }
 
+void ApiKey::set_allowed_cidrs(std::vector<std::string> cidrs) {
+  networks.clear();
+  for (const auto& c : cidrs) {
+    if (auto n = parse_network(c)) networks.push_back(*n);
+  }
+  allowed_cidrs = std::move(cidrs);
+}
+
+bool ApiKey::allows_source(std::string_view source) const {
+  if (allowed_cidrs.empty()) return true;
+  const auto address = parse_ip(source);
+  return address && contains_any(networks, *address);
+}
+
+bool ApiKey::notified(std::string_view network, Micros now) const {
+  return notified_day == now / kMicrosPerDay &&
+         std::find(notified_networks.begin(), notified_networks.end(), network) !=
+             notified_networks.end();
+}
+
 // ---- PrincipalView ----
 const Principal* PrincipalView::find(std::string_view id) const {
   const auto it = by_id_.find(id);
@@ -220,9 +240,21 @@ struct Applier {
     k.secret_hash = d.secret_hash;
     k.created_at = e.time;
     k.expires_at = d.expires_at;
+    k.set_allowed_cidrs(d.allowed_cidrs);
+    k.roles = d.roles;
+    k.rate_per_minute = d.rate_per_minute;
     const auto pos = static_cast<std::uint32_t>(v.keys.size());
     v.keys.add(std::move(k));
     v.principals.at_mut(*owner).keys.push_back(pos);
+  }
+
+  void operator()(const events::KeyUpdated& d) {
+    ApiKey* k = v.keys.find_mut(d.apikey);
+    if (!k) return;
+    if (d.description) k->description = *d.description;
+    if (d.allowed_cidrs) k->set_allowed_cidrs(*d.allowed_cidrs);
+    if (d.roles) k->roles = *d.roles;
+    if (d.rate_per_minute) k->rate_per_minute = *d.rate_per_minute;
   }
 
   void operator()(const events::KeyChanged& d) {
@@ -260,8 +292,19 @@ struct Applier {
   }
 
   void operator()(const events::EmailOutcome& d) {
-    if (e.type != events::EventType::email_sent || d.kind != "expiry_reminder") return;
-    if (ApiKey* k = v.keys.find_mut(d.apikey)) k->reminded_at = e.time;
+    if (e.type != events::EventType::email_sent) return;
+    ApiKey* k = v.keys.find_mut(d.apikey);
+    if (!k) return;
+    if (d.kind == "expiry_reminder") {
+      k->reminded_at = e.time;
+    } else if (d.kind == "blocked_use") {
+      const std::int64_t day = e.time / kMicrosPerDay;
+      if (k->notified_day != day) {
+        k->notified_day = day;
+        k->notified_networks.clear();
+      }
+      if (!k->notified(d.network, e.time)) k->notified_networks.push_back(d.network);
+    }
   }
 
   void operator()(const events::SigningKeyRotated& d) {
@@ -294,9 +337,21 @@ void apply(Views& v, const events::Event& e) {
 // ---- snapshot ----
 namespace {
 // 2: a signing key's last_token_exp. 3: no live tokens; the longest token
-// lifetime. A snapshot of another format is skipped (the views are rebuilt
-// from the log).
-constexpr std::uint8_t kSnapshotFormat = 3;
+// lifetime. 4: keys' limits and blocked-use notices. A snapshot of another
+// format is skipped (the views are rebuilt from the log).
+constexpr std::uint8_t kSnapshotFormat = 4;
+
+void write_strings(bin::Writer& w, const std::vector<std::string>& list) {
+  w.varint(list.size());
+  for (const auto& s : list) w.bytes(s);
+}
+
+std::vector<std::string> read_strings(bin::Reader& r) {
+  std::vector<std::string> out;
+  const std::uint64_t n = r.varint();
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) out.emplace_back(r.bytes());
+  return out;
+}
 }  // namespace
 
 std::string snapshot(const Views& v) {
@@ -341,6 +396,11 @@ std::string snapshot(const Views& v) {
     w.svarint(k.changed_at);
     w.u8(static_cast<std::uint8_t>(k.state));
     w.u8(k.principal_deleted ? 1 : 0);
+    write_strings(w, k.allowed_cidrs);
+    write_strings(w, k.roles);
+    w.varint(k.rate_per_minute);
+    w.svarint(k.notified_day);
+    write_strings(w, k.notified_networks);
   }
   w.varint(v.signing.all().size());
   for (const PublishedKey& k : v.signing.all()) {
@@ -408,6 +468,11 @@ Result<Views> restore(std::string_view bytes) {
     k.changed_at = r.svarint();
     k.state = static_cast<KeyState>(std::min<std::uint8_t>(r.u8(), 2));
     k.principal_deleted = r.u8() != 0;
+    k.set_allowed_cidrs(read_strings(r));
+    k.roles = read_strings(r);
+    k.rate_per_minute = r.varint();
+    k.notified_day = r.svarint();
+    k.notified_networks = read_strings(r);
     if (!r.ok() || k.principal >= v.principals.size() || v.keys.find(k.apikey)) return bad();
     const auto pos = static_cast<std::uint32_t>(v.keys.size());
     v.principals.at_mut(k.principal).keys.push_back(pos);

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/cidr.h"
 #include "base/error.h"
 #include "events/event.h"
 
@@ -58,6 +59,23 @@ struct ApiKey {
   Micros changed_at = 0;    // last disable / enable / delete
   KeyState state = KeyState::active;
   bool principal_deleted = false;
+  // Limits (key.created v2, key.updated). Empty allowed_cidrs: anywhere;
+  // empty roles: all of the owner's; rate_per_minute 0: unlimited.
+  std::vector<std::string> allowed_cidrs;  // canonical text, as in the events
+  std::vector<IpNetwork> networks;         // the same, parsed
+  std::vector<std::string> roles;
+  std::uint64_t rate_per_minute = 0;
+  // Networks whose blocked use was emailed to the owner on `notified_day`
+  // (days since the epoch, UTC): one email per key, network and day.
+  std::int64_t notified_day = 0;
+  std::vector<std::string> notified_networks;
+
+  // Replaces the allowed networks (canonical text; entries that do not parse are dropped).
+  void set_allowed_cidrs(std::vector<std::string> cidrs);
+  // Whether a use from `source` (an address as text) is inside the allowed networks.
+  bool allows_source(std::string_view source) const;
+  // Whether the owner was already told today of a blocked use from `network`.
+  bool notified(std::string_view network, Micros now) const;
 
   // At time `now`: expired exactly at expires_at.
   KeyStatus status(Micros now) const;

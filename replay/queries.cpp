@@ -276,6 +276,11 @@ Result<Diff> diff(const events::EventLog& log, const Point& from, const Point& t
             c.apikey = d.apikey;
             c.principal_id = d.principal_id;
             out.keys.push_back(std::move(c));
+          } else if constexpr (std::is_same_v<T, events::KeyUpdated>) {
+            Change c = change(e, "updated");  // description or limits
+            c.apikey = d.apikey;
+            c.principal_id = d.principal_id;
+            out.keys.push_back(std::move(c));
           } else if constexpr (std::is_same_v<T, events::SettingsChanged>) {
             for (const auto& s : d.changes) {
               Change c = change(e, "changed");

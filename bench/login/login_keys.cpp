@@ -4,6 +4,7 @@
 // "apikey secretkey" lines to a 0600 file for the load generator.
 //
 // Usage: bench_login_keys --data DIR --out FILE [--users 2000] [--keys-per-user 5]
+//                         [--allowed-cidrs N]
 
 #include <CLI/CLI.hpp>
 
@@ -13,19 +14,23 @@
 #include <cstdio>
 
 #include "bench/datagen.h"
-#include "keys/secret_store.h"
 #include "events/event_log.h"
+#include "keys/secret_store.h"
 
 int main(int argc, char** argv) {
   using namespace latchkey;
   CLI::App app{"bench_login_keys: users and API keys for the login benchmark"};
   std::string data, out;
-  std::uint64_t users = 2000, per_user = 5;
+  std::uint64_t users = 2000, per_user = 5, cidrs = 0;
   app.add_option("--data", data, "Data directory made by `latchkey init`")->required();
   app.add_option("--out", out, "File for the apikey/secretkey pairs (created 0600)")->required();
   app.add_option("--users", users, "Users to create")->capture_default_str();
   app.add_option("--keys-per-user", per_user, "Keys per user (at most 10)")
       ->check(CLI::Range(1, 10))
+      ->capture_default_str();
+  app.add_option("--allowed-cidrs", cidrs,
+                 "Networks each key is limited to, 127.0.0.0/8 last (0: no limit)")
+      ->check(CLI::Range(0, 50))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -40,8 +45,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_login_keys: %s\n", log.error().message.c_str());
     return 1;
   }
-  auto keys =
-      bench::add_login_keys(**log, (*secrets)->pepper(), users, per_user, SystemClock().now());
+  auto keys = bench::add_login_keys(**log, (*secrets)->pepper(), users, per_user,
+                                    SystemClock().now(), cidrs);
   if (!keys) {
     std::fprintf(stderr, "bench_login_keys: %s\n", keys.error().message.c_str());
     return 1;

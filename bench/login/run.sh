@@ -19,6 +19,11 @@
 # BASELINE_BIN=path: a second latchkey binary (e.g. an older commit's build)
 # measured in the same rounds on a copy of the same data, for a side-by-side
 # ratio; only LATCHKEY_BIN's log is checked for durability.
+# BASELINE_KEYS_BIN=path: the baseline gets data and keys of its own, made by
+# this bench_login_keys (an older build's, when the baseline cannot read the
+# newer log; or this build's, to compare keys without limits).
+# ALLOWED_CIDRS=N: the measured side's keys are each limited to N networks
+# (the loopback one last, so every login looks through all N).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="${BUILD:-$root/build/perf}"
@@ -52,9 +57,17 @@ trap cleanup EXIT
 # The admin's secret goes nowhere: the benchmark does not need it.
 "$bin" init --data "$work/data" >/dev/null 2>&1
 "$build/bench/bench_login_keys" --data "$work/data" --out "$work/keys.txt" \
-  --users "$users" --keys-per-user "$keys_per_user"
+  --users "$users" --keys-per-user "$keys_per_user" --allowed-cidrs "${ALLOWED_CIDRS:-0}"
 baseline_bin="${BASELINE_BIN:-}"
-[[ -n "$baseline_bin" ]] && cp -r "$work/data" "$work/data-baseline"
+baseline_keys="$work/keys.txt"
+if [[ -n "$baseline_bin" && -n "${BASELINE_KEYS_BIN:-}" ]]; then
+  "$baseline_bin" init --data "$work/data-baseline" >/dev/null 2>&1
+  "$BASELINE_KEYS_BIN" --data "$work/data-baseline" --out "$work/keys-baseline.txt" \
+    --users "$users" --keys-per-user "$keys_per_user"
+  baseline_keys="$work/keys-baseline.txt"
+elif [[ -n "$baseline_bin" ]]; then
+  cp -r "$work/data" "$work/data-baseline"
+fi
 
 # Waits for a {"msg":"listening","address":"HOST:PORT"} line in $1 and prints HOST:PORT.
 address_in() {
@@ -95,7 +108,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {
   local before after
   before=$(cpu_ticks "$3")
-  wrk -t"$wrk_threads" -c"$connections" -d"$4"s --timeout 5s -s "$script" "http://$2/iam/login" >"$5"
+  local keys="$work/keys.txt"
+  [[ "$1" == baseline* ]] && keys="$baseline_keys"
+  LATCHKEY_BENCH_KEYS="$keys" wrk -t"$wrk_threads" -c"$connections" -d"$4"s --timeout 5s -s "$script" "http://$2/iam/login" >"$5"
   after=$(cpu_ticks "$3")
   grep '^JSON ' "$5" | sed 's/^JSON //' |
     sed "s/^{/{\"side\":\"$1\",\"server_cpu_ticks\":$((after - before)),/"

@@ -15,7 +15,8 @@ namespace latchkey::domain {
 inline std::ostream& operator<<(std::ostream& os, LoginOutcome o) {
   return os << (o == LoginOutcome::issued    ? "issued"
                 : o == LoginOutcome::refused ? "refused"
-                                             : "locked");
+                : o == LoginOutcome::locked  ? "locked"
+                                             : "rate_limited");
 }
 }  // namespace latchkey::domain
 
@@ -104,8 +105,7 @@ struct World {
     a.kid = "kid";
     a.source_ip = ip;
     auto d = decide(a);
-    auto events = std::move(d.events);
-    commit(std::move(events));
+    commit(d.events);  // a copy: the caller may look at the decision's events
     return d;
   }
 

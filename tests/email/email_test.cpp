@@ -390,3 +390,67 @@ BOOST_AUTO_TEST_CASE(bad_smtp_configuration_stops_the_server_from_starting) {
   BOOST_TEST(wrong_scheme.exit_code == 1);
   BOOST_TEST(wrong_scheme.err.find("smtp://") != std::string::npos, wrong_scheme.err);
 }
+
+// A key used with its secret from outside its allowed networks: its owner
+// hears of it once per network and day (surviving a restart), never with
+// the secret; a wrong secret from outside is not worth an email.
+BOOST_AUTO_TEST_CASE(a_blocked_use_is_mailed_to_the_owner_once_per_network_and_day) {
+  SmtpSink sink;
+  ServerProcess server(with_smtp(sink.url(), {"--set", "server.trusted_proxies=127.0.0.1/32"}));
+  Client client(server);
+  std::string admin = client.admin_token();
+  const auto user = client.create_user(admin, "Pinned Owner", "pinned@example.com");
+  const Key k = client.create_key(
+      admin, user, {{"allowed_cidrs", {"192.0.2.0/24"}}, {"description", "build box"}});
+  auto from = [&](const std::string& address, const std::string& secret) {
+    const json body = {{"auth_mode", "apikey"}, {"apikey", k.apikey}, {"secretkey", secret}};
+    return client.call("POST", "/iam/login", body.dump(),
+                       {"Content-Type: application/json", "X-Forwarded-For: " + address});
+  };
+  auto blocked_mails = [&] {
+    std::size_t n = 0;
+    for (const auto& m : sink.messages_with(k.apikey)) {
+      if (m.header("subject").find("blocked use") != std::string::npos) ++n;
+    }
+    return n;
+  };
+  auto blocked_sent = [&] {
+    std::vector<json> out;
+    for (const auto& e : events_of(client, admin, "email.sent")) {
+      if (e["data"]["kind"] == "blocked_use") out.push_back(e);
+    }
+    return out;
+  };
+
+  BOOST_TEST(from("192.0.2.5", k.secretkey).status == 200);  // inside: nothing to say
+  BOOST_TEST(from("198.51.100.7", "lks_" + std::string(72, '0')).status == 401);  // wrong secret
+  BOOST_TEST(from("198.51.100.7", k.secretkey).status == 401);
+  BOOST_TEST_REQUIRE(eventually([&] { return blocked_sent().size() == 1u; }));
+  BOOST_TEST(blocked_mails() == 1u);
+  const Mail m = sink.messages_with(k.apikey).at(0);
+  BOOST_TEST(m.header("x-rcptto").find("pinned@example.com") != std::string::npos);
+  BOOST_TEST(m.body.find("198.51.100.7") != std::string::npos);
+  BOOST_TEST(m.body.find("build box") != std::string::npos);
+  BOOST_TEST(m.raw.find(k.secretkey.substr(4)) == std::string::npos);
+  const json sent = blocked_sent().at(0);
+  BOOST_TEST(sent["data"]["network"] == "198.51.100.0/24");
+  BOOST_TEST(sent["data"]["apikey"] == k.apikey);
+  BOOST_TEST(sent["source_ip"] == "198.51.100.7");
+
+  // The same network again: refused, not mailed. Another network: mailed.
+  BOOST_TEST(from("198.51.100.8", k.secretkey).status == 401);
+  BOOST_TEST(from("203.0.113.9", k.secretkey).status == 401);
+  BOOST_TEST_REQUIRE(eventually([&] { return blocked_sent().size() == 2u; }));
+  BOOST_TEST(blocked_mails() == 2u);
+
+  // After a restart the day's notices still count.
+  BOOST_TEST(server.stop() == 0);
+  server.start();
+  admin = client.admin_token();
+  BOOST_TEST(from("198.51.100.9", k.secretkey).status == 401);
+  BOOST_TEST(from("2001:db8::1", k.secretkey).status == 401);  // a third network, IPv6
+  BOOST_TEST_REQUIRE(eventually([&] { return blocked_sent().size() == 3u; }));
+  BOOST_TEST(blocked_sent().at(2)["data"]["network"] == "2001:db8::/64");
+  BOOST_TEST(blocked_mails() == 3u);
+  expect_no_secret_at_rest(server, {k.secretkey});
+}

@@ -267,6 +267,31 @@ BOOST_AUTO_TEST_CASE(data_of_an_older_schema_decodes_with_defaults) {
   BOOST_TEST(k.send_email == false);
 }
 
+BOOST_AUTO_TEST_CASE(a_key_created_before_limits_existed_is_a_key_without_limits) {
+  // key.created version 1, as every log written before version 2 holds it:
+  // its seven fields, and no limits.
+  bin::Writer w;
+  w.varint(7);
+  w.bytes("lk_000000000000000000000001");
+  w.bytes("usr_0123456789abcdef");
+  w.digest(sha256("secret"));
+  w.bytes("laptop");
+  w.svarint(1'800'000'000'000'000);
+  w.bytes("default");
+  w.u8(1);
+  auto d = decode_data(EventType::key_created, 1, w.str());
+  BOOST_REQUIRE(d.has_value());
+  const auto& k = std::get<KeyCreated>(*d);
+  BOOST_TEST(k.description == "laptop");
+  BOOST_TEST(k.send_email);
+  BOOST_TEST(k.allowed_cidrs.empty());
+  BOOST_TEST(k.roles.empty());
+  BOOST_TEST(k.rate_per_minute == 0u);
+  BOOST_TEST(current_version(EventType::key_created) == 2);
+  BOOST_TEST(current_version(EventType::email_sent) == 2);
+  BOOST_TEST(current_version(EventType::key_updated) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_types_and_future_versions_are_refused) {
   const std::string data = encode_data(SystemInitialized{"x", 1});
   BOOST_TEST(!decode_data(static_cast<EventType>(999), 1, data).has_value());

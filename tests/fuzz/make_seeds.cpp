@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
          c.principal_id = p;
          c.expires_at = t0 + 90 * kMicrosPerDay;
          c.lifetime_source = "default";
+         c.allowed_cidrs = {"10.0.0.0/8", "2001:db8::/32"};
+         c.roles = {"admin"};
+         c.rate_per_minute = 60;
          return Data(c);
        }()},
       {EventType::token_issued, tok},
@@ -67,6 +70,17 @@ int main(int argc, char** argv) {
        SettingsChanged{{SettingChange{"token_lifetime_seconds", 3600, 1800}}}},
       {EventType::key_disabled, KeyChanged{k, p}},
       {EventType::key_enabled, KeyChanged{k, p}},
+      {EventType::key_updated,
+       [&] {
+         KeyUpdated u;
+         u.apikey = k;
+         u.principal_id = p;
+         u.allowed_cidrs = std::vector<std::string>{"192.0.2.0/24"};
+         u.old_allowed_cidrs = std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"};
+         u.rate_per_minute = 0;
+         u.old_rate_per_minute = 60;
+         return Data(u);
+       }()},
       {EventType::audit_read, AuditRead{"audit", "type=key.created&limit=100", 7}},
       {EventType::user_deleted, PrincipalDeleted{"usr_00000000000000bb", {}}},
       {EventType::key_deleted, KeyChanged{k, p}},

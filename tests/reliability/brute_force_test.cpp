@@ -45,6 +45,7 @@ Outcome outcome_of(domain::LoginOutcome o) {
     case domain::LoginOutcome::issued: return Outcome::issued;
     case domain::LoginOutcome::refused: return Outcome::refused;
     case domain::LoginOutcome::locked: return Outcome::locked;
+    case domain::LoginOutcome::rate_limited: return Outcome::locked;  // no key here has a rate
   }
   return Outcome::unavailable;
 }

@@ -218,8 +218,12 @@ std::optional<int> ServerProcess::exited() {
 }
 
 std::string ServerProcess::url(const std::string& path) const {
-  return std::string(options_.https ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
-         path;
+  // An IPv6 listen address ("[::1]:0") is reached at that address.
+  const std::string& l = options_.listen;
+  const std::string host =
+      !l.empty() && l.front() == '[' ? l.substr(0, l.find(']') + 1) : "127.0.0.1";
+  return std::string(options_.https ? "https" : "http") + "://" + host + ":" +
+         std::to_string(port_) + path;
 }
 
 std::string ServerProcess::login(const std::string& apikey, const std::string& secretkey) const {
