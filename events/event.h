@@ -336,6 +336,16 @@ using Data =
                  KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked, SettingsChanged,
                  EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint, KeyUpdated>;
 
+// The actor of events caused by a caller without a token: the outcomes of
+// POST /iam/login, most of the log. The actor index leaves them out (see
+// indexed_actor); a query for them reads the log itself.
+inline constexpr std::string_view kAnonymousActor = "anonymous";
+
+// Whether an event of `actor` has an entry in the log's actor index.
+[[nodiscard]] inline bool indexed_actor(std::string_view actor) {
+  return !actor.empty() && actor != kAnonymousActor;
+}
+
 // Where a request came from; carried by every event it caused.
 struct RequestContext {
   std::string actor = "system";  // principal id, or "system"

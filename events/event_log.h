@@ -110,10 +110,10 @@ class EventLog {
       const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
 
   // Walks an index for `key` (a principal id, an apikey, an actor, or a type
-  // name) starting at `from` (inclusive; 0 with backward means from the end),
-  // until `fn` returns false. Cost is proportional to the entries visited.
-  // Errors: invalid_request for a type name that is not one; corruption for
-  // an entry that does not decode; unavailable on a read error.
+  // name; the actor index holds no events of kAnonymousActor) starting at `from` (inclusive; 0 with
+  // backward means from the end), until `fn` returns false. Cost is proportional to the entries
+  // visited. Errors: invalid_request for a type name that is not one; corruption for an entry that
+  // does not decode; unavailable on a read error.
   [[nodiscard]] virtual Status scan_index(
       Index index, std::string_view key, Seq from, Direction dir,
       const std::function<bool(const IndexEntry&)>& fn) const = 0;

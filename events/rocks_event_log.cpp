@@ -223,7 +223,7 @@ class RocksEventLog final : public EventLog {
       if (!s.principal_id.empty())
         batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, e.seq), iv);
       for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, e.seq), iv);
-      if (!e.context.actor.empty())
+      if (indexed_actor(e.context.actor))
         batch.Put(h_->cf(kIdxActorCf), index_key(e.context.actor, e.seq), iv);
       batch.Put(h_->cf(kIdxTypeCf), type_prefix(e.type) + key,
                 bin::be64(static_cast<std::uint64_t>(e.time)));
@@ -537,7 +537,7 @@ class RocksEventLog final : public EventLog {
       if (!s.principal_id.empty())
         batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, seq), iv);
       for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, seq), iv);
-      if (!e->context.actor.empty())
+      if (indexed_actor(e->context.actor))
         batch.Put(h_->cf(kIdxActorCf), index_key(e->context.actor, seq), iv);
       batch.Put(h_->cf(kIdxTypeCf), type_prefix(e->type) + std::string(key),
                 bin::be64(static_cast<std::uint64_t>(e->time)));

@@ -50,8 +50,9 @@ Result<Caller> Api::authenticate(const Request& req) const {
 }
 
 events::RequestContext Api::context(const Call& c) const {
-  return events::RequestContext{c.caller ? c.caller->principal_id : std::string("anonymous"),
-                                c.req.request_id, c.req.remote_ip};
+  return events::RequestContext{
+      c.caller ? c.caller->principal_id : std::string(events::kAnonymousActor), c.req.request_id,
+      c.req.remote_ip};
 }
 
 Response Api::error(const Call& c, const Error& e) { return error_response(e, c.req.request_id); }

@@ -130,7 +130,7 @@ Result<AuditPage> audit_page(const events::EventLog& log, const AuditFilter& f) 
     index = {Index::apikey, *f.apikey};
   else if (f.principal_id)
     index = {Index::principal, *f.principal_id};
-  else if (f.actor)
+  else if (f.actor && events::indexed_actor(*f.actor))
     index = {Index::actor, *f.actor};
   else if (f.type)
     index = {Index::type, events::type_name(*f.type)};

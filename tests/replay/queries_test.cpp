@@ -82,6 +82,20 @@ BOOST_AUTO_TEST_CASE(filters_combine_and_pages_return_every_event_once_both_ways
   add([&](auto& f) { f.principal_id = principals[1]; });
   add([&](auto& f) { f.type = events::EventType::token_issued; });
   add([&](auto& f) { f.actor = "anonymous"; });
+  // Anonymous callers are not in the actor index: these read the log or the type index.
+  add([&](auto& f) {
+    f.actor = "anonymous";
+    f.type = events::EventType::login_failed;
+  });
+  add([&](auto& f) {
+    f.actor = "anonymous";
+    f.from = t0;
+    f.to = t1;
+  });
+  add([&](auto& f) {
+    f.actor = "anonymous";
+    f.apikey = apikeys[1];
+  });
   add([&](auto& f) {
     f.from = t0;
     f.to = t1;
