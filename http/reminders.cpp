@@ -55,8 +55,8 @@ void Reminders::pass() {
   const std::string url = public_url_of(config_);
   for (const auto& r : due) {
     {
-      std::lock_guard lock(mu_);
-      if (!in_flight_.insert(r.apikey).second) continue;
+      std::lock_guard lock(in_flight_->mu);
+      if (!in_flight_->keys.insert(r.apikey).second) continue;
     }
     MailMessage m;
     m.to = r.email;
@@ -74,10 +74,11 @@ void Reminders::pass() {
                              st ? std::string() : st.error().message};
       const auto type = st ? events::EventType::email_sent : events::EventType::email_failed;
       commands_.record({events::Draft{type, o, {}}}, events::RequestContext{"system", "", ""},
-                       [this, apikey = r.apikey](Result<std::vector<events::Event>> rec) {
-                         if (!rec) log_.error("cannot record a reminder", {{"apikey", apikey}});
-                         std::lock_guard lock(mu_);
-                         in_flight_.erase(apikey);
+                       [in_flight = in_flight_, log = &log_,
+                        apikey = r.apikey](Result<std::vector<events::Event>> rec) {
+                         if (!rec) log->error("cannot record a reminder", {{"apikey", apikey}});
+                         std::lock_guard lock(in_flight->mu);
+                         in_flight->keys.erase(apikey);
                        });
     });
   }

@@ -5,6 +5,7 @@
 // sends it again; a failed delivery (email.failed) is retried on a later pass.
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -12,12 +13,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "service/command_service.h"
 #include "http/config.h"
 #include "http/json_log.h"
 #include "http/mailer.h"
 #include "http/metrics.h"
 #include "projections/live_views.h"
+#include "service/command_service.h"
 
 namespace latchkey::http {
 
@@ -51,8 +52,14 @@ class Reminders {
   Metrics& metrics_;
   JsonLog& log_;
   std::atomic<bool> stopped_{false};
-  std::mutex mu_;
-  std::set<std::string> in_flight_;  // GUARDED_BY(mu_)
+  // Keys whose reminder is being sent. Shared with the record callbacks,
+  // which the writer may run after this object is gone (at shutdown the
+  // mailer stops first, the writer last).
+  struct InFlight {
+    std::mutex mu;
+    std::set<std::string> keys;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
 };
 
 }  // namespace latchkey::http
