@@ -12,6 +12,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -157,7 +159,8 @@ struct LogOptions {
   std::size_t write_buffer_bytes = 64u << 20;
 };
 
-// Opens the RocksDB-backed log under `dir`. Errors: exists (create_new on a
+// Opens the RocksDB-backed log of the default project under `dir` (the
+// store's other logs are reachable through open_rocksdb_store). Errors: exists (create_new on a
 // log), not_found (no log), unavailable (locked by another writer, or I/O),
 // corruption (the last record does not decode, when opened for writing).
 [[nodiscard]] Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir,
@@ -167,6 +170,63 @@ struct LogOptions {
 }  // namespace latchkey::events
 
 namespace latchkey::events {
+
+// The logs of every project, in one storage (see docs/projects.md).
+//
+// Each project has its own dense sequence and its own hash chain, so it can
+// be verified, exported and dropped on its own; one append can still span
+// many projects, as one atomic, durable unit (one sync for all of them: the
+// group commit of a server serving many projects). The platform's own chain
+// is the log of kPlatformLog. Free of storage types, like EventLog: the
+// project is the unit a replicated store partitions by.
+inline constexpr std::string_view kDefaultProject = "default";
+// Not a valid project id (project ids are DNS labels), so never a project's.
+inline constexpr std::string_view kPlatformLog = "_platform";
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // The log of `project` (empty until its first append). The reference stays
+  // valid as long as the store. Any thread.
+  [[nodiscard]] virtual EventLog& log(std::string_view project) = 0;
+
+  struct Part {
+    EventLog* log = nullptr;  // one of this store's logs, at most once per append
+    std::span<const Draft> drafts;
+  };
+  // Appends each part to its log, all as one atomic, durable unit: on
+  // success, the committed events of each part, in the order of `parts`.
+  // Errors as EventLog::append; nothing of any part was appended.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
+                                                                       Micros time) = 0;
+
+  // As EventLog::recover, for every log of the store: the events found
+  // beyond the heads known before, per log.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() = 0;
+
+  // Removes every record of `project` (events, index entries, snapshots),
+  // durably; its log is empty afterwards. Errors: invalid_request for the
+  // default project, whose records have no prefix to remove by (they stay
+  // where a data directory from before projects has them); unavailable on a
+  // write error.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Status drop(std::string_view project) = 0;
+
+  // The projects that hold at least one event (the platform's log included),
+  // in id order. Errors: unavailable on a read error.
+  [[nodiscard]] virtual Result<std::vector<std::string>> projects() const = 0;
+
+  [[nodiscard]] virtual std::optional<StorageStats> storage_stats() const = 0;
+  // As EventLog::refresh, for every log.
+  [[nodiscard]] virtual Status refresh() = 0;
+};
+
+// Opens the RocksDB store under `dir`; errors as open_rocksdb_log.
+[[nodiscard]] Result<std::unique_ptr<EventStore>> open_rocksdb_store(
+    const std::string& dir, OpenMode mode, const LogOptions& options = {});
 
 // Copies the log in `from_dir` into the new directory `to_dir` (which must not
 // exist). With no other process holding the log this is a RocksDB checkpoint

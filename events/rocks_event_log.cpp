@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -118,136 +120,245 @@ std::string index_value(EventType t, Micros time) {
 // prefix: the log and the time index by sequence, the type index by sequence
 // within a 2-byte type, the subject indexes by sequence after "subject\0".
 // RocksDB keeps the insert position of each prefix, so an append that
-// continues a prefix skips the skip-list search.
+// continues a prefix skips the skip-list search. In the prefixed ("p_")
+// families every key starts with "project\0" first.
+//
+// RocksDB 7.8 keeps one hint per prefix for a memtable's point entries and
+// its range deletions alike, and a hint of the one used in the other breaks
+// the skip list. So in the prefixed families, where a dropped project leaves
+// a range deletion that starts at "project\0", a key is in the domain only
+// if something follows its prefix: the range's bounds never take a hint.
 class UpToNul final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return "latchkey.UpToNul"; }
+  // Up to and including the `nuls`-th 0x00 byte, then `extra` bytes more.
+  UpToNul(int nuls, std::size_t extra, bool prefixed)
+      : nuls_(nuls),
+        extra_(extra),
+        prefixed_(prefixed),
+        name_("latchkey.UpToNul." + std::to_string(nuls) + "." + std::to_string(extra) +
+              (prefixed ? ".p" : "")) {}
+  const char* Name() const override { return prefixed_ ? name_.c_str() : "latchkey.UpToNul"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    const auto* nul = static_cast<const char*>(std::memchr(key.data(), '\0', key.size()));
-    return {key.data(), static_cast<std::size_t>(nul - key.data()) + 1};
+    return {key.data(), *end_of(key)};
   }
   bool InDomain(const rocksdb::Slice& key) const override {
-    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+    const auto end = end_of(key);
+    return end && (!prefixed_ || *end < key.size());
   }
+
+ private:
+  std::optional<std::size_t> end_of(const rocksdb::Slice& key) const {
+    std::size_t at = 0;
+    for (int i = 0; i < nuls_; ++i) {
+      const auto* nul =
+          static_cast<const char*>(std::memchr(key.data() + at, '\0', key.size() - at));
+      if (nul == nullptr) return std::nullopt;
+      at = static_cast<std::size_t>(nul - key.data()) + 1;
+    }
+    if (key.size() - at < extra_) return std::nullopt;
+    return at + extra_;
+  }
+  int nuls_;
+  std::size_t extra_;
+  bool prefixed_;
+  std::string name_;
 };
 
 std::shared_ptr<const rocksdb::SliceTransform> insert_hint_prefix(std::size_t cf) {
-  switch (cf) {
+  const bool prefixed = cf > kSnapshotsCf;
+  const int p = prefixed ? 1 : 0;
+  switch (prefixed ? cf - kPrefixedCfOffset : cf) {
     case kIdxPrincipalCf:
     case kIdxApikeyCf:
-    case kIdxActorCf: return std::make_shared<UpToNul>();
+    case kIdxActorCf: return std::make_shared<UpToNul>(1 + p, 0, prefixed);
     case kIdxTypeCf:
+      if (prefixed) return std::make_shared<UpToNul>(1, 2, true);
       return std::shared_ptr<const rocksdb::SliceTransform>(rocksdb::NewFixedPrefixTransform(2));
     case kLogCf:
     case kIdxTimeCf:
+      if (prefixed) return std::make_shared<UpToNul>(1, 0, true);
       return std::shared_ptr<const rocksdb::SliceTransform>(rocksdb::NewFixedPrefixTransform(0));
     default: return nullptr;
   }
 }
 
-class RocksEventLog final : public EventLog {
+class RocksStore;
+
+// One project's log: its records in the store, under its prefix.
+class ProjectLog final : public EventLog {
  public:
-  RocksEventLog(std::unique_ptr<RocksHandles> h, std::string dir, OpenMode mode, LogOptions options)
-      : h_(std::move(h)), dir_(std::move(dir)), mode_(mode), options_(options) {
-    const bool sync = options.sync;
-    write_options_.sync = sync;
+  ProjectLog(RocksStore& store, std::string project, bool unprefixed)
+      : store_(store),
+        project_(std::move(project)),
+        prefix_(unprefixed ? std::string() : project_ + '\0'),
+        cf_offset_(unprefixed ? 0 : kPrefixedCfOffset) {}
+
+  Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override;
+  Result<std::vector<Event>> recover() override;
+  Head head() const override {
+    std::lock_guard lock(head_mu_);
+    return head_;
+  }
+  Result<Event> get(Seq seq) const override;
+  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override;
+  Status scan_raw(const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
+                    const std::function<bool(const IndexEntry&)>& fn) const override;
+  Result<Seq> seq_at_time(Micros t) const override;
+  Status put_snapshot(const Snapshot& s) override;
+  Result<std::optional<Snapshot>> find_snapshot(Seq at) const override;
+  std::optional<StorageStats> storage_stats() const override;
+  Status refresh() override;
+
+  // ---- for the store ----
+  const std::string& project() const { return project_; }
+  bool unprefixed() const { return prefix_.empty(); }
+  std::size_t cf(std::size_t legacy) const { return legacy + cf_offset_; }
+  std::string key(std::string_view k) const {
+    std::string out;
+    out.reserve(prefix_.size() + k.size());
+    out.append(prefix_);
+    out.append(k);
+    return out;
+  }
+  // The first key after every key of this project (empty: no bound).
+  std::string end_key() const {
+    if (prefix_.empty()) return {};
+    std::string end = project_;
+    end.push_back('\x01');
+    return end;
+  }
+  // Puts the records and index entries of `e` (stored as `value`) into `batch`.
+  void put_event(rocksdb::WriteBatch& batch, RocksHandles& h, const Event& e,
+                 std::string_view value) const;
+  void put_time(rocksdb::WriteBatch& batch, RocksHandles& h, Micros t, Seq last) const;
+  Status load_head(RocksHandles& h, OpenMode mode);
+  void set_head(const Head& head) {
+    std::lock_guard lock(head_mu_);
+    head_ = head;
+  }
+  // Copies the stored records 1..upto of `from` unchanged, with their index
+  // entries and snapshots. REQUIRES: this log is empty.
+  Status copy_from(const EventLog& from, Seq upto);
+
+ private:
+  RocksStore& store_;
+  const std::string project_;
+  const std::string prefix_;
+  const std::size_t cf_offset_;
+  mutable std::mutex head_mu_;
+  Head head_;  // GUARDED_BY(head_mu_)
+};
+
+class RocksStore final : public EventStore {
+ public:
+  RocksStore(std::unique_ptr<RocksHandles> h, std::string dir, OpenMode mode, LogOptions options,
+             bool unprefixed_default)
+      : h_(std::move(h)),
+        dir_(std::move(dir)),
+        mode_(mode),
+        options_(options),
+        unprefixed_default_(unprefixed_default) {
+    write_options_.sync = options.sync;
     write_options_.disableWAL = false;
     if (mode_ != OpenMode::read_only) remove_unfinished_snapshots();
   }
 
-  ~RocksEventLog() override {
+  ~RocksStore() override {
     if (h_ && h_->db && mode_ != OpenMode::read_only) h_->db->FlushWAL(true);
   }
 
-  Status load_head() {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    std::unique_ptr<rocksdb::Iterator> it(
-        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
-    it->SeekToLast();
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read the log");
-    Head head;
-    if (it->Valid()) {
-      const std::string_view key = it->key().ToStringView();
-      const std::string_view value = it->value().ToStringView();
-      if (key.size() != 8 || value.size() < 32) {
-        return make_error(Errc::corruption, "the last record of the log is malformed");
-      }
-      head.seq = bin::read_be64(key);
-      std::memcpy(head.hash.data(), value.data() + value.size() - 32, 32);
-      auto e = decode_stored(value);
-      if (e) {
-        head.time = e->time;
-      } else if (mode_ != OpenMode::read_only) {
-        return make_error(Errc::corruption, "the last record of the log (seq " +
-                                                std::to_string(head.seq) +
-                                                ") does not decode; run `latchkey verify`");
-      }
-    }
-    std::lock_guard lock(head_mu_);
-    head_ = head;
-    return {};
-  }
-
-  Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override {
-    if (mode_ == OpenMode::read_only)
-      return make_error(Errc::unavailable, "the log is open read-only");
-    if (drafts.empty()) return std::vector<Event>{};
-    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
-    const Head head = this->head();
-    const Micros t = std::max(time, head.time);
-    std::vector<Event> out;
-    out.reserve(drafts.size());
-    rocksdb::WriteBatch batch;
-    Digest prev = head.hash;
-    Seq seq = head.seq;
-    for (const Draft& d : drafts) {
-      if (data_index_for(d.type) != d.data.index()) {
-        return make_error(Errc::internal, "event data does not match its type");
-      }
-      Event e;
-      e.seq = ++seq;
-      e.time = t;
-      e.type = d.type;
-      e.version = current_version(d.type);
-      e.context = d.context;
-      e.data = d.data;
-      e.prev_hash = prev;
-      const std::string value = encode_stored(e);
-      prev = e.hash;
-      const std::string key = bin::be64(e.seq);
-      batch.Put(h_->cf(kLogCf), key, value);
-      const std::string iv = index_value(e.type, e.time);
-      const Subjects s = subjects_of(e);
-      if (!s.principal_id.empty())
-        batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, e.seq), iv);
-      for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, e.seq), iv);
-      if (indexed_actor(e.context.actor))
-        batch.Put(h_->cf(kIdxActorCf), index_key(e.context.actor, e.seq), iv);
-      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e.type) + key,
-                bin::be64(static_cast<std::uint64_t>(e.time)));
-      out.push_back(std::move(e));
-    }
-    batch.Put(h_->cf(kIdxTimeCf), bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(seq), "");
-    rocksdb::Status st;
+  // Loads the log of `project` and its head. Any thread.
+  Result<ProjectLog*> open_log(std::string_view project) {
+    std::lock_guard lock(logs_mu_);
+    if (auto it = logs_.find(project); it != logs_.end()) return it->second.get();
+    auto log = std::make_unique<ProjectLog>(*this, std::string(project),
+                                            unprefixed_default_ && project == kDefaultProject);
     {
       std::shared_lock handles_lock(handles_mu_);
-      st = h_->db->Write(write_options_, &batch);
+      if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+      if (auto st = log->load_head(*h_, mode_); !st) return st.error();
     }
+    ProjectLog* raw = log.get();
+    logs_.emplace(std::string(project), std::move(log));
+    return raw;
+  }
+
+  EventLog& log(std::string_view project) override {
+    auto opened = open_log(project);
+    if (opened) return **opened;
+    // The head could not be read: the log starts as if empty, and the first
+    // append or refresh that can read it again corrects the head.
+    std::lock_guard lock(logs_mu_);
+    auto log = std::make_unique<ProjectLog>(*this, std::string(project),
+                                            unprefixed_default_ && project == kDefaultProject);
+    ProjectLog* raw = log.get();
+    logs_.emplace(std::string(project), std::move(log));
+    return *raw;
+  }
+
+  Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
+                                                 Micros time) override {
+    if (mode_ == OpenMode::read_only)
+      return make_error(Errc::unavailable, "the log is open read-only");
+    std::vector<std::vector<Event>> out(parts.size());
+    std::vector<Head> heads(parts.size());
+    rocksdb::WriteBatch batch;
+    std::shared_lock handles_lock(handles_mu_);
+    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
+    bool any = false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      auto* log = static_cast<ProjectLog*>(parts[i].log);
+      const Head head = log->head();
+      heads[i] = head;
+      if (parts[i].drafts.empty()) continue;
+      any = true;
+      const Micros t = std::max(time, head.time);
+      out[i].reserve(parts[i].drafts.size());
+      Digest prev = head.hash;
+      Seq seq = head.seq;
+      for (const Draft& d : parts[i].drafts) {
+        if (data_index_for(d.type) != d.data.index()) {
+          return make_error(Errc::internal, "event data does not match its type");
+        }
+        Event e;
+        e.seq = ++seq;
+        e.time = t;
+        e.type = d.type;
+        e.version = current_version(d.type);
+        e.context = d.context;
+        e.data = d.data;
+        e.prev_hash = prev;
+        const std::string value = encode_stored(e);
+        prev = e.hash;
+        log->put_event(batch, *h_, e, value);
+        out[i].push_back(std::move(e));
+      }
+      log->put_time(batch, *h_, t, seq);
+      heads[i] = Head{seq, t, prev};
+    }
+    if (!any) return out;
+    const rocksdb::Status st = h_->db->Write(write_options_, &batch);
     if (!st.ok()) return from_status(st, Errc::unavailable, "the event log cannot be written");
-    {
-      std::lock_guard lock(head_mu_);
-      head_ = Head{seq, t, prev};
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      static_cast<ProjectLog*>(parts[i].log)->set_head(heads[i]);
     }
     return out;
   }
 
-  Result<std::vector<Event>> recover() override {
-    if (mode_ == OpenMode::read_only) return std::vector<Event>{};
-    const Seq known = head().seq;
+  Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override {
+    std::vector<std::pair<EventLog*, std::vector<Event>>> found;
+    if (mode_ == OpenMode::read_only) return found;
     // Resume() only helps the writable handles; a read-only stand-in must be reopened.
-    if (h_ && !stand_in_ && h_->db->Resume().ok()) return std::vector<Event>{};
+    {
+      std::shared_lock handles_lock(handles_mu_);
+      if (h_ && !stand_in_ && h_->db->Resume().ok()) return found;
+    }
+    std::vector<std::pair<ProjectLog*, Seq>> known;
+    {
+      std::lock_guard lock(logs_mu_);
+      for (auto& [_, log] : logs_) known.emplace_back(log.get(), log->head().seq);
+    }
     // A failed WAL write is a hard error that Resume() cannot clear: reopen.
     {
       std::unique_lock lock(handles_mu_);  // waits for readers in flight
@@ -264,192 +375,85 @@ class RocksEventLog final : public EventLog {
       }
       h_ = std::move(*h);
       stand_in_ = false;
+      for (auto& [log, _] : known) {
+        if (auto st = log->load_head(*h_, mode_); !st) return st.error();
+      }
     }
-    if (auto st = load_head(); !st) return st.error();
-    std::vector<Event> found;
-    if (head().seq > known) {
-      auto st = scan(known + 1, head().seq, [&](const Event& e) {
-        found.push_back(e);
+    for (auto& [log, seq] : known) {
+      if (log->head().seq <= seq) continue;
+      std::vector<Event> events;
+      auto st = log->scan(seq + 1, log->head().seq, [&](const Event& e) {
+        events.push_back(e);
         return true;
       });
       if (!st) return st.error();
+      found.emplace_back(log, std::move(events));
     }
     return found;
   }
 
-  Head head() const override {
-    std::lock_guard lock(head_mu_);
-    return head_;
-  }
-
-  Result<Event> get(Seq seq) const override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    std::string value;
-    const rocksdb::Status st =
-        h_->db->Get(rocksdb::ReadOptions(), h_->cf(kLogCf), bin::be64(seq), &value);
-    if (st.IsNotFound()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
-    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the log");
-    return decode_stored(value);
-  }
-
-  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    rocksdb::ReadOptions ro;
-    ro.readahead_size = 2u << 20;
-    // A long scan (a rebuild) reads each block once: keeping those blocks out
-    // of the block cache spares the cache's locking and evictions, and the
-    // blocks that point reads and short tails use stay cached.
-    ro.fill_cache = to - from < kLongScan;
-    const std::string upper = bin::be64(to == UINT64_MAX ? to : to + 1);
-    rocksdb::Slice upper_slice(upper);
-    if (to != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
-    for (it->Seek(bin::be64(from)); it->Valid(); it->Next()) {
-      auto e = decode_stored(it->value().ToStringView());
-      if (!e) {
-        const Seq at = bin::read_be64(it->key().ToStringView());
-        return make_error(Errc::corruption,
-                          "event " + std::to_string(at) + ": " + e.error().message);
-      }
-      if (!fn(*e)) return {};
-    }
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read the log");
-    return {};
-  }
-
-  Status scan_raw(
-      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    rocksdb::ReadOptions ro;
-    ro.readahead_size = 2u << 20;
-    ro.fill_cache = false;  // the whole log, once
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(ro, h_->cf(kLogCf)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!fn(it->key().ToStringView(), it->value().ToStringView())) return {};
-    }
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read the log");
-    return {};
-  }
-
-  Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
-                    const std::function<bool(const IndexEntry&)>& fn) const override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    std::string prefix;
-    rocksdb::ColumnFamilyHandle* cf = nullptr;
-    std::optional<EventType> fixed_type;
-    switch (index) {
-      case Index::principal: cf = h_->cf(kIdxPrincipalCf); break;
-      case Index::apikey: cf = h_->cf(kIdxApikeyCf); break;
-      case Index::actor: cf = h_->cf(kIdxActorCf); break;
-      case Index::type: cf = h_->cf(kIdxTypeCf); break;
-    }
-    if (index == Index::type) {
-      fixed_type = type_from_name(key);
-      if (!fixed_type) return make_error(Errc::invalid_request, "unknown event type");
-      prefix = type_prefix(*fixed_type);
-    } else {
-      if (key.find('\0') != std::string_view::npos) return {};
-      prefix.assign(key);
-      prefix.push_back('\0');
-    }
-    std::unique_ptr<rocksdb::Iterator> it(h_->db->NewIterator(rocksdb::ReadOptions(), cf));
-    auto valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
-    if (dir == Direction::forward) {
-      it->Seek(prefix + bin::be64(from));
-    } else {
-      it->SeekForPrev(prefix + bin::be64(from == 0 ? UINT64_MAX : from));
-    }
-    for (; valid(); dir == Direction::forward ? it->Next() : it->Prev()) {
-      const std::string_view k = it->key().ToStringView();
-      const std::string_view v = it->value().ToStringView();
-      IndexEntry entry;
-      entry.seq = bin::read_be64(k.substr(k.size() - 8));
-      bin::Reader r(v);
-      if (fixed_type) {
-        entry.type = *fixed_type;
-      } else {
-        entry.type = static_cast<EventType>(r.u16());
-      }
-      entry.time = static_cast<Micros>(r.u64());
-      if (!r.ok()) return make_error(Errc::corruption, "malformed index entry");
-      if (!fn(entry)) return {};
-    }
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read an index");
-    return {};
-  }
-
-  Result<Seq> seq_at_time(Micros t) const override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-    std::unique_ptr<rocksdb::Iterator> it(
-        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kIdxTimeCf)));
-    if (t < 0) return Seq{0};
-    it->SeekForPrev(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(UINT64_MAX));
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read the time index");
-    if (!it->Valid()) return Seq{0};
-    const std::string_view k = it->key().ToStringView();
-    if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
-    return bin::read_be64(k.substr(8));
-  }
-
-  Status put_snapshot(const Snapshot& s) override {
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  Status drop(std::string_view project) override {
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
-    // A snapshot holds every live token, so it can be tens of megabytes.
-    // Through the WAL and the memtable it would be copied and synced in the
-    // appenders' queue, holding up every group commit behind it. So it is
-    // written to a table file of its own here, synced, and ingested into its
-    // column family: the queue only waits for the MANIFEST update. A crash
-    // before the ingestion loses only this snapshot, never an event.
-    const std::string path = dir_ + "/snapshot-" + std::to_string(s.seq) + ".tmp";
-    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(h_->db->GetDBOptions()),
-                                  h_->db->GetOptions(h_->cf(kSnapshotsCf)), h_->cf(kSnapshotsCf));
-    rocksdb::Status st = writer.Open(path);
-    if (st.ok()) st = writer.Put(bin::be64(s.seq), s.bytes);
-    if (st.ok()) st = writer.Finish();  // syncs the file
-    if (st.ok()) {
-      rocksdb::IngestExternalFileOptions ingest;
-      ingest.move_files = true;  // a hard link, not a copy
-      st = h_->db->IngestExternalFile(h_->cf(kSnapshotsCf), {path}, ingest);
+    auto opened = open_log(project);
+    if (!opened) return opened.error();
+    ProjectLog* log = *opened;
+    if (log->unprefixed()) {
+      return make_error(Errc::invalid_request,
+                        "the default project of a data directory from before projects cannot "
+                        "be dropped");
     }
-    std::error_code ec;
-    fs::remove(path, ec);  // the link in the log's directory keeps the data
-    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot write a snapshot");
+    std::shared_lock handles_lock(handles_mu_);
+    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
+    rocksdb::WriteBatch batch;
+    const std::string begin = log->key("");
+    const std::string end = log->end_key();
+    for (std::size_t cf = kLogCf; cf <= kSnapshotsCf; ++cf) {
+      batch.DeleteRange(h_->cf(log->cf(cf)), begin, end);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const rocksdb::Status st = h_->db->Write(wo, &batch);
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot drop " + std::string(project));
+    log->set_head(Head{});
+    // The space comes back as compaction rewrites the range; ask for it now,
+    // in RocksDB's background threads, without waiting.
+    for (std::size_t cf = kLogCf; cf <= kSnapshotsCf; ++cf) {
+      rocksdb::Slice b(begin), e(end);
+      rocksdb::CompactRangeOptions co;
+      co.exclusive_manual_compaction = false;
+      co.allow_write_stall = false;
+      (void)h_->db->SuggestCompactRange(h_->cf(log->cf(cf)), &b, &e);
+    }
     return {};
   }
 
-  // Files of put_snapshot left by a crash before their ingestion.
-  void remove_unfinished_snapshots() {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.starts_with("snapshot-") && name.ends_with(".tmp")) fs::remove(entry.path(), ec);
-    }
-  }
-
-  Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
+  Result<std::vector<std::string>> projects() const override {
+    std::vector<std::string> out;
     std::shared_lock handles_lock(handles_mu_);
     if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+    if (unprefixed_default_) {
+      std::unique_ptr<rocksdb::Iterator> it(
+          h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf)));
+      it->SeekToFirst();
+      if (it->Valid()) out.emplace_back(kDefaultProject);
+      if (!it->status().ok())
+        return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    }
     std::unique_ptr<rocksdb::Iterator> it(
-        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kSnapshotsCf)));
-    it->SeekForPrev(bin::be64(at));
+        h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf + kPrefixedCfOffset)));
+    for (it->SeekToFirst(); it->Valid();) {
+      const std::string_view k = it->key().ToStringView();
+      const auto nul = k.find('\0');
+      if (nul == std::string_view::npos) return make_error(Errc::corruption, "malformed log key");
+      std::string id(k.substr(0, nul));
+      it->Seek(id + '\x01');
+      out.push_back(std::move(id));
+    }
     if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
-    if (!it->Valid()) return std::optional<Snapshot>{};
-    Snapshot s;
-    s.seq = bin::read_be64(it->key().ToStringView());
-    s.bytes = it->value().ToString();
-    return std::optional<Snapshot>(std::move(s));
+      return from_status(it->status(), Errc::unavailable, "cannot read the log");
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   std::optional<StorageStats> storage_stats() const override {
@@ -497,94 +501,363 @@ class RocksEventLog final : public EventLog {
 
   Status refresh() override {
     if (mode_ != OpenMode::read_only) return {};
-    {
-      std::shared_lock handles_lock(handles_mu_);
-      if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
-      const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
-      if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
+    std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+    const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
+    std::lock_guard lock(logs_mu_);
+    for (auto& [_, log] : logs_) {
+      if (auto lst = log->load_head(*h_, mode_); !lst) return lst;
     }
-    return load_head();
-  }
-
-  // Writes the stored records 1..upto of `from` unchanged (bytes and hashes),
-  // with their index entries and the snapshots up to `upto`. REQUIRES: an empty log.
-  Status copy_from(const EventLog& from, Seq upto) {
-    rocksdb::WriteOptions wo;
-    rocksdb::WriteBatch batch;
-    Status failure;
-    Micros last_time = 0;
-    Seq last_seq = 0;
-    Digest last_hash{};
-    auto flush = [&]() -> bool {
-      if (batch.Count() == 0) return true;
-      const rocksdb::Status st = h_->db->Write(wo, &batch);
-      batch.Clear();
-      if (!st.ok()) failure = from_status(st, Errc::unavailable, "cannot write the copy");
-      return st.ok();
-    };
-    const Status scanned = from.scan_raw([&](std::string_view key, std::string_view value) {
-      const Seq seq = bin::read_be64(key);
-      if (seq > upto) return false;
-      auto e = decode_stored(value);
-      if (!e) {
-        failure =
-            make_error(Errc::corruption, "event " + std::to_string(seq) + ": " + e.error().message);
-        return false;
-      }
-      batch.Put(h_->cf(kLogCf), key, value);
-      const std::string iv = index_value(e->type, e->time);
-      const Subjects s = subjects_of(*e);
-      if (!s.principal_id.empty())
-        batch.Put(h_->cf(kIdxPrincipalCf), index_key(s.principal_id, seq), iv);
-      for (const auto& k : s.apikeys) batch.Put(h_->cf(kIdxApikeyCf), index_key(k, seq), iv);
-      if (indexed_actor(e->context.actor))
-        batch.Put(h_->cf(kIdxActorCf), index_key(e->context.actor, seq), iv);
-      batch.Put(h_->cf(kIdxTypeCf), type_prefix(e->type) + std::string(key),
-                bin::be64(static_cast<std::uint64_t>(e->time)));
-      if (last_seq != 0 && e->time != last_time) {
-        batch.Put(h_->cf(kIdxTimeCf),
-                  bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
-      }
-      last_time = e->time;
-      last_seq = seq;
-      last_hash = e->hash;
-      return batch.Count() < 4096 || flush();
-    });
-    if (!scanned) return scanned;
-    if (!failure) return failure;
-    if (last_seq != 0) {
-      batch.Put(h_->cf(kIdxTimeCf),
-                bin::be64(static_cast<std::uint64_t>(last_time)) + bin::be64(last_seq), "");
-    }
-    for (Seq at = upto;;) {
-      auto snap = from.find_snapshot(at);
-      if (!snap) return snap.error();
-      if (!*snap) break;
-      batch.Put(h_->cf(kSnapshotsCf), bin::be64((*snap)->seq), (*snap)->bytes);
-      if ((*snap)->seq == 0) break;
-      at = (*snap)->seq - 1;
-    }
-    if (!flush()) return failure;
-    rocksdb::FlushOptions fo;
-    if (const rocksdb::Status st = h_->db->Flush(fo, h_->handles); !st.ok())
-      return from_status(st, Errc::unavailable, "cannot flush the copy");
-    std::lock_guard lock(head_mu_);
-    head_ = Head{last_seq, last_time, last_hash};
     return {};
   }
 
- private:
+  // Files of put_snapshot left by a crash before their ingestion.
+  void remove_unfinished_snapshots() {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("snapshot-") && name.ends_with(".tmp")) fs::remove(entry.path(), ec);
+    }
+  }
+
+  // ---- for the logs ----
   // Readers hold handles_mu_ shared while they use h_; recover() replaces h_
   // under the exclusive lock.
   mutable std::shared_mutex handles_mu_;
   std::unique_ptr<RocksHandles> h_;  // null only if a reopen found no way to open at all
   bool stand_in_ = false;            // h_ is read-only after a failed reopen (appending thread)
-  std::string dir_;
-  OpenMode mode_;
-  LogOptions options_;
+  const std::string dir_;
+  const OpenMode mode_;
+  const LogOptions options_;
   rocksdb::WriteOptions write_options_;
-  mutable std::mutex head_mu_;
-  Head head_;  // GUARDED_BY(head_mu_)
+
+ private:
+  const bool unprefixed_default_;
+  mutable std::mutex logs_mu_;
+  std::map<std::string, std::unique_ptr<ProjectLog>, std::less<>> logs_;  // GUARDED_BY(logs_mu_)
+};
+
+void ProjectLog::put_event(rocksdb::WriteBatch& batch, RocksHandles& h, const Event& e,
+                           std::string_view value) const {
+  const std::string seq_key = bin::be64(e.seq);
+  batch.Put(h.cf(cf(kLogCf)), key(seq_key), value);
+  const std::string iv = index_value(e.type, e.time);
+  const Subjects s = subjects_of(e);
+  if (!s.principal_id.empty())
+    batch.Put(h.cf(cf(kIdxPrincipalCf)), key(index_key(s.principal_id, e.seq)), iv);
+  for (const auto& k : s.apikeys) batch.Put(h.cf(cf(kIdxApikeyCf)), key(index_key(k, e.seq)), iv);
+  if (indexed_actor(e.context.actor))
+    batch.Put(h.cf(cf(kIdxActorCf)), key(index_key(e.context.actor, e.seq)), iv);
+  batch.Put(h.cf(cf(kIdxTypeCf)), key(type_prefix(e.type) + seq_key),
+            bin::be64(static_cast<std::uint64_t>(e.time)));
+}
+
+void ProjectLog::put_time(rocksdb::WriteBatch& batch, RocksHandles& h, Micros t, Seq last) const {
+  batch.Put(h.cf(cf(kIdxTimeCf)), key(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(last)),
+            "");
+}
+
+Status ProjectLog::load_head(RocksHandles& h, OpenMode mode) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      h.db->NewIterator(rocksdb::ReadOptions(), h.cf(cf(kLogCf))));
+  if (prefix_.empty()) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(key(bin::be64(UINT64_MAX)));
+  }
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read the log");
+  Head head;
+  if (it->Valid() && it->key().starts_with(prefix_)) {
+    const std::string_view k = it->key().ToStringView().substr(prefix_.size());
+    const std::string_view value = it->value().ToStringView();
+    if (k.size() != 8 || value.size() < 32) {
+      return make_error(Errc::corruption, "the last record of the log is malformed");
+    }
+    head.seq = bin::read_be64(k);
+    std::memcpy(head.hash.data(), value.data() + value.size() - 32, 32);
+    auto e = decode_stored(value);
+    if (e) {
+      head.time = e->time;
+    } else if (mode != OpenMode::read_only) {
+      return make_error(Errc::corruption, "the last record of the log (seq " +
+                                              std::to_string(head.seq) +
+                                              ") does not decode; run `latchkey verify`");
+    }
+  }
+  set_head(head);
+  return {};
+}
+
+Result<std::vector<Event>> ProjectLog::append(std::span<const Draft> drafts, Micros time) {
+  const EventStore::Part part{this, drafts};
+  auto r = store_.append(std::span(&part, 1), time);
+  if (!r) return r.error();
+  return std::move(r->front());
+}
+
+Result<std::vector<Event>> ProjectLog::recover() {
+  auto found = store_.recover();
+  if (!found) return found.error();
+  for (auto& [log, events] : *found) {
+    if (log == this) return std::move(events);
+  }
+  return std::vector<Event>{};
+}
+
+Result<Event> ProjectLog::get(Seq seq) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  std::string value;
+  const rocksdb::Status st = store_.h_->db->Get(rocksdb::ReadOptions(), store_.h_->cf(cf(kLogCf)),
+                                                key(bin::be64(seq)), &value);
+  if (st.IsNotFound()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
+  if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the log");
+  return decode_stored(value);
+}
+
+Status ProjectLog::scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2u << 20;
+  // A long scan (a rebuild) reads each block once: keeping those blocks out
+  // of the block cache spares the cache's locking and evictions, and the
+  // blocks that point reads and short tails use stay cached.
+  ro.fill_cache = to - from < kLongScan;
+  const std::string upper = to == UINT64_MAX ? end_key() : key(bin::be64(to + 1));
+  rocksdb::Slice upper_slice(upper);
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
+  for (it->Seek(key(bin::be64(from))); it->Valid(); it->Next()) {
+    auto e = decode_stored(it->value().ToStringView());
+    if (!e) {
+      const Seq at = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
+      return make_error(Errc::corruption, "event " + std::to_string(at) + ": " + e.error().message);
+    }
+    if (!fn(*e)) return {};
+  }
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read the log");
+  return {};
+}
+
+Status ProjectLog::scan_raw(
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2u << 20;
+  ro.fill_cache = false;  // the whole log, once
+  const std::string upper = end_key();
+  rocksdb::Slice upper_slice(upper);
+  if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
+  for (it->Seek(prefix_); it->Valid(); it->Next()) {
+    if (!fn(it->key().ToStringView().substr(prefix_.size()), it->value().ToStringView())) return {};
+  }
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read the log");
+  return {};
+}
+
+Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Direction dir,
+                              const std::function<bool(const IndexEntry&)>& fn) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  std::string prefix;
+  std::size_t family = kIdxTypeCf;
+  std::optional<EventType> fixed_type;
+  switch (index) {
+    case Index::principal: family = kIdxPrincipalCf; break;
+    case Index::apikey: family = kIdxApikeyCf; break;
+    case Index::actor: family = kIdxActorCf; break;
+    case Index::type: family = kIdxTypeCf; break;
+  }
+  if (index == Index::type) {
+    fixed_type = type_from_name(k);
+    if (!fixed_type) return make_error(Errc::invalid_request, "unknown event type");
+    prefix = key(type_prefix(*fixed_type));
+  } else {
+    if (k.find('\0') != std::string_view::npos) return {};
+    prefix = key(k);
+    prefix.push_back('\0');
+  }
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(family))));
+  auto valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
+  if (dir == Direction::forward) {
+    it->Seek(prefix + bin::be64(from));
+  } else {
+    it->SeekForPrev(prefix + bin::be64(from == 0 ? UINT64_MAX : from));
+  }
+  for (; valid(); dir == Direction::forward ? it->Next() : it->Prev()) {
+    const std::string_view ik = it->key().ToStringView();
+    const std::string_view v = it->value().ToStringView();
+    IndexEntry entry;
+    entry.seq = bin::read_be64(ik.substr(ik.size() - 8));
+    bin::Reader r(v);
+    if (fixed_type) {
+      entry.type = *fixed_type;
+    } else {
+      entry.type = static_cast<EventType>(r.u16());
+    }
+    entry.time = static_cast<Micros>(r.u64());
+    if (!r.ok()) return make_error(Errc::corruption, "malformed index entry");
+    if (!fn(entry)) return {};
+  }
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read an index");
+  return {};
+}
+
+Result<Seq> ProjectLog::seq_at_time(Micros t) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kIdxTimeCf))));
+  if (t < 0) return Seq{0};
+  it->SeekForPrev(key(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(UINT64_MAX)));
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read the time index");
+  if (!it->Valid() || !it->key().starts_with(prefix_)) return Seq{0};
+  const std::string_view k = it->key().ToStringView().substr(prefix_.size());
+  if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
+  return bin::read_be64(k.substr(8));
+}
+
+Status ProjectLog::put_snapshot(const Snapshot& s) {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  auto& h = store_.h_;
+  if (!h) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (store_.mode_ == OpenMode::read_only)
+    return make_error(Errc::unavailable, "the log is open read-only");
+  // A snapshot can be megabytes. Through the WAL and the memtable it would be
+  // copied and synced in the appenders' queue, holding up every group commit
+  // behind it. So it is written to a table file of its own here, synced, and
+  // ingested into its column family: the queue only waits for the MANIFEST
+  // update. A crash before the ingestion loses only this snapshot, never an
+  // event.
+  static std::atomic<std::uint64_t> counter{0};
+  const std::string path = store_.dir_ + "/snapshot-" + std::to_string(s.seq) + "-" +
+                           std::to_string(counter.fetch_add(1)) + ".tmp";
+  auto* family = h->cf(cf(kSnapshotsCf));
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(h->db->GetDBOptions()),
+                                h->db->GetOptions(family), family);
+  rocksdb::Status st = writer.Open(path);
+  if (st.ok()) st = writer.Put(key(bin::be64(s.seq)), s.bytes);
+  if (st.ok()) st = writer.Finish();  // syncs the file
+  if (st.ok()) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;  // a hard link, not a copy
+    st = h->db->IngestExternalFile(family, {path}, ingest);
+  }
+  std::error_code ec;
+  fs::remove(path, ec);  // the link in the log's directory keeps the data
+  if (!st.ok()) return from_status(st, Errc::unavailable, "cannot write a snapshot");
+  return {};
+}
+
+Result<std::optional<Snapshot>> ProjectLog::find_snapshot(Seq at) const {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kSnapshotsCf))));
+  it->SeekForPrev(key(bin::be64(at)));
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
+  if (!it->Valid() || !it->key().starts_with(prefix_)) return std::optional<Snapshot>{};
+  Snapshot s;
+  s.seq = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
+  s.bytes = it->value().ToString();
+  return std::optional<Snapshot>(std::move(s));
+}
+
+std::optional<StorageStats> ProjectLog::storage_stats() const { return store_.storage_stats(); }
+
+Status ProjectLog::refresh() { return store_.refresh(); }
+
+Status ProjectLog::copy_from(const EventLog& from, Seq upto) {
+  auto& h = *store_.h_;
+  rocksdb::WriteOptions wo;
+  rocksdb::WriteBatch batch;
+  Status failure;
+  Micros last_time = 0;
+  Seq last_seq = 0;
+  Digest last_hash{};
+  auto flush = [&]() -> bool {
+    if (batch.Count() == 0) return true;
+    const rocksdb::Status st = h.db->Write(wo, &batch);
+    batch.Clear();
+    if (!st.ok()) failure = from_status(st, Errc::unavailable, "cannot write the copy");
+    return st.ok();
+  };
+  const Status scanned = from.scan_raw([&](std::string_view k, std::string_view value) {
+    const Seq seq = bin::read_be64(k);
+    if (seq > upto) return false;
+    auto e = decode_stored(value);
+    if (!e) {
+      failure =
+          make_error(Errc::corruption, "event " + std::to_string(seq) + ": " + e.error().message);
+      return false;
+    }
+    put_event(batch, h, *e, value);
+    if (last_seq != 0 && e->time != last_time) put_time(batch, h, last_time, last_seq);
+    last_time = e->time;
+    last_seq = seq;
+    last_hash = e->hash;
+    return batch.Count() < 4096 || flush();
+  });
+  if (!scanned) return scanned;
+  if (!failure) return failure;
+  if (last_seq != 0) put_time(batch, h, last_time, last_seq);
+  for (Seq at = upto;;) {
+    auto snap = from.find_snapshot(at);
+    if (!snap) return snap.error();
+    if (!*snap) break;
+    batch.Put(h.cf(cf(kSnapshotsCf)), key(bin::be64((*snap)->seq)), (*snap)->bytes);
+    if ((*snap)->seq == 0) break;
+    at = (*snap)->seq - 1;
+  }
+  if (!flush()) return failure;
+  set_head(Head{last_seq, last_time, last_hash});
+  return {};
+}
+
+// open_rocksdb_log's result: the default project's log, owning its store.
+class DefaultLog final : public EventLog {
+ public:
+  explicit DefaultLog(std::unique_ptr<RocksStore> store)
+      : store_(std::move(store)), log_(store_->log(kDefaultProject)) {}
+  Result<std::vector<Event>> append(std::span<const Draft> d, Micros t) override {
+    return log_.append(d, t);
+  }
+  Result<std::vector<Event>> recover() override { return log_.recover(); }
+  Head head() const override { return log_.head(); }
+  Result<Event> get(Seq seq) const override { return log_.get(seq); }
+  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    return log_.scan(from, to, fn);
+  }
+  Status scan_raw(
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    return log_.scan_raw(fn);
+  }
+  Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
+                    const std::function<bool(const IndexEntry&)>& fn) const override {
+    return log_.scan_index(index, key, from, dir, fn);
+  }
+  Result<Seq> seq_at_time(Micros t) const override { return log_.seq_at_time(t); }
+  Status put_snapshot(const Snapshot& s) override { return log_.put_snapshot(s); }
+  Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
+    return log_.find_snapshot(at);
+  }
+  std::optional<StorageStats> storage_stats() const override { return log_.storage_stats(); }
+  Status refresh() override { return log_.refresh(); }
+
+ private:
+  std::unique_ptr<RocksStore> store_;
+  EventLog& log_;
 };
 
 }  // namespace
@@ -688,13 +961,45 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   return h;
 }
 
-Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenMode mode,
-                                                   const LogOptions& options) {
+namespace {
+
+Result<std::unique_ptr<RocksStore>> open_store(const std::string& dir, OpenMode mode,
+                                               const LogOptions& options) {
   auto h = open_rocksdb_handles(dir, mode, options);
   if (!h) return h.error();
-  auto log = std::make_unique<RocksEventLog>(std::move(*h), dir, mode, options);
-  if (auto st = log->load_head(); !st) return st.error();
-  return std::unique_ptr<EventLog>(std::move(log));
+  // "format" (in the default column family) is 1: the default project's
+  // records are unprefixed, as a data directory written before projects
+  // existed has them, and every other log is prefixed.
+  std::string format;
+  const rocksdb::Status st = (*h)->db->Get(rocksdb::ReadOptions(), "format", &format);
+  if (!st.ok() && !st.IsNotFound())
+    return from_status(st, Errc::unavailable, "cannot read the log");
+  if (st.ok() && format != "1") {
+    return make_error(Errc::invalid_request, dir + " holds a log of format " + format +
+                                                 ", newer than this latchkey understands");
+  }
+  const bool unprefixed_default = true;
+  return std::make_unique<RocksStore>(std::move(*h), dir, mode, options, unprefixed_default);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> open_rocksdb_store(const std::string& dir, OpenMode mode,
+                                                       const LogOptions& options) {
+  auto store = open_store(dir, mode, options);
+  if (!store) return store.error();
+  // The default project's head is read now, so that a log whose last record
+  // does not decode is refused at the open, as a single log always was.
+  if (auto log = (*store)->open_log(kDefaultProject); !log) return log.error();
+  return std::unique_ptr<EventStore>(std::move(*store));
+}
+
+Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenMode mode,
+                                                   const LogOptions& options) {
+  auto store = open_store(dir, mode, options);
+  if (!store) return store.error();
+  if (auto log = (*store)->open_log(kDefaultProject); !log) return log.error();
+  return std::unique_ptr<EventLog>(std::make_unique<DefaultLog>(std::move(*store)));
 }
 
 Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
@@ -718,16 +1023,33 @@ Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir
     }
     if (primary.error().code != Errc::unavailable) return primary.error();
   }
-  // The log is in use: copy through a reader.
-  auto reader = open_rocksdb_log(from_dir, OpenMode::read_only);
+  // The log is in use: copy every project's log through a reader.
+  auto reader = open_store(from_dir, OpenMode::read_only, LogOptions{});
   if (!reader) return reader.error();
-  auto out = open_rocksdb_log(to_dir, OpenMode::create_new);
+  auto out = open_store(to_dir, OpenMode::create_new, LogOptions{});
   if (!out) return out.error();
-  const Head head = (*reader)->head();
-  auto* target = static_cast<RocksEventLog*>(out->get());
-  Status copy_st = target->copy_from(**reader, head.seq);
-  if (!copy_st) return copy_st;
-  if (how) *how = "copy of " + std::to_string(head.seq) + " events";
+  auto projects = (*reader)->projects();
+  if (!projects) return projects.error();
+  Seq copied = 0;
+  for (const std::string& project : *projects) {
+    auto from = (*reader)->open_log(project);
+    if (!from) return from.error();
+    auto to = (*out)->open_log(project);
+    if (!to) return to.error();
+    const Seq upto = (*from)->head().seq;
+    if (auto st = (*to)->copy_from(**from, upto); !st) return st;
+    copied += upto;
+  }
+  {
+    std::shared_lock lock((*out)->handles_mu_);
+    rocksdb::FlushOptions fo;
+    if (const rocksdb::Status st = (*out)->h_->db->Flush(fo, (*out)->h_->handles); !st.ok())
+      return from_status(st, Errc::unavailable, "cannot flush the copy");
+  }
+  if (how) {
+    *how = "copy of " + std::to_string(copied) + " events";
+    if (projects->size() > 1) *how += " in " + std::to_string(projects->size()) + " logs";
+  }
   return {};
 }
 

@@ -13,11 +13,18 @@
 
 namespace latchkey::events {
 
-inline constexpr const char* kColumnFamilies[] = {"default",    "log",       "idx_principal",
-                                                  "idx_apikey", "idx_actor", "idx_type",
-                                                  "idx_time",   "snapshots"};
+// The default project keeps its records unprefixed in the first set ("log"
+// ... "snapshots"), as a data directory written before projects existed has
+// them; every other log (other projects, the platform's) has the same layout
+// in the "p_" set, each key prefixed with its project id and a 0x00 byte.
+inline constexpr const char* kColumnFamilies[] = {
+    "default",      "log",         "idx_principal", "idx_apikey", "idx_actor",
+    "idx_type",     "idx_time",    "snapshots",     "p_log",      "p_idx_principal",
+    "p_idx_apikey", "p_idx_actor", "p_idx_type",    "p_idx_time", "p_snapshots"};
 inline constexpr std::size_t kLogCf = 1, kIdxPrincipalCf = 2, kIdxApikeyCf = 3, kIdxActorCf = 4,
                              kIdxTypeCf = 5, kIdxTimeCf = 6, kSnapshotsCf = 7;
+// Added to one of the above to name its prefixed twin.
+inline constexpr std::size_t kPrefixedCfOffset = 7;
 
 struct RocksHandles {
   std::unique_ptr<rocksdb::DB> db;
