@@ -7,15 +7,34 @@ namespace latchkey::service {
 using domain::decide;
 using domain::decide_login;
 
+namespace {
+
+Sequencer::Hooks hooks_of(CommandService* self,
+                          void (CommandService::*committed)(std::span<const events::Event>),
+                          void (CommandService::*settled)(bool)) {
+  return Sequencer::Hooks{
+      [self, committed](std::span<const events::Event> evs) { (self->*committed)(evs); },
+      [self, settled](bool durable) { (self->*settled)(durable); }};
+}
+
+}  // namespace
+
 CommandService::CommandService(events::EventLog& log, projections::LiveViews& views,
                                const Clock& clock, CommitListener on_commit,
                                Sequencer::Options options)
-    : log_(log), views_(views), on_commit_(std::move(on_commit)) {
-  sequencer_ = std::make_unique<Sequencer>(
-      log, clock,
-      Sequencer::Hooks{[this](std::span<const events::Event> evs) { committed(evs); },
-                       [this](bool durable) { settled(durable); }},
-      options);
+    : log_(log),
+      views_(views),
+      on_commit_(std::move(on_commit)),
+      own_sequencer_(std::make_unique<Sequencer>(
+          log, clock, hooks_of(this, &CommandService::committed, &CommandService::settled),
+          options)),
+      sequencer_(*own_sequencer_) {}
+
+CommandService::CommandService(Sequencer& shared, events::EventLog& log,
+                               projections::LiveViews& views, CommitListener on_commit)
+    : log_(log), views_(views), on_commit_(std::move(on_commit)), sequencer_(shared) {
+  target_ = sequencer_.add_target(
+      log, hooks_of(this, &CommandService::committed, &CommandService::settled));
 }
 
 void CommandService::committed(std::span<const events::Event> events) {
@@ -32,14 +51,29 @@ void CommandService::settled(bool durable) {
 
 CommandService::~CommandService() { stop(); }
 
-void CommandService::stop() { sequencer_->stop(); }
+void CommandService::stop() {
+  if (own_sequencer_) {
+    own_sequencer_->stop();
+  } else {
+    sequencer_.remove_target(target_);
+  }
+}
 
 void CommandService::set_batch_observer(Sequencer::BatchObserver observer) {
-  sequencer_->set_batch_observer(std::move(observer));
+  if (own_sequencer_) own_sequencer_->set_batch_observer(std::move(observer));
+}
+
+void CommandService::submit_to_writer(Sequencer::Isolation isolation, Sequencer::Producer producer,
+                                      Done done) {
+  if (own_sequencer_) {
+    own_sequencer_->submit(isolation, std::move(producer), std::move(done));
+  } else {
+    sequencer_.submit(target_, isolation, std::move(producer), std::move(done));
+  }
 }
 
 void CommandService::execute(Command cmd, events::RequestContext ctx, Done done) {
-  sequencer_->submit(
+  submit_to_writer(
       Sequencer::Isolation::exclusive,
       [this, cmd = std::move(cmd),
        ctx = std::move(ctx)](Micros now) -> Result<std::vector<events::Draft>> {
@@ -53,7 +87,7 @@ void CommandService::execute(Command cmd, events::RequestContext ctx, Done done)
 
 void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, LoginDone done) {
   auto decision = std::make_shared<LoginDecision>();
-  sequencer_->submit(
+  submit_to_writer(
       Sequencer::Isolation::shared,
       [this, attempt = std::move(attempt), ctx = std::move(ctx),
        decision](Micros now) -> Result<std::vector<events::Draft>> {
@@ -78,7 +112,7 @@ void CommandService::login(LoginAttempt attempt, events::RequestContext ctx, Log
 void CommandService::record(std::vector<events::Draft> drafts, events::RequestContext ctx,
                             Done done) {
   for (auto& d : drafts) d.context = ctx;
-  sequencer_->submit(
+  submit_to_writer(
       Sequencer::Isolation::shared,
       [drafts = std::move(drafts)](Micros) mutable -> Result<std::vector<events::Draft>> {
         return std::move(drafts);
@@ -88,7 +122,7 @@ void CommandService::record(std::vector<events::Draft> drafts, events::RequestCo
 
 void CommandService::submit(Sequencer::Isolation isolation, Sequencer::Producer producer,
                             Done done) {
-  sequencer_->submit(isolation, std::move(producer), std::move(done));
+  submit_to_writer(isolation, std::move(producer), std::move(done));
 }
 
 Result<std::vector<events::Event>> CommandService::execute_and_wait(Command cmd,

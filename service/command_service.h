@@ -35,8 +35,13 @@ class CommandService {
   // writer thread: must be quick (e.g. wake another thread).
   using CommitListener = std::function<void(std::span<const events::Event>)>;
 
+  // With a writer of its own, for one log.
   CommandService(events::EventLog& log, projections::LiveViews& views, const Clock& clock,
                  CommitListener on_commit = {}, Sequencer::Options options = {});
+  // On a writer shared with other projects' services (`log` is one of the
+  // store's logs the sequencer serves), each its own target.
+  CommandService(Sequencer& shared, events::EventLog& log, projections::LiveViews& views,
+                 CommitListener on_commit = {});
   CommandService(const CommandService&) = delete;
   CommandService& operator=(const CommandService&) = delete;
   ~CommandService();
@@ -63,16 +68,19 @@ class CommandService {
   [[nodiscard]] Result<LoginDecision> login_and_wait(LoginAttempt attempt,
                                                      events::RequestContext ctx);
 
+  // Of an own writer only (a shared one is observed by its owner).
   void set_batch_observer(Sequencer::BatchObserver observer);
   projections::LiveViews& views() { return views_; }
   events::EventLog& log() { return log_; }
 
-  // Finishes what was submitted and stops the writer thread.
+  // Finishes what was submitted and stops the writer thread (an own one);
+  // on a shared writer, waits for what was submitted and refuses what comes after.
   void stop();
 
  private:
   void committed(std::span<const events::Event> events);
   void settled(bool durable);
+  void submit_to_writer(Sequencer::Isolation isolation, Sequencer::Producer producer, Done done);
 
   events::EventLog& log_;
   projections::LiveViews& views_;
@@ -81,7 +89,9 @@ class CommandService {
   // changes made since the last settled group.
   domain::LoginThrottle throttle_;
   std::vector<domain::LoginThrottle::Undo> unsettled_;
-  std::unique_ptr<Sequencer> sequencer_;
+  std::unique_ptr<Sequencer> own_sequencer_;
+  Sequencer& sequencer_;
+  std::shared_ptr<Sequencer::Target> target_;
 };
 
 }  // namespace latchkey::service

@@ -1,27 +1,108 @@
 #include "service/sequencer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
 namespace latchkey::service {
 
+struct Sequencer::Target {
+  EventLog* log = nullptr;
+  Hooks hooks;
+  std::size_t outstanding = 0;   // GUARDED_BY(Sequencer::mu_): submitted, not yet completed
+  bool removed = false;          // GUARDED_BY(Sequencer::mu_)
+  bool touched = false;          // writer thread only: a producer ran since the last settle
+  std::size_t group = SIZE_MAX;  // writer thread only: its index in groups_, if any
+};
+
+namespace {
+
+// The store of a Sequencer made for one log: appends go to that log alone.
+class SingleLogStore final : public events::EventStore {
+ public:
+  explicit SingleLogStore(EventLog& log) : log_(log) {}
+  EventLog& log(std::string_view) override { return log_; }
+  Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
+                                                 Micros time) override {
+    std::vector<std::vector<Event>> out;
+    for (const Part& p : parts) {
+      if (p.log != &log_) return make_error(Errc::internal, "a draft for another log");
+      auto r = log_.append(p.drafts, time);
+      if (!r) return r.error();
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+  Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override {
+    auto found = log_.recover();
+    if (!found) return found.error();
+    std::vector<std::pair<EventLog*, std::vector<Event>>> out;
+    if (!found->empty()) out.emplace_back(&log_, std::move(*found));
+    return out;
+  }
+  Status drop(std::string_view) override {
+    return make_error(Errc::invalid_request, "a single log cannot drop a project");
+  }
+  Result<std::vector<std::string>> projects() const override { return std::vector<std::string>{}; }
+  std::optional<events::StorageStats> storage_stats() const override {
+    return log_.storage_stats();
+  }
+  Status refresh() override { return log_.refresh(); }
+
+ private:
+  EventLog& log_;
+};
+
+}  // namespace
+
 Sequencer::Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options options)
-    : log_(log), clock_(clock), hooks_(std::move(hooks)), options_(options) {
+    : own_store_(std::make_unique<SingleLogStore>(log)),
+      store_(*own_store_),
+      clock_(clock),
+      options_(options) {
+  single_ = add_target(log, std::move(hooks));
+  writer_ = std::thread([this] { run(); });
+}
+
+Sequencer::Sequencer(events::EventStore& store, const Clock& clock, Options options)
+    : store_(store), clock_(clock), options_(options) {
   writer_ = std::thread([this] { run(); });
 }
 
 Sequencer::~Sequencer() { stop(); }
+
+std::shared_ptr<Sequencer::Target> Sequencer::add_target(EventLog& log, Hooks hooks) {
+  auto target = std::make_shared<Target>();
+  target->log = &log;
+  target->hooks = std::move(hooks);
+  std::lock_guard lock(mu_);
+  std::erase_if(targets_, [](const std::weak_ptr<Target>& t) { return t.expired(); });
+  targets_.push_back(target);
+  return target;
+}
+
+void Sequencer::remove_target(const std::shared_ptr<Target>& target) {
+  std::unique_lock lock(mu_);
+  target->removed = true;
+  drained_.wait(lock, [&] { return target->outstanding == 0; });
+  std::erase_if(targets_, [&](const std::weak_ptr<Target>& t) {
+    auto p = t.lock();
+    return !p || p == target;
+  });
+}
 
 void Sequencer::set_batch_observer(BatchObserver observer) {
   std::lock_guard lock(mu_);
   observer_ = std::move(observer);
 }
 
-void Sequencer::submit(Isolation isolation, Producer producer, Completion done) {
+void Sequencer::submit(const std::shared_ptr<Target>& target, Isolation isolation,
+                       Producer producer, Completion done) {
   {
     std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(Item{isolation, std::move(producer), std::move(done)});
+    if (!stopping_ && !target->removed) {
+      ++target->outstanding;
+      queue_.push_back(Item{target, isolation, std::move(producer), std::move(done)});
       cv_.notify_one();
       return;
     }
@@ -29,12 +110,21 @@ void Sequencer::submit(Isolation isolation, Producer producer, Completion done) 
   done(make_error(Errc::unavailable, "the server is shutting down"));
 }
 
-Result<std::vector<Event>> Sequencer::submit_and_wait(Isolation isolation, Producer producer) {
+void Sequencer::submit(Isolation isolation, Producer producer, Completion done) {
+  submit(single_, isolation, std::move(producer), std::move(done));
+}
+
+Result<std::vector<Event>> Sequencer::submit_and_wait(const std::shared_ptr<Target>& target,
+                                                      Isolation isolation, Producer producer) {
   std::promise<Result<std::vector<Event>>> promise;
   auto future = promise.get_future();
-  submit(isolation, std::move(producer),
+  submit(target, isolation, std::move(producer),
          [&promise](Result<std::vector<Event>> r) { promise.set_value(std::move(r)); });
   return future.get();
+}
+
+Result<std::vector<Event>> Sequencer::submit_and_wait(Isolation isolation, Producer producer) {
+  return submit_and_wait(single_, isolation, std::move(producer));
 }
 
 void Sequencer::stop() {
@@ -47,10 +137,21 @@ void Sequencer::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
+void Sequencer::finish(Target& target) {
+  std::lock_guard lock(mu_);
+  if (--target.outstanding == 0) drained_.notify_all();
+}
+
+Sequencer::Group& Sequencer::group_of(Target& target) {
+  if (target.group == SIZE_MAX) {
+    target.group = groups_.size();
+    groups_.push_back(Group{&target, {}, {}});
+  }
+  return groups_[target.group];
+}
+
 void Sequencer::run() {
   std::deque<Item> work;
-  std::vector<Draft> drafts;
-  std::vector<Pending> pending;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -58,33 +159,46 @@ void Sequencer::run() {
       if (queue_.empty() && stopping_) return;
       work.swap(queue_);
     }
-    // One clock reading per group: every event in it shares this time.
-    Micros now = std::max(clock_.now(), log_.head().time);
+    // One clock reading per group: every event of a log in it shares this
+    // time (raised to the log's newest event's, so time never decreases).
+    Micros now = clock_.now();
+    std::size_t drafts = 0;
     while (!work.empty()) {
       Item item = std::move(work.front());
       work.pop_front();
+      Target& target = *item.target;
       const bool exclusive = item.isolation == Isolation::exclusive;
-      if (exclusive && !drafts.empty()) {
-        commit(drafts, pending, now);
-        now = std::max(clock_.now(), log_.head().time);
+      if (exclusive && drafts > 0) {
+        commit(now);
+        drafts = 0;
+        now = clock_.now();
       }
       Result<std::vector<Draft>> produced = make_error(Errc::internal, "producer failed");
       try {
-        produced = item.producer(now);
+        produced = item.producer(std::max(now, target.log->head().time));
       } catch (const std::exception& ex) {
         produced = make_error(Errc::internal, "internal error", ex.what());
       }
+      if (!target.touched) {
+        target.touched = true;
+        touched_.push_back(&target);
+      }
       if (!produced) {
         item.done(produced.error());
+        finish(target);
       } else if (produced->empty()) {
         item.done(std::vector<Event>{});
+        finish(target);
       } else {
-        Pending p{std::move(item.done), drafts.size(), produced->size()};
-        for (auto& d : *produced) drafts.push_back(std::move(d));
-        pending.push_back(std::move(p));
-        if (exclusive || drafts.size() >= options_.max_batch_events) {
-          commit(drafts, pending, now);
-          now = std::max(clock_.now(), log_.head().time);
+        Group& g = group_of(target);
+        Pending p{std::move(item.done), g.drafts.size(), produced->size()};
+        drafts += produced->size();
+        for (auto& d : *produced) g.drafts.push_back(std::move(d));
+        g.pending.push_back(std::move(p));
+        if (exclusive || drafts >= options_.max_batch_events) {
+          commit(now);
+          drafts = 0;
+          now = clock_.now();
         }
       }
       // Pick up work that arrived meanwhile, so it joins this group.
@@ -93,8 +207,8 @@ void Sequencer::run() {
         work.swap(queue_);
       }
     }
-    if (!drafts.empty()) {
-      commit(drafts, pending, now);
+    if (drafts > 0) {
+      commit(now);
     } else {
       settle(true);  // producers that appended nothing: what they staged stands
     }
@@ -102,25 +216,51 @@ void Sequencer::run() {
 }
 
 void Sequencer::settle(bool durable) {
-  if (hooks_.settled) hooks_.settled(durable);
+  for (Target* t : touched_) {
+    t->touched = false;
+    if (t->hooks.settled) t->hooks.settled(durable);
+  }
+  touched_.clear();
 }
 
-void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending, Micros now) {
+void Sequencer::commit(Micros now) {
   const auto start = std::chrono::steady_clock::now();
-  Result<std::vector<Event>> committed =
+  Result<std::vector<std::vector<Event>>> committed =
       make_error(Errc::unavailable, "the event log cannot be written");
   if (needs_recovery_) {
-    auto found = log_.recover();
+    auto found = store_.recover();
     if (!found) {
       committed = found.error();
     } else {
       needs_recovery_ = false;
       // Events the reopened log holds beyond what we knew: apply them, so the
       // views stay equal to the log.
-      if (!found->empty() && hooks_.committed) hooks_.committed(*found);
+      std::vector<std::shared_ptr<Target>> targets;
+      {
+        std::lock_guard lock(mu_);
+        for (auto& w : targets_) {
+          if (auto t = w.lock()) targets.push_back(std::move(t));
+        }
+      }
+      for (auto& [log, events] : *found) {
+        for (auto& t : targets) {
+          if (t->log == log && t->hooks.committed) t->hooks.committed(events);
+        }
+      }
     }
   }
-  if (!needs_recovery_) committed = log_.append(drafts, now);
+  std::size_t count = 0;
+  if (!needs_recovery_) {
+    std::vector<events::EventStore::Part> parts;
+    parts.reserve(groups_.size());
+    for (const Group& g : groups_) {
+      parts.push_back(events::EventStore::Part{g.target->log, g.drafts});
+      count += g.drafts.size();
+    }
+    committed = store_.append(parts, now);
+  } else {
+    for (const Group& g : groups_) count += g.drafts.size();
+  }
   const Micros latency = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count();
@@ -129,25 +269,36 @@ void Sequencer::commit(std::vector<Draft>& drafts, std::vector<Pending>& pending
     std::lock_guard lock(mu_);
     observer = observer_;
   }
-  if (observer) observer(drafts.size(), latency, committed.has_value());
+  if (observer) observer(count, latency, committed.has_value());
   if (committed) {
-    if (hooks_.committed) hooks_.committed(*committed);
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
+      if (groups_[i].target->hooks.committed) groups_[i].target->hooks.committed((*committed)[i]);
+    }
     settle(true);
-    for (auto& p : pending) {
-      std::vector<Event> mine(
-          std::make_move_iterator(committed->begin() + static_cast<long>(p.first)),
-          std::make_move_iterator(committed->begin() + static_cast<long>(p.first + p.count)));
-      p.done(std::move(mine));
+    for (std::size_t i = 0; i < groups_.size(); ++i) {
+      auto& events = (*committed)[i];
+      for (auto& p : groups_[i].pending) {
+        std::vector<Event> mine(
+            std::make_move_iterator(events.begin() + static_cast<long>(p.first)),
+            std::make_move_iterator(events.begin() + static_cast<long>(p.first + p.count)));
+        p.done(std::move(mine));
+        finish(*groups_[i].target);
+      }
     }
   } else {
     needs_recovery_ = true;
     settle(false);
     Error err = committed.error();
     if (err.code != Errc::internal) err.code = Errc::unavailable;
-    for (auto& p : pending) p.done(err);
+    for (auto& g : groups_) {
+      for (auto& p : g.pending) {
+        p.done(err);
+        finish(*g.target);
+      }
+    }
   }
-  drafts.clear();
-  pending.clear();
+  for (auto& g : groups_) g.target->group = SIZE_MAX;
+  groups_.clear();
 }
 
 }  // namespace latchkey::service

@@ -14,10 +14,15 @@
 // writer thread: completions must only hand the result off (e.g. post to an
 // executor). After a failed append, `settled(false)` runs before the
 // completions hear of the failure.
+//
+// One Sequencer can serve the logs of many projects (one EventStore): each
+// project is a *target* with its own log and hooks, and one group commit
+// appends the drafts of every target in it as one unit, one sync for all.
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,16 +62,32 @@ class Sequencer {
     std::size_t max_batch_events = 4096;
   };
 
+  // One log: its hooks are the one target's, which submit() without a target uses.
   Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options options);
+  // The logs of `store`: targets are added with add_target().
+  Sequencer(events::EventStore& store, const Clock& clock, Options options);
   Sequencer(const Sequencer&) = delete;
   Sequencer& operator=(const Sequencer&) = delete;
   ~Sequencer();  // stop()s
 
+  struct Target;
+  // Registers a log of the store and the hooks that hear of its commits.
+  // Thread-safe.
+  [[nodiscard]] std::shared_ptr<Target> add_target(EventLog& log, Hooks hooks);
+  // Waits until nothing submitted for `target` is queued or running, then
+  // refuses (unavailable) what is submitted for it later. Not on the writer thread.
+  void remove_target(const std::shared_ptr<Target>& target);
+
   // Thread-safe. After stop(), completes at once with Errc::unavailable.
+  void submit(const std::shared_ptr<Target>& target, Isolation isolation, Producer producer,
+              Completion done);
+  // For the one log of the first constructor.
   void submit(Isolation isolation, Producer producer, Completion done);
 
-  // Blocking helper for tools and tests. Not for I/O threads.
+  // Blocking helpers for tools and tests. Not for I/O threads.
   [[nodiscard]] Result<std::vector<Event>> submit_and_wait(Isolation isolation, Producer producer);
+  [[nodiscard]] Result<std::vector<Event>> submit_and_wait(const std::shared_ptr<Target>& target,
+                                                           Isolation isolation, Producer producer);
 
   void set_batch_observer(BatchObserver observer);
 
@@ -75,6 +96,7 @@ class Sequencer {
 
  private:
   struct Item {
+    std::shared_ptr<Target> target;
     Isolation isolation;
     Producer producer;
     Completion done;
@@ -84,22 +106,37 @@ class Sequencer {
     std::size_t first = 0;
     std::size_t count = 0;
   };
+  // The drafts of one target in the group being formed.
+  struct Group {
+    Target* target = nullptr;
+    std::vector<Draft> drafts;
+    std::vector<Pending> pending;
+  };
 
   void run();
-  void commit(std::vector<Draft>& drafts, std::vector<Pending>& pending, Micros now);
+  void commit(Micros now);
   void settle(bool durable);
+  void finish(Target& target);
+  Group& group_of(Target& target);
 
-  EventLog& log_;
+  std::unique_ptr<events::EventStore> own_store_;  // the one-log adapter, for the first constructor
+  events::EventStore& store_;
   const Clock& clock_;
-  Hooks hooks_;
   Options options_;
   BatchObserver observer_;
-  bool needs_recovery_ = false;  // writer thread only
+  std::shared_ptr<Target> single_;  // the first constructor's target
+  bool needs_recovery_ = false;     // writer thread only
+  // Writer thread only: the group being formed, and the targets whose
+  // producers ran since the last settle.
+  std::vector<Group> groups_;
+  std::vector<Target*> touched_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;   // GUARDED_BY(mu_)
+  std::deque<Item> queue_;                      // GUARDED_BY(mu_)
+  std::vector<std::weak_ptr<Target>> targets_;  // GUARDED_BY(mu_), for recovery
+  bool stopping_ = false;                       // GUARDED_BY(mu_)
+  std::condition_variable drained_;             // a target's outstanding count fell
   std::thread writer_;
 };
 

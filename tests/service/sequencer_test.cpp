@@ -59,6 +59,72 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_get_dense_unique_sequences_and_a_valid_c
   BOOST_TEST(groups.size() < static_cast<std::size_t>(kThreads * kEach));
 }
 
+BOOST_AUTO_TEST_CASE(one_writer_serves_many_projects_with_one_append_per_group) {
+  test::TempDir dir;
+  auto store = open_rocksdb_store(dir / "log", OpenMode::create_new);
+  BOOST_REQUIRE(store.has_value());
+  SystemClock clock;
+  Sequencer seq(**store, clock, {});
+  constexpr int kProjects = 4, kThreads = 8, kEach = 40;
+  std::vector<std::string> ids;
+  std::vector<std::shared_ptr<Sequencer::Target>> targets;
+  std::vector<std::atomic<std::size_t>> applied(kProjects);
+  std::vector<std::atomic<Seq>> last_applied(kProjects);
+  for (int p = 0; p < kProjects; ++p) {
+    ids.push_back("p" + std::to_string(p));
+    targets.push_back(
+        seq.add_target((*store)->log(ids.back()), {[&, p](std::span<const Event> evs) {
+                                                     applied[p] += evs.size();
+                                                     last_applied[p] = evs.back().seq;
+                                                   },
+                                                   {}}));
+  }
+  std::vector<std::size_t> groups;
+  seq.set_batch_observer([&](std::size_t n, Micros, bool) { groups.push_back(n); });
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const int p = (t + i) % kProjects;
+        auto r = seq.submit_and_wait(
+            targets[p], Sequencer::Isolation::shared,
+            [&, t, i](Micros) -> Result<std::vector<Draft>> {
+              return std::vector<Draft>{test::token_issued("lk_x", "usr_x", t * 1000 + i)};
+            });
+        if (!r) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST(failures.load() == 0);
+  std::size_t total = 0;
+  for (int p = 0; p < kProjects; ++p) {
+    EventLog& log = (*store)->log(ids[p]);
+    BOOST_TEST(applied[p].load() == log.head().seq);  // each hook heard only its own events
+    BOOST_TEST(last_applied[p].load() == log.head().seq);
+    BOOST_TEST(verify_log(log).ok);
+    total += log.head().seq;
+  }
+  BOOST_TEST(total == static_cast<std::size_t>(kThreads * kEach));
+  // Groups spanned projects: fewer appends than events, and some larger than
+  // what one project's share of the threads could form on its own.
+  BOOST_TEST(groups.size() < total);
+  // A removed target's later work is refused; the others go on.
+  seq.remove_target(targets[0]);
+  auto refused = seq.submit_and_wait(targets[0], Sequencer::Isolation::shared,
+                                     [](Micros) -> Result<std::vector<Draft>> {
+                                       return std::vector<Draft>{test::user_created("usr_1")};
+                                     });
+  BOOST_TEST(!refused.has_value());
+  auto ok = seq.submit_and_wait(targets[1], Sequencer::Isolation::exclusive,
+                                [](Micros) -> Result<std::vector<Draft>> {
+                                  return std::vector<Draft>{test::user_created("usr_1")};
+                                });
+  BOOST_TEST(ok.has_value());
+  seq.stop();
+}
+
 BOOST_AUTO_TEST_CASE(an_exclusive_producer_sees_everything_committed_before_it) {
   test::TempDir dir;
   auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
