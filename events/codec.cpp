@@ -55,6 +55,11 @@ const TypeInfo kTypes[kMaxEventType + 1] = {
     {"audit.read", idx<AuditRead>(), 1},
     {"checkpoint", idx<Checkpoint>(), 1},
     {"key.updated", idx<KeyUpdated>(), 1},
+    {"project.created", idx<ProjectChanged>(), 1},
+    {"project.updated", idx<ProjectChanged>(), 1},
+    {"project.suspended", idx<ProjectChanged>(), 1},
+    {"project.resumed", idx<ProjectChanged>(), 1},
+    {"project.deleted", idx<ProjectChanged>(), 1},
 };
 
 bool known(std::uint16_t t) { return t >= 1 && t <= kMaxEventType; }
@@ -239,6 +244,7 @@ Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view
     case idx<AuditRead>(): decode(std::in_place_type<AuditRead>); break;
     case idx<Checkpoint>(): decode(std::in_place_type<Checkpoint>); break;
     case idx<KeyUpdated>(): decode(std::in_place_type<KeyUpdated>); break;
+    case idx<ProjectChanged>(): decode(std::in_place_type<ProjectChanged>); break;
     default: break;
   }
   if (!ok) return make_error(Errc::corruption, std::string("malformed data of ") + kTypes[t].name);

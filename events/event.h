@@ -40,8 +40,14 @@ enum class EventType : std::uint16_t {
   audit_read = 19,
   checkpoint = 20,
   key_updated = 21,
+  // The platform's own log (see docs/projects.md).
+  project_created = 22,
+  project_updated = 23,
+  project_suspended = 24,
+  project_resumed = 25,
+  project_deleted = 26,
 };
-constexpr std::uint16_t kMaxEventType = 21;
+constexpr std::uint16_t kMaxEventType = 26;
 
 // "user.created", ...; nullptr for an id this build does not know.
 const char* type_name(EventType t) noexcept;
@@ -328,13 +334,39 @@ struct Checkpoint {
   }
 };
 
+// project.created|updated|suspended|resumed|deleted, in the platform's log.
+struct ProjectChanged {
+  std::string id;
+  std::string name;      // created: the name; updated: the new name
+  std::string old_name;  // updated: the name before
+  // deleted: the project's event count (its head's seq) and chain head hash
+  // when it was deleted, so that an export made before can be checked.
+  std::uint64_t final_seq = 0;
+  Digest final_hash{};
+  // created, updated: the project's login rate (logins per second over the
+  // whole project; 0: unlimited), and on updated the rate before.
+  std::uint64_t login_rate_per_second = 0;
+  std::uint64_t old_login_rate_per_second = 0;
+  template <class V>
+  void fields(V& v) {
+    v("id", id);
+    v("name", name);
+    v("old_name", old_name);
+    v("final_seq", final_seq);
+    v("final_hash", final_hash);
+    v("login_rate_per_second", login_rate_per_second);
+    v("old_login_rate_per_second", old_login_rate_per_second);
+  }
+};
+
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
 
 using Data =
     std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
                  KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked, SettingsChanged,
-                 EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint, KeyUpdated>;
+                 EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint, KeyUpdated,
+                 ProjectChanged>;
 
 // The actor of events caused by a caller without a token: the outcomes of
 // POST /iam/login, most of the log. The actor index leaves them out (see

@@ -233,6 +233,9 @@ class ProjectLog final : public EventLog {
                  std::string_view value) const;
   void put_time(rocksdb::WriteBatch& batch, RocksHandles& h, Micros t, Seq last) const;
   Status load_head(RocksHandles& h, OpenMode mode);
+  // A reader of a directory from before projects has no p_* families: a
+  // prefixed log there is empty. REQUIRES: the handles lock.
+  bool absent() const;
   void set_head(const Head& head) {
     std::lock_guard lock(head_mu_);
     head_ = head;
@@ -440,6 +443,7 @@ class RocksStore final : public EventStore {
       if (!it->status().ok())
         return from_status(it->status(), Errc::unavailable, "cannot read the log");
     }
+    if (h_->cf(kLogCf + kPrefixedCfOffset) == nullptr) return out;  // no p_* families yet
     std::unique_ptr<rocksdb::Iterator> it(
         h_->db->NewIterator(rocksdb::ReadOptions(), h_->cf(kLogCf + kPrefixedCfOffset)));
     for (it->SeekToFirst(); it->Valid();) {
@@ -559,6 +563,10 @@ void ProjectLog::put_time(rocksdb::WriteBatch& batch, RocksHandles& h, Micros t,
 }
 
 Status ProjectLog::load_head(RocksHandles& h, OpenMode mode) {
+  if (h.cf(cf(kLogCf)) == nullptr) {  // a reader of a directory from before projects
+    set_head(Head{});
+    return {};
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       h.db->NewIterator(rocksdb::ReadOptions(), h.cf(cf(kLogCf))));
   if (prefix_.empty()) {
@@ -609,6 +617,7 @@ Result<std::vector<Event>> ProjectLog::recover() {
 Result<Event> ProjectLog::get(Seq seq) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
   std::string value;
   const rocksdb::Status st = store_.h_->db->Get(rocksdb::ReadOptions(), store_.h_->cf(cf(kLogCf)),
                                                 key(bin::be64(seq)), &value);
@@ -620,6 +629,7 @@ Result<Event> ProjectLog::get(Seq seq) const {
 Status ProjectLog::scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return {};
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2u << 20;
   // A long scan (a rebuild) reads each block once: keeping those blocks out
@@ -647,6 +657,7 @@ Status ProjectLog::scan_raw(
     const std::function<bool(std::string_view, std::string_view)>& fn) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return {};
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2u << 20;
   ro.fill_cache = false;  // the whole log, once
@@ -666,6 +677,7 @@ Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Directi
                               const std::function<bool(const IndexEntry&)>& fn) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return {};
   std::string prefix;
   std::size_t family = kIdxTypeCf;
   std::optional<EventType> fixed_type;
@@ -715,6 +727,7 @@ Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Directi
 Result<Seq> ProjectLog::seq_at_time(Micros t) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return Seq{0};
   std::unique_ptr<rocksdb::Iterator> it(
       store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kIdxTimeCf))));
   if (t < 0) return Seq{0};
@@ -762,6 +775,7 @@ Status ProjectLog::put_snapshot(const Snapshot& s) {
 Result<std::optional<Snapshot>> ProjectLog::find_snapshot(Seq at) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  if (absent()) return std::optional<Snapshot>{};
   std::unique_ptr<rocksdb::Iterator> it(
       store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kSnapshotsCf))));
   it->SeekForPrev(key(bin::be64(at)));
@@ -773,6 +787,8 @@ Result<std::optional<Snapshot>> ProjectLog::find_snapshot(Seq at) const {
   s.bytes = it->value().ToString();
   return std::optional<Snapshot>(std::move(s));
 }
+
+bool ProjectLog::absent() const { return store_.h_->cf(cf(kLogCf)) == nullptr; }
 
 std::optional<StorageStats> ProjectLog::storage_stats() const { return store_.storage_stats(); }
 
@@ -864,7 +880,9 @@ class DefaultLog final : public EventLog {
 
 RocksHandles::~RocksHandles() {
   if (db) {
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    for (auto* h : handles) {
+      if (h) db->DestroyColumnFamilyHandle(h);
+    }
     handles.clear();
     db->Close();
     db.reset();
@@ -932,8 +950,30 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
     if (::mkdtemp(tmpl) == nullptr)
       return make_error(Errc::unavailable, "cannot create a temporary directory");
     h->secondary_dir = tmpl;
-    st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, cfs,
-                                      &h->handles, &raw);
+    // A reader cannot create column families: one of a directory written
+    // before some family existed (the p_* ones, before projects) opens
+    // without it, and a null handle stands for it (an empty family).
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(opts), dir, &existing).ok()) {
+      std::vector<rocksdb::ColumnFamilyDescriptor> present;
+      std::vector<std::size_t> where;
+      for (std::size_t i = 0; i < cfs.size(); ++i) {
+        if (std::find(existing.begin(), existing.end(), cfs[i].name) != existing.end()) {
+          present.push_back(cfs[i]);
+          where.push_back(i);
+        }
+      }
+      std::vector<rocksdb::ColumnFamilyHandle*> opened;
+      st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, present,
+                                        &opened, &raw);
+      if (st.ok()) {
+        h->handles.assign(cfs.size(), nullptr);
+        for (std::size_t j = 0; j < opened.size(); ++j) h->handles[where[j]] = opened[j];
+      }
+    } else {
+      st = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), dir, h->secondary_dir, cfs,
+                                        &h->handles, &raw);
+    }
   } else {
     st = rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, cfs, &h->handles, &raw);
   }

@@ -34,9 +34,15 @@
 #include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
+#include "replay/queries.h"
 #include "service/command_service.h"
 
 namespace latchkey::http {
+
+// Whether the filters of an audit query may go into its audit.read event: a
+// value that is not an id of its kind (e.g. a secretkey pasted in the wrong
+// box) is refused, and not quoted back.
+[[nodiscard]] Status recordable(const replay::AuditFilter& filter);
 
 struct ApiDeps {
   service::CommandService& commands;
@@ -66,13 +72,14 @@ class Api {
     return router_.dispatch(req);
   }
   [[nodiscard]] const Router& router() const { return router_; }
+  // The caller of a request's bearer token, as every route of this API sees it.
+  [[nodiscard]] Result<Caller> authenticate(const Request& req) const;
 
  private:
   using Reply = boost::asio::awaitable<Response>;
   using PrincipalKind = projections::PrincipalKind;
 
   // ---- helpers (api.cpp) ----
-  [[nodiscard]] Result<Caller> authenticate(const Request& req) const;
   [[nodiscard]] events::RequestContext context(const Call& c) const;
   [[nodiscard]] static Response error(const Call& c, const Error& e);
   [[nodiscard]] static Response json(HttpStatus status, const nlohmann::json& body);

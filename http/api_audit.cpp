@@ -24,22 +24,6 @@ bool wants_ndjson(const Request& req) {
   return accept && accept->find("application/x-ndjson") != std::string_view::npos;
 }
 
-// The filters go into the audit.read event. A value that is not an id of its
-// kind (e.g. a secretkey or a token pasted in the wrong box) is refused
-// before anything is recorded, and not quoted back.
-Status recordable(const replay::AuditFilter& f) {
-  if (f.apikey && !domain::is_apikey(*f.apikey))
-    return make_error(Errc::invalid_request, "apikey must be an apikey (lk_ and 24 hex digits)");
-  if (f.principal_id && !domain::is_principal_id(*f.principal_id))
-    return make_error(Errc::invalid_request, "principal_id must be a user or service account id");
-  if (f.actor && !domain::is_principal_id(*f.actor) && *f.actor != "system" &&
-      *f.actor != "anonymous") {
-    return make_error(Errc::invalid_request,
-                      "actor must be a principal id, \"system\" or \"anonymous\"");
-  }
-  return {};
-}
-
 // The whole result of `filter`, page by page, as NDJSON: constant memory however long.
 ChunkSource ndjson_stream(const events::EventLog& log, replay::AuditFilter filter,
                           std::size_t limit) {
@@ -64,6 +48,22 @@ ChunkSource ndjson_stream(const events::EventLog& log, replay::AuditFilter filte
 }
 
 }  // namespace
+
+// The filters go into the audit.read event. A value that is not an id of its
+// kind (e.g. a secretkey or a token pasted in the wrong box) is refused
+// before anything is recorded, and not quoted back.
+Status recordable(const replay::AuditFilter& f) {
+  if (f.apikey && !domain::is_apikey(*f.apikey))
+    return make_error(Errc::invalid_request, "apikey must be an apikey (lk_ and 24 hex digits)");
+  if (f.principal_id && !domain::is_principal_id(*f.principal_id))
+    return make_error(Errc::invalid_request, "principal_id must be a user or service account id");
+  if (f.actor && !domain::is_principal_id(*f.actor) && *f.actor != "system" &&
+      *f.actor != "anonymous") {
+    return make_error(Errc::invalid_request,
+                      "actor must be a principal id, \"system\" or \"anonymous\"");
+  }
+  return {};
+}
 
 void Api::add_audit_routes() {
   const Access readers = Access::any_role({"admin", "auditor"});

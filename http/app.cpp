@@ -4,24 +4,35 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "domain/projects.h"
 #include "events/event_log.h"
 #include "http/api.h"
 #include "http/checkpointer.h"
 #include "http/console.h"
+#include "http/host_routing.h"
 #include "http/json_log.h"
 #include "http/metrics.h"
+#include "http/platform_api.h"
 #include "http/process_metrics.h"
+#include "http/project_rates.h"
+#include "http/projects.h"
 #include "http/reminders.h"
 #include "http/server.h"
 #include "http/smtp_mailer.h"
 #include "http/stop_signals.h"
+#include "keys/ids.h"
 #include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
 #include "replay/rebuild.h"
+#include "service/bootstrap.h"
 #include "service/command_service.h"
 
 namespace latchkey::http {
@@ -30,7 +41,7 @@ namespace net = boost::asio;
 
 namespace {
 
-class ServerApp final : public App {
+class ServerApp final : public App, public ProjectDirectory {
  public:
   explicit ServerApp(const Config& c)
       : signals_(std::make_unique<StopSignals>()),
@@ -39,41 +50,18 @@ class ServerApp final : public App {
         server_log_("stderr") {}
 
   Status init() {
+    if (auto st = check_project_config(); !st) return st;
     auto secrets = keys::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
     if (!secrets) return secrets.error();
-    secrets_ = std::move(*secrets);
     events::LogOptions log_options;
     log_options.write_buffer_bytes = static_cast<std::size_t>(config_.write_buffer_bytes);
-    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(config_.data_dir),
-                                        events::OpenMode::read_write, log_options);
-    if (!log) return log.error();
-    log_ = std::move(*log);
-    replay::RebuildStats stats;
-    const auto started = std::chrono::steady_clock::now();
-    auto views = replay::rebuild(*log_, log_->head().seq, true, &stats);
-    if (!views) return views.error();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    server_log_.info("views loaded", {{"seq", views->seq},
-                                      {"snapshot_seq", stats.snapshot_seq},
-                                      {"events_applied", stats.applied},
-                                      {"seconds", seconds}});
-    if (const auto* active = views->signing.active();
-        !active || !secrets_->signing_key(active->kid)) {
-      return make_error(Errc::corruption, "the active signing key of the log is not in " +
-                                              config_.data_dir + "/signing");
-    }
-    views_ = std::make_unique<projections::LiveViews>(std::move(*views));
-    snapshotter_ = std::make_unique<replay::Snapshotter>(
-        *log_, static_cast<std::uint64_t>(config_.snapshot_every_events), [this](const Error& e) {
-          server_log_.error("snapshot failed", {{"detail", e.detail}});
-        });
-    // Committed events reach the views (inside the service) and then the snapshotter.
-    commands_ = std::make_unique<service::CommandService>(
-        *log_, *views_, clock_, [this](std::span<const events::Event> committed) {
-          if (!committed.empty()) snapshotter_->notify(committed.back().seq);
-        });
-    commands_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {
+    auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(config_.data_dir),
+                                            events::OpenMode::read_write, log_options);
+    if (!store) return store.error();
+    store_ = std::move(*store);
+    // One writer for every project: one group commit, one sync for all.
+    writer_ = std::make_unique<service::Sequencer>(*store_, clock_, service::Sequencer::Options{});
+    writer_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {
       metrics_.append(n, latency, ok);
       if (writable_.exchange(ok) != ok) {
         if (ok) {
@@ -84,22 +72,34 @@ class ServerApp final : public App {
         }
       }
     });
-    tokens_ = std::make_unique<keys::TokenService>(*secrets_, *views_, config_.issuer);
-    metrics_.add_gauge("latchkey_log_head_seq", "Sequence number of the newest event.",
-                       [this] { return static_cast<double>(log_->head().seq); });
-    metrics_.add_gauge("latchkey_projection_lag_events",
-                       "Events committed but not yet applied to the views.",
-                       [this] { return static_cast<double>(log_->head().seq - views_->seq()); });
-    metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
-      return server_ ? static_cast<double>(server_->connections()) : 0.0;
-    });
-    add_storage_metrics();
-    add_process_metrics(metrics_);
+    // Before the projects: their APIs send mail through it.
     if (!config_.smtp_url.empty()) {
       auto mailer = SmtpMailer::create(config_);
       if (!mailer) return mailer.error();
       mailer_ = std::move(*mailer);
     }
+    if (auto st = open_platform(); !st) return st;
+    // The default project is opened now, so that a broken one stops the start.
+    auto def = open_project(std::string(events::kDefaultProject), std::move(*secrets));
+    if (!def) return def.error();
+    default_ = *def;
+    runtimes_.emplace(default_->id, default_);
+    metrics_.add_gauge("latchkey_log_head_seq",
+                       "Sequence number of the newest event of the default project.",
+                       [this] { return static_cast<double>(default_->log->head().seq); });
+    metrics_.add_gauge(
+        "latchkey_projection_lag_events",
+        "Events of the default project committed but not yet applied to its views.",
+        [this] { return static_cast<double>(default_->log->head().seq - default_->views->seq()); });
+    metrics_.add_gauge("latchkey_projects_open", "Projects whose views are in memory.", [this] {
+      std::lock_guard lock(runtimes_mu_);
+      return static_cast<double>(runtimes_.size());
+    });
+    metrics_.add_gauge("latchkey_http_connections", "Open connections.", [this] {
+      return server_ ? static_cast<double>(server_->connections()) : 0.0;
+    });
+    add_storage_metrics();
+    add_process_metrics(metrics_);
     const std::size_t threads = config_.threads > 0
                                     ? static_cast<std::size_t>(config_.threads)
                                     : std::max(1u, std::thread::hardware_concurrency());
@@ -120,23 +120,131 @@ class ServerApp final : public App {
         return make_error(Errc::invalid_request,
                           "cannot read TLS key " + config_.tls_key + ": " + ec.message());
     }
-    ApiDeps deps{*commands_,
-                 *views_,
-                 *log_,
-                 *secrets_,
-                 *tokens_,
-                 clock_,
-                 metrics_,
-                 config_,
-                 mailer_.get(),
-                 &server_log_,
-                 [this] { return writable_.load(); },
-                 console_handler()};
-    api_ = std::make_unique<Api>(std::move(deps));
+    platform_api_ = std::make_unique<PlatformApi>(*this);
     server_ = std::make_unique<Server>(
-        *ioc_, config_, [this](const Request& req) { return api_->handle(req); }, access_log_,
-        server_log_, metrics_, tls_.get());
+        *ioc_, config_, [this](const Request& req) { return route(req); }, access_log_, server_log_,
+        metrics_, tls_.get());
     return {};
+  }
+
+  // ---- ProjectDirectory ----
+  const projections::ProjectRegistry& registry() const override { return registry_; }
+
+  ProjectRuntime& platform() override { return *platform_; }
+
+  events::EventLog& log_of(std::string_view id) override { return store_->log(id); }
+
+  std::shared_ptr<ProjectRuntime> runtime(std::string_view id) override {
+    const auto info = registry_.find(id);
+    if (!info || info->status == projections::ProjectStatus::deleted) return nullptr;
+    std::lock_guard lock(runtimes_mu_);
+    if (auto it = runtimes_.find(id); it != runtimes_.end()) return it->second;
+    const std::string name(id);
+    auto secrets =
+        keys::SecretStore::open(service::project_secrets_dir(config_.data_dir, name), true);
+    if (!secrets) {
+      server_log_.error("cannot open a project",
+                        {{"project", name}, {"detail", secrets.error().message}});
+      return nullptr;
+    }
+    auto rt = open_project(name, std::move(*secrets));
+    if (!rt) {
+      server_log_.error("cannot open a project",
+                        {{"project", name}, {"detail", rt.error().message}});
+      return nullptr;
+    }
+    runtimes_.emplace(name, *rt);
+    return *rt;
+  }
+
+  Result<service::FirstAdmin> create(const std::string& id, const std::string& name,
+                                     const events::RequestContext& ctx) override {
+    std::lock_guard creating(create_mu_);
+    if (auto d = domain::create_project(registry_, id, name); !d) return d.error();
+    // What an attempt that stopped half-way (a crash) may have left.
+    events::EventLog& log = store_->log(id);
+    if (log.head().seq != 0) {
+      if (auto st = drop_data(id); !st) return st.error();
+    }
+    const std::string dir = service::project_secrets_dir(config_.data_dir, id);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    const auto alg = alg_from_name(config_.algorithm).value_or(SignAlg::es256);
+    auto secrets = keys::SecretStore::create(dir, alg);
+    if (!secrets) return secrets.error();
+    auto admin = [&]() -> Result<service::FirstAdmin> {
+      projections::LiveViews views{projections::Views{}};
+      service::CommandService commands(*writer_, log, views);
+      service::BootstrapOptions options;
+      options.key_description = "the project's first admin key";
+      auto first = service::bootstrap_iam(commands, **secrets, options, ctx);
+      commands.stop();
+      if (!first) return first.error();
+      // Registered last: until project.created is committed, no request reaches it.
+      auto registered =
+          on_platform(service::Sequencer::Isolation::exclusive,
+                      [this, id, name, ctx](Micros) -> Result<std::vector<events::Draft>> {
+                        auto d = domain::create_project(registry_, id, name);
+                        if (!d) return d.error();
+                        d->context = ctx;
+                        return std::vector<events::Draft>{std::move(*d)};
+                      });
+      if (!registered) return registered.error();
+      return first;
+    }();
+    if (!admin) {
+      (void)drop_data(id);
+      std::filesystem::remove_all(dir, ec);
+      return admin.error();
+    }
+    server_log_.info("project created", {{"project", id}, {"request_id", ctx.request_id}});
+    return admin;
+  }
+
+  Result<std::vector<events::Event>> update(const std::string& id,
+                                            const domain::ProjectPatch& patch,
+                                            const events::RequestContext& ctx) override {
+    return on_platform(service::Sequencer::Isolation::exclusive,
+                       [this, id, patch, ctx](Micros) -> Result<std::vector<events::Draft>> {
+                         auto drafts = domain::update_project(registry_, id, patch);
+                         if (!drafts) return drafts.error();
+                         for (auto& d : *drafts) d.context = ctx;
+                         return drafts;
+                       });
+  }
+
+  Result<events::Event> remove(const std::string& id, const events::RequestContext& ctx) override {
+    auto deleted = on_platform(service::Sequencer::Isolation::exclusive,
+                               [this, id, ctx](Micros) -> Result<std::vector<events::Draft>> {
+                                 // On the writer thread: nothing of the project is being
+                                 // appended while its final head is read.
+                                 const events::Head head = store_->log(id).head();
+                                 auto d =
+                                     domain::delete_project(registry_, id, head.seq, head.hash);
+                                 if (!d) return d.error();
+                                 d->context = ctx;
+                                 return std::vector<events::Draft>{std::move(*d)};
+                               });
+    if (!deleted) return deleted.error();
+    // The registry says deleted: no new request reaches the project. Those in
+    // flight finish (a write of theirs is refused), then its data goes.
+    std::shared_ptr<ProjectRuntime> rt;
+    {
+      std::lock_guard lock(runtimes_mu_);
+      if (auto it = runtimes_.find(id); it != runtimes_.end()) {
+        rt = std::move(it->second);
+        runtimes_.erase(it);
+      }
+    }
+    if (rt) rt->commands->stop();
+    if (auto st = drop_data(id); !st) {
+      server_log_.error("cannot remove a deleted project's data (it is removed at the next start)",
+                        {{"project", id}, {"detail", st.error().message}});
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, id), ec);
+    server_log_.info("project deleted", {{"project", id}, {"request_id", ctx.request_id}});
+    return deleted->front();
   }
 
   int run(const std::function<void(const std::string&)>& on_listening) override {
@@ -153,17 +261,19 @@ class ServerApp final : public App {
       config_.public_url =
           std::string(tls_ ? "https://" : "http://") +
           (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon) : *bound);
+      default_->config.public_url = config_.public_url;
     }
     signals_->serve([this] { stop(); });
-    checkpoints_ =
-        std::make_unique<Checkpointer>(*ioc_, *commands_, *secrets_, *views_, config_, server_log_);
+    checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *default_->commands, *default_->secrets,
+                                                  *default_->views, config_, server_log_);
     if (mailer_)
-      reminders_ = std::make_unique<Reminders>(*ioc_, *commands_, *views_, *mailer_, clock_,
-                                               config_, metrics_, server_log_);
+      reminders_ = std::make_unique<Reminders>(*ioc_, *default_->commands, *default_->views,
+                                               *mailer_, clock_, config_, metrics_, server_log_);
     server_log_.info("listening", {{"address", *bound},
                                    {"tls", tls_ != nullptr},
                                    {"threads", threads_},
-                                   {"seq", views_->seq()}});
+                                   {"base_domain", config_.base_domain},
+                                   {"seq", default_->views->seq()}});
     server_log_.flush();
     if (on_listening) on_listening(*bound);
     std::vector<std::thread> pool;
@@ -175,9 +285,9 @@ class ServerApp final : public App {
     // sent is recorded as sent and never goes out again after the restart.
     mailer_.reset();
     // Finish the writer's queue and flush.
-    commands_->stop();
-    snapshotter_->stop();
-    log_.reset();
+    close_projects();
+    writer_->stop();
+    store_.reset();
     server_log_.info("stopped", nlohmann::json::object());
     access_log_.flush();
     server_log_.flush();
@@ -203,9 +313,253 @@ class ServerApp final : public App {
     reminders_.reset();
     checkpoints_.reset();
     server_.reset();
-    api_.reset();
-    if (commands_) commands_->stop();
-    if (snapshotter_) snapshotter_->stop();
+    platform_api_.reset();
+    close_projects();
+    if (writer_) writer_->stop();
+  }
+
+ private:
+  // Every project's runtime (the platform's last), each finishing its writes.
+  void close_projects() {
+    std::map<std::string, std::shared_ptr<ProjectRuntime>, std::less<>> runtimes;
+    {
+      std::lock_guard lock(runtimes_mu_);
+      runtimes.swap(runtimes_);
+    }
+    runtimes.clear();
+    default_.reset();
+    platform_.reset();
+  }
+
+  Status check_project_config() {
+    for (char& c : config_.base_domain)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (config_.base_domain.empty())
+      return make_error(Errc::invalid_request, "server.base_domain must not be empty");
+    if (!config_.default_project.empty() && config_.default_project != events::kDefaultProject) {
+      if (auto st = domain::check_project_id(config_.default_project); !st)
+        return make_error(Errc::invalid_request, "server.default_project: " + st.error().message);
+    }
+    return {};
+  }
+
+  // The URL clients use for the base domain: server.public_url, or the listen address.
+  std::string base_url() const {
+    if (!config_.public_url.empty()) return config_.public_url;
+    return std::string(config_.tls_cert.empty() ? "http://" : "https://") + config_.listen;
+  }
+
+  // The platform: created on the first start of a data directory from before
+  // projects (its default project registered, a first operator printed once),
+  // then its runtime and the registry folded from its log.
+  Status open_platform() {
+    events::EventLog& log = store_->log(events::kPlatformLog);
+    if (log.head().seq == 0) {
+      const events::RequestContext ctx{"system", keys::new_request_id(), ""};
+      service::BootstrapOptions options;
+      options.admin_name = "platform operator";
+      const auto alg = alg_from_name(config_.algorithm).value_or(SignAlg::es256);
+      auto op = service::bootstrap_platform(*writer_, *store_, config_.data_dir, alg, options, ctx);
+      if (!op) return op.error();
+      const nlohmann::json out = {{"platform",
+                                   {{"principal_id", op->principal_id},
+                                    {"apikey", op->apikey},
+                                    {"secretkey", op->secretkey},
+                                    {"expires_at", format_rfc3339_seconds(op->expires_at)}}}};
+      std::cout << out.dump() << std::endl;
+      server_log_.info(
+          "created the platform for this data directory (its log held only the default "
+          "project): the first platform operator's keys are on stdout, shown once",
+          {{"principal_id", op->principal_id}});
+    }
+    // The registry: every project.* event, through the type index.
+    std::vector<events::Seq> seqs;
+    for (const char* type : {"project.created", "project.updated", "project.suspended",
+                             "project.resumed", "project.deleted"}) {
+      auto st = log.scan_index(events::Index::type, type, 0, events::Direction::forward,
+                               [&](const events::IndexEntry& e) {
+                                 seqs.push_back(e.seq);
+                                 return true;
+                               });
+      if (!st) return st;
+    }
+    std::sort(seqs.begin(), seqs.end());
+    for (events::Seq seq : seqs) {
+      auto e = log.get(seq);
+      if (!e) return e.error();
+      registry_.apply(*e);
+    }
+    auto secrets = keys::SecretStore::open(service::platform_secrets_dir(config_.data_dir), true);
+    if (!secrets) return secrets.error();
+    auto rt = open_project(std::string(events::kPlatformLog), std::move(*secrets));
+    if (!rt) return rt.error();
+    platform_ = *rt;
+    // Deleted projects whose data a stop interrupted removing.
+    for (const auto& p : registry_.all()) {
+      if (p.status != projections::ProjectStatus::deleted) continue;
+      if (store_->log(p.id).head().seq != 0) {
+        if (auto st = drop_data(p.id); !st) return st;
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, p.id), ec);
+    }
+    return {};
+  }
+
+  // A project's (or the platform's) views, writer target and API.
+  Result<std::shared_ptr<ProjectRuntime>> open_project(const std::string& id,
+                                                       std::unique_ptr<keys::SecretStore> secrets) {
+    auto rt = std::make_shared<ProjectRuntime>();
+    rt->id = id;
+    rt->log = &store_->log(id);
+    rt->secrets = std::move(secrets);
+    rt->config = config_;
+    if (id == events::kPlatformLog) {
+      rt->config.issuer = base_url() + "/platform";
+    } else if (id != events::kDefaultProject) {
+      rt->config.public_url = project_url(base_url(), config_.base_domain, id);
+      rt->config.issuer = rt->config.public_url;
+    }
+    replay::RebuildStats stats;
+    const auto started = std::chrono::steady_clock::now();
+    auto views = replay::rebuild(*rt->log, rt->log->head().seq, true, &stats);
+    if (!views) return views.error();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    server_log_.info("views loaded", {{"project", id},
+                                      {"seq", views->seq},
+                                      {"snapshot_seq", stats.snapshot_seq},
+                                      {"events_applied", stats.applied},
+                                      {"seconds", seconds}});
+    if (const auto* active = views->signing.active();
+        !active || !rt->secrets->signing_key(active->kid)) {
+      return make_error(Errc::corruption, "the active signing key of project " + id +
+                                              " is not among its signing key files");
+    }
+    rt->views = std::make_unique<projections::LiveViews>(std::move(*views));
+    ProjectRuntime* raw = rt.get();
+    rt->snapshotter = std::make_unique<replay::Snapshotter>(
+        *rt->log, static_cast<std::uint64_t>(config_.snapshot_every_events),
+        [this, id](const Error& e) {
+          server_log_.error("snapshot failed", {{"project", id}, {"detail", e.detail}});
+        });
+    const bool is_platform = id == events::kPlatformLog;
+    // Committed events reach the views (inside the service), then the
+    // snapshotter (and, for the platform, the registry of projects).
+    rt->commands = std::make_unique<service::CommandService>(
+        *writer_, *rt->log, *rt->views,
+        [this, raw, is_platform](std::span<const events::Event> committed) {
+          if (committed.empty()) return;
+          if (is_platform) {
+            for (const auto& e : committed) registry_.apply(e);
+          }
+          raw->snapshotter->notify(committed.back().seq);
+        });
+    rt->tokens = std::make_unique<keys::TokenService>(*rt->secrets, *rt->views, rt->config.issuer);
+    ApiDeps deps{
+        *rt->commands,
+        *rt->views,
+        *rt->log,
+        *rt->secrets,
+        *rt->tokens,
+        clock_,
+        metrics_,
+        rt->config,
+        is_platform ? nullptr : mailer_.get(),
+        &server_log_,
+        [this] { return writable_.load(); },
+        is_platform ? std::function<bool(const std::string&, Response&)>() : console_handler()};
+    rt->api = std::make_unique<Api>(std::move(deps));
+    return rt;
+  }
+
+  // Runs `producer` on the writer for the platform's log; blocking.
+  Result<std::vector<events::Event>> on_platform(service::Sequencer::Isolation isolation,
+                                                 service::Sequencer::Producer producer) {
+    std::promise<Result<std::vector<events::Event>>> p;
+    auto f = p.get_future();
+    platform_->commands->submit(
+        isolation, std::move(producer),
+        [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+
+  // Removes a project's records, on the writer thread (the store's rule).
+  Status drop_data(const std::string& id) {
+    auto r = on_platform(service::Sequencer::Isolation::exclusive,
+                         [this, id](Micros) -> Result<std::vector<events::Draft>> {
+                           if (auto st = store_->drop(id); !st) return st.error();
+                           return std::vector<events::Draft>{};
+                         });
+    if (!r) return r.error();
+    return {};
+  }
+
+  // Every request: the platform API on the base domain, else the API of the
+  // project the host selects (docs/projects.md).
+  net::awaitable<Response> route(const Request& req) {
+    const HostTarget target =
+        project_for_host(req.host, config_.base_domain, config_.default_project);
+    const bool platform_path = req.path == "/platform" || req.path.starts_with("/platform/");
+    if (platform_path) {
+      if (target.by_subdomain) {
+        Response r = error_response(
+            make_error(Errc::not_found, "the platform API is served on the base domain"),
+            req.request_id);
+        r.route = "unmatched";
+        co_return r;
+      }
+      auto op = platform_api_->handle(req);
+      co_return co_await std::move(op);
+    }
+    if (!target.project) {
+      if (req.path.starts_with("/iam") || req.path.starts_with("/console")) {
+        Response r =
+            error_response(make_error(Errc::not_found, "no project at this host"), req.request_id);
+        r.route = "unmatched";
+        co_return r;
+      }
+      // /healthz, /readyz, /metrics: the server's, whatever the host.
+      auto op = platform_->api->handle(req);
+      co_return co_await std::move(op);
+    }
+    std::shared_ptr<ProjectRuntime> rt = runtime(*target.project);
+    if (!rt) {
+      Response r = error_response(make_error(Errc::not_found, "no project " + *target.project),
+                                  req.request_id);
+      r.route = "unmatched";
+      co_return r;
+    }
+    if (req.path == "/iam/login") {
+      const auto info = registry_.find(rt->id);
+      if (info && info->login_rate_per_second > 0) {
+        if (const auto wait =
+                login_rates_.admit(rt->id, info->login_rate_per_second, clock_.now())) {
+          Error e = make_error(Errc::too_many_requests,
+                               "this project's login rate is exceeded; try again later");
+          e.retry_after_seconds = static_cast<int>((*wait + 999'999) / 1'000'000);
+          Response r = error_response(e, req.request_id);
+          r.route = "/iam/login";
+          r.log_note = "project_rate_limited";
+          metrics_.login("project_rate_limited");
+          co_return r;
+        }
+      }
+    }
+    if (req.method != "GET" && req.method != "HEAD" && req.path != "/iam/introspect") {
+      const auto info = registry_.find(rt->id);
+      if (info && info->status == projections::ProjectStatus::suspended) {
+        Response r = error_response(
+            make_error(Errc::forbidden, "project " + rt->id +
+                                            " is suspended: it issues no token and accepts no "
+                                            "change"),
+            req.request_id);
+        r.route = "suspended";
+        co_return r;
+      }
+    }
+    auto op = rt->api->handle(req);
+    co_return co_await std::move(op);
   }
 
  private:
@@ -213,7 +567,7 @@ class ServerApp final : public App {
   // log is being reopened there are none and the series are left out.
   void add_storage_metrics() {
     metrics_.add_collector([this](std::vector<Metrics::Sample>& out) {
-      const auto s = log_->storage_stats();
+      const auto s = store_->storage_stats();
       if (!s) return;
       using Type = Metrics::Sample::Type;
       const auto add = [&](const char* name, const char* help, double v, Type type = Type::gauge) {
@@ -260,22 +614,31 @@ class ServerApp final : public App {
   Metrics metrics_;
   std::atomic<bool> writable_{true};
   std::size_t threads_ = 1;
-  std::unique_ptr<keys::SecretStore> secrets_;
-  std::unique_ptr<events::EventLog> log_;
-  std::unique_ptr<projections::LiveViews> views_;
-  std::unique_ptr<service::CommandService> commands_;
-  std::unique_ptr<replay::Snapshotter> snapshotter_;
-  std::unique_ptr<keys::TokenService> tokens_;
+  std::unique_ptr<events::EventStore> store_;
+  std::unique_ptr<service::Sequencer> writer_;
+  projections::ProjectRegistry registry_;
+  ProjectRates login_rates_;
+  std::mutex create_mu_;  // one project created at a time
+  std::shared_ptr<ProjectRuntime> platform_;
+  std::shared_ptr<ProjectRuntime> default_;
+  mutable std::mutex runtimes_mu_;
+  std::map<std::string, std::shared_ptr<ProjectRuntime>, std::less<>> runtimes_;  // GUARDED_BY
   std::unique_ptr<Mailer> mailer_;
   std::unique_ptr<net::io_context> ioc_;
   std::unique_ptr<net::ssl::context> tls_;
-  std::unique_ptr<Api> api_;
+  std::unique_ptr<PlatformApi> platform_api_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Checkpointer> checkpoints_;
   std::unique_ptr<Reminders> reminders_;
 };
 
 }  // namespace
+
+ProjectRuntime::~ProjectRuntime() {
+  api.reset();
+  if (commands) commands->stop();
+  if (snapshotter) snapshotter->stop();
+}
 
 Result<std::unique_ptr<App>> App::open(const Config& config) {
   auto app = std::make_unique<ServerApp>(config);

@@ -154,6 +154,8 @@ const std::vector<Entry>& entries() {
       entry("server.metrics_public", boolean("server.metrics_public", &Config::metrics_public)),
       entry("server.public_url", str("server.public_url", &Config::public_url)),
       entry("server.trusted_proxies", networks("server.trusted_proxies", &Config::trusted_proxies)),
+      entry("server.base_domain", str("server.base_domain", &Config::base_domain)),
+      entry("server.default_project", str("server.default_project", &Config::default_project)),
       entry("data.dir", str("data.dir", &Config::data_dir)),
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),

@@ -32,6 +32,10 @@ struct Config {
   std::string public_url;  // how clients reach this server (in emails); default from listen
   // Peers whose Forwarded / X-Forwarded-For header names the client; empty: none.
   std::vector<IpNetwork> trusted_proxies;
+  // Projects: `{project}.{base_domain}` selects a project; other hosts the
+  // default project (none when default_project is empty).
+  std::string base_domain = "localhost";
+  std::string default_project = "default";
   // [data]
   std::string data_dir = "./data";
   std::int64_t snapshot_every_events = 100'000;

@@ -16,6 +16,7 @@
 
 #include "base/parse.h"
 #include "http/client_address.h"
+#include "http/host_routing.h"
 #include "http/error_map.h"
 #include "http/framing.h"
 #include "keys/ids.h"
@@ -277,14 +278,19 @@ struct SessionRunner {
       req.body = std::move(msg.body());
       if (!s.config_.trusted_proxies.empty()) {
         // Every line of each header, in order, as one list.
-        std::optional<std::string> forwarded, xff;
+        std::optional<std::string> forwarded, xff, xfh;
         for (const auto& [name, value] : req.headers) {
-          std::optional<std::string>* into = name == "forwarded"         ? &forwarded
-                                             : name == "x-forwarded-for" ? &xff
-                                                                         : nullptr;
+          std::optional<std::string>* into = name == "forwarded"          ? &forwarded
+                                             : name == "x-forwarded-for"  ? &xff
+                                             : name == "x-forwarded-host" ? &xfh
+                                                                          : nullptr;
           if (into) *into = *into ? **into + "," + value : value;
         }
         req.remote_ip = client_address(remote_ip, forwarded, xff, s.config_.trusted_proxies);
+        req.host =
+            request_host(remote_ip, req.header("host"), forwarded, xfh, s.config_.trusted_proxies);
+      } else {
+        req.host = request_host(remote_ip, req.header("host"), std::nullopt, std::nullopt, {});
       }
       const bool keep_alive = msg.keep_alive() && !s.stopping_;
       Response r;

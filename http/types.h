@@ -22,6 +22,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
   std::string remote_ip;
+  std::string host;  // lower-case, without port (see host_routing.h); "" if none
   std::string request_id;
   Micros received_at = 0;
 

@@ -320,6 +320,8 @@ struct Applier {
   void operator()(const events::AuditRead&) {}
 
   void operator()(const events::Checkpoint&) { v.last_checkpoint = e.seq; }
+  // The platform's registry of projects is projections/projects.h.
+  void operator()(const events::ProjectChanged&) {}
 };
 
 }  // namespace

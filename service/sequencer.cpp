@@ -142,12 +142,12 @@ void Sequencer::finish(Target& target) {
   if (--target.outstanding == 0) drained_.notify_all();
 }
 
-Sequencer::Group& Sequencer::group_of(Target& target) {
-  if (target.group == SIZE_MAX) {
-    target.group = groups_.size();
-    groups_.push_back(Group{&target, {}, {}});
+Sequencer::Group& Sequencer::group_of(const std::shared_ptr<Target>& target) {
+  if (target->group == SIZE_MAX) {
+    target->group = groups_.size();
+    groups_.push_back(Group{target, {}, {}});
   }
-  return groups_[target.group];
+  return groups_[target->group];
 }
 
 void Sequencer::run() {
@@ -166,7 +166,10 @@ void Sequencer::run() {
     while (!work.empty()) {
       Item item = std::move(work.front());
       work.pop_front();
-      Target& target = *item.target;
+      // Held here and in touched_/groups_ until its completions and settle ran:
+      // a finished target may be removed (and its owner gone) at any time.
+      const std::shared_ptr<Target> held = item.target;
+      Target& target = *held;
       const bool exclusive = item.isolation == Isolation::exclusive;
       if (exclusive && drafts > 0) {
         commit(now);
@@ -181,16 +184,16 @@ void Sequencer::run() {
       }
       if (!target.touched) {
         target.touched = true;
-        touched_.push_back(&target);
+        touched_.push_back(held);
       }
       if (!produced) {
         item.done(produced.error());
-        finish(target);
+        finish_after_settle_.push_back(held);
       } else if (produced->empty()) {
         item.done(std::vector<Event>{});
-        finish(target);
+        finish_after_settle_.push_back(held);
       } else {
-        Group& g = group_of(target);
+        Group& g = group_of(held);
         Pending p{std::move(item.done), g.drafts.size(), produced->size()};
         drafts += produced->size();
         for (auto& d : *produced) g.drafts.push_back(std::move(d));
@@ -216,11 +219,13 @@ void Sequencer::run() {
 }
 
 void Sequencer::settle(bool durable) {
-  for (Target* t : touched_) {
+  for (const auto& t : touched_) {
     t->touched = false;
     if (t->hooks.settled) t->hooks.settled(durable);
   }
   touched_.clear();
+  for (const auto& t : finish_after_settle_) finish(*t);
+  finish_after_settle_.clear();
 }
 
 void Sequencer::commit(Micros now) {
@@ -244,7 +249,12 @@ void Sequencer::commit(Micros now) {
       }
       for (auto& [log, events] : *found) {
         for (auto& t : targets) {
-          if (t->log == log && t->hooks.committed) t->hooks.committed(events);
+          bool removed = false;
+          {
+            std::lock_guard lock(mu_);
+            removed = t->removed && t->outstanding == 0;
+          }
+          if (t->log == log && !removed && t->hooks.committed) t->hooks.committed(events);
         }
       }
     }
@@ -270,6 +280,7 @@ void Sequencer::commit(Micros now) {
     observer = observer_;
   }
   if (observer) observer(count, latency, committed.has_value());
+  for (auto& g : groups_) g.target->group = SIZE_MAX;
   if (committed) {
     for (std::size_t i = 0; i < groups_.size(); ++i) {
       if (groups_[i].target->hooks.committed) groups_[i].target->hooks.committed((*committed)[i]);
@@ -297,7 +308,6 @@ void Sequencer::commit(Micros now) {
       }
     }
   }
-  for (auto& g : groups_) g.target->group = SIZE_MAX;
   groups_.clear();
 }
 

@@ -108,7 +108,7 @@ class Sequencer {
   };
   // The drafts of one target in the group being formed.
   struct Group {
-    Target* target = nullptr;
+    std::shared_ptr<Target> target;  // held until its completions and settle have run
     std::vector<Draft> drafts;
     std::vector<Pending> pending;
   };
@@ -117,7 +117,7 @@ class Sequencer {
   void commit(Micros now);
   void settle(bool durable);
   void finish(Target& target);
-  Group& group_of(Target& target);
+  Group& group_of(const std::shared_ptr<Target>& target);
 
   std::unique_ptr<events::EventStore> own_store_;  // the one-log adapter, for the first constructor
   events::EventStore& store_;
@@ -129,7 +129,11 @@ class Sequencer {
   // Writer thread only: the group being formed, and the targets whose
   // producers ran since the last settle.
   std::vector<Group> groups_;
-  std::vector<Target*> touched_;
+  std::vector<std::shared_ptr<Target>> touched_;
+  // Producers already completed (with a rejection or nothing to append)
+  // whose target's settled hook is still to run: counted as outstanding
+  // until it has, so that remove_target() never returns before its last hook.
+  std::vector<std::shared_ptr<Target>> finish_after_settle_;
 
   std::mutex mu_;
   std::condition_variable cv_;

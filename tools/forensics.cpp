@@ -29,8 +29,29 @@ int fail(const std::string& m) {
   return 1;
 }
 
-Result<std::unique_ptr<events::EventLog>> open_reader(const std::string& data) {
-  return events::open_rocksdb_log(keys::SecretStore::log_dir(data), events::OpenMode::read_only);
+// A project's log, read-only, with the store that holds it.
+struct Reader {
+  std::unique_ptr<events::EventStore> store;
+  events::EventLog* log = nullptr;
+  events::EventLog& operator*() const { return *log; }
+  events::EventLog* operator->() const { return log; }
+};
+
+std::string_view log_name(const std::string& project) {
+  return project == "platform" ? events::kPlatformLog : std::string_view(project);
+}
+
+Result<Reader> open_reader(const std::string& data, const std::string& project = "default") {
+  auto store =
+      events::open_rocksdb_store(keys::SecretStore::log_dir(data), events::OpenMode::read_only);
+  if (!store) return store.error();
+  Reader r;
+  r.log = &(*store)->log(log_name(project));
+  r.store = std::move(*store);
+  if (r.log->head().seq == 0 && project != "default") {
+    return make_error(Errc::not_found, "no project " + project + " in " + data);
+  }
+  return r;
 }
 
 std::string summary(const events::Event& e) {
@@ -59,7 +80,7 @@ void print_table(const std::vector<events::Event>& evs) {
 }
 
 int cmd_verify(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   std::map<std::string, VerifyKey> keys;
   if (!o.jwks_file.empty()) {
@@ -102,7 +123,28 @@ int cmd_verify(const ForensicsOptions& o) {
     std::cerr << "latchkey: verification failed at seq " << r.first_bad << ": " << r.reason << "\n";
     return 1;
   }
-  return 0;
+  if (o.verify->count("--project") != 0) return 0;
+  // Without --project: every other chain too, the platform's and each project's.
+  auto projects = log->store->projects();
+  if (!projects) return fail(projects.error().message);
+  int failed = 0;
+  for (const std::string& id : *projects) {
+    if (id == events::kDefaultProject) continue;
+    const auto rp = events::verify_log(log->store->log(id));
+    const std::string name = id == events::kPlatformLog ? "platform" : "project " + id;
+    if (o.format != "json") {
+      if (rp.ok) {
+        std::cout << name << ": ok: " << rp.events << " events, hash chain intact, head "
+                  << to_hex(rp.head_hash) << "\n";
+      }
+    }
+    if (!rp.ok) {
+      std::cerr << "latchkey: " << name << ": verification failed at seq " << rp.first_bad << ": "
+                << rp.reason << "\n";
+      ++failed;
+    }
+  }
+  return failed == 0 ? 0 : 1;
 }
 
 Result<replay::AuditFilter> filter_of(const ForensicsOptions& o) {
@@ -121,7 +163,7 @@ Result<replay::AuditFilter> filter_of(const ForensicsOptions& o) {
 }
 
 int cmd_audit(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   auto f = filter_of(o);
   if (!f) return fail(f.error().message);
@@ -161,7 +203,7 @@ int cmd_audit(const ForensicsOptions& o) {
 }
 
 int cmd_replay_state(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   auto point = replay::parse_point(**log, o.at);
   if (!point) return fail(point.error().message);
@@ -189,7 +231,7 @@ int cmd_replay_state(const ForensicsOptions& o) {
 }
 
 int cmd_replay_diff(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   auto from = replay::parse_point(**log, o.diff_from);
   if (!from) return fail(from.error().message);
@@ -202,7 +244,7 @@ int cmd_replay_diff(const ForensicsOptions& o) {
 }
 
 int cmd_replay_timeline(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   std::vector<events::Event> all;
   events::Seq after = 0;
@@ -253,6 +295,13 @@ int cmd_backup(const ForensicsOptions& o) {
     return fail(st.error().message);
   }
   if (!o.no_secrets) {
+    // The platform's and each project's pepper and signing keys, as they are.
+    for (const char* dir : {"platform", "projects"}) {
+      const fs::path from = fs::path(o.data) / dir;
+      if (!fs::exists(from, ec)) continue;
+      fs::copy(from, fs::path(o.to_dir) / dir, fs::copy_options::recursive, ec);
+      if (ec) return fail("cannot copy " + from.string() + ": " + ec.message());
+    }
     fs::create_directories(fs::path(o.to_dir) / "signing", ec);
     fs::permissions(fs::path(o.to_dir) / "signing", fs::perms::owner_all, ec);
     if (auto c = copy_private(fs::path(o.data) / "pepper", fs::path(o.to_dir) / "pepper"); !c)
@@ -267,13 +316,13 @@ int cmd_backup(const ForensicsOptions& o) {
   }
   std::cout << "backup of " << o.data << " in " << o.to_dir << " (" << how
             << (o.no_secrets ? "; without the pepper and signing keys"
-                             : "; with the pepper and signing keys")
+                             : "; with the peppers and signing keys")
             << ")\n";
   return 0;
 }
 
 int cmd_jwks(const ForensicsOptions& o) {
-  auto log = open_reader(o.data);
+  auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
   auto views = replay::rebuild(**log, (*log)->head().seq);
   if (!views) return fail(views.error().message);
@@ -328,6 +377,9 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   auto data = [&](CLI::App* c) {
     c->add_option("--data", o.data, "Data directory")->capture_default_str();
   };
+  auto project = [&](CLI::App* c, const char* help) {
+    c->add_option("--project", o.project, help);
+  };
 
   o.verify =
       app.add_subcommand("verify", "Check the whole log: dense sequence, hash chain, checkpoints");
@@ -338,6 +390,8 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
       ->check(CLI::ExistingFile);
   o.verify->add_option("--format", o.format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
+  project(o.verify,
+          "Check only this project's chain (\"platform\": the platform's); default: every chain");
 
   o.audit = app.add_subcommand("audit", "Query the audit log");
   data(o.audit);
@@ -355,20 +409,24 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.audit->add_flag("--all", o.all, "Every page, not just the first");
   o.audit->add_option("--format", o.format, "table (default), json or ndjson (all pages)")
       ->check(CLI::IsMember({"table", "json", "ndjson"}));
+  project(o.audit, "The project (default: default; \"platform\": the platform's own log)");
 
   o.replay = app.add_subcommand("replay", "Rebuild the state at a past point");
   o.replay->require_subcommand(1);
   o.replay_state = o.replay->add_subcommand("state", "The state at an instant or sequence number");
   data(o.replay_state);
+  project(o.replay_state, "The project (default: default)");
   o.replay_state->add_option("--at", o.at, "RFC 3339 time or sequence number")->required();
   o.replay_state->add_option("--format", o.format, "json (default) or table")
       ->check(CLI::IsMember({"json", "table"}));
   o.replay_diff = o.replay->add_subcommand("diff", "What changed between two points");
   data(o.replay_diff);
+  project(o.replay_diff, "The project (default: default)");
   o.replay_diff->add_option("--from", o.diff_from, "RFC 3339 time or sequence number")->required();
   o.replay_diff->add_option("--to", o.diff_to, "RFC 3339 time or sequence number")->required();
   o.replay_timeline = o.replay->add_subcommand("timeline", "Every event that touched one key");
   data(o.replay_timeline);
+  project(o.replay_timeline, "The project (default: default)");
   o.replay_timeline->add_option("--apikey", o.apikey, "The key")->required();
   o.replay_timeline->add_option("--format", o.format, "table (default), json or ndjson")
       ->check(CLI::IsMember({"table", "json", "ndjson"}));
@@ -381,6 +439,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
 
   o.jwks = app.add_subcommand("jwks", "Print the public signing keys announced in the log");
   data(o.jwks);
+  project(o.jwks, "The project (default: default)");
   o.jwks->add_flag("--all", o.all_keys,
                    "Every key ever used, not just those published now (for verify --jwks)");
 

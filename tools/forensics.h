@@ -11,6 +11,8 @@ namespace latchkey::tools {
 
 struct ForensicsOptions {
   std::string data = "./data";
+  // The project whose log a command reads ("platform": the platform's own).
+  std::string project = "default";
   std::string format;
   std::string jwks_file;
   // audit filters

@@ -3,12 +3,13 @@
 #include <filesystem>
 #include <future>
 
-#include "service/command_service.h"
 #include "domain/credentials.h"
+#include "events/event_log.h"
 #include "keys/ids.h"
 #include "keys/secret_store.h"
-#include "events/event_log.h"
 #include "projections/live_views.h"
+#include "service/bootstrap.h"
+#include "service/command_service.h"
 
 namespace latchkey::tools {
 
@@ -26,55 +27,36 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
   if (!secrets) return secrets.error();
 
   auto result = [&]() -> Result<InitResult> {
-    auto log = events::open_rocksdb_log(keys::SecretStore::log_dir(o.data_dir),
-                                        events::OpenMode::create_new);
-    if (!log) return log.error();
+    auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(o.data_dir),
+                                            events::OpenMode::create_new);
+    if (!store) return store.error();
     SystemClock clock;
-    projections::LiveViews views{projections::Views{}};
-    service::CommandService commands(**log, views, clock);
+    service::Sequencer writer(**store, clock, {});
     const events::RequestContext ctx{"system", keys::new_request_id(), ""};
+    service::BootstrapOptions options;
+    options.admin_name = o.admin_name;
+    options.lifetime_days = o.lifetime_days;
 
-    auto first = [&]() -> Status {
-      std::promise<Result<std::vector<events::Event>>> p;
-      auto f = p.get_future();
-      commands.record({events::Draft{events::EventType::system_initialized,
-                                     events::SystemInitialized{keys::new_request_id(), 1},
-                                     {}}},
-                      ctx,
-                      [&p](Result<std::vector<events::Event>> r) { p.set_value(std::move(r)); });
-      auto r = f.get();
-      if (!r) return r.error();
-      return {};
-    }();
-    if (!first) return first.error();
+    projections::LiveViews views{projections::Views{}};
+    service::CommandService commands(writer, (*store)->log(events::kDefaultProject), views);
+    auto admin = service::bootstrap_iam(commands, **secrets, options, ctx);
+    commands.stop();
+    if (!admin) return admin.error();
 
-    const auto key = (*secrets)->newest();
-    auto rotated = commands.execute_and_wait(
-        domain::RotateSigningKey{key->kid(), alg_name(key->alg()), key->public_key().jwk()}, ctx);
-    if (!rotated) return rotated.error();
-
-    domain::CreatePrincipal admin;
-    admin.kind = projections::PrincipalKind::service_account;
-    admin.id = keys::new_service_account_id();
-    admin.name = o.admin_name;
-    admin.roles = {"admin"};
-    if (auto r = commands.execute_and_wait(admin, ctx); !r) return r.error();
+    options.admin_name = "platform operator";
+    auto operator_ = service::bootstrap_platform(writer, **store, o.data_dir, o.alg, options, ctx);
+    if (!operator_) return operator_.error();
+    writer.stop();
 
     InitResult out;
-    out.principal_id = admin.id;
-    out.apikey = keys::new_apikey();
-    out.secretkey = keys::new_secretkey();
-    domain::CreateKey k;
-    k.kind = projections::PrincipalKind::service_account;
-    k.principal_id = admin.id;
-    k.apikey = out.apikey;
-    k.secret_hash = (*secrets)->pepper().hash(out.secretkey);
-    if (o.lifetime_days > 0) k.lifetime_days = o.lifetime_days;
-    k.description = "created by latchkey init";
-    auto created = commands.execute_and_wait(k, ctx);
-    if (!created) return created.error();
-    out.expires_at = std::get<events::KeyCreated>(created->front().data).expires_at;
-    commands.stop();
+    out.principal_id = admin->principal_id;
+    out.apikey = admin->apikey;
+    out.secretkey = admin->secretkey;
+    out.expires_at = admin->expires_at;
+    out.platform_principal_id = operator_->principal_id;
+    out.platform_apikey = operator_->apikey;
+    out.platform_secretkey = operator_->secretkey;
+    out.platform_expires_at = operator_->expires_at;
     return out;
   }();
 
@@ -83,6 +65,7 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
     fs::remove_all(keys::SecretStore::log_dir(o.data_dir), ec);
     fs::remove_all(o.data_dir + "/signing", ec);
     fs::remove(o.data_dir + "/pepper", ec);
+    fs::remove_all(service::platform_secrets_dir(o.data_dir), ec);
     if (!existed) fs::remove(o.data_dir, ec);
   }
   return result;

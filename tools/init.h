@@ -1,6 +1,7 @@
 #pragma once
 // `latchkey init`: a new data directory with its secret material, the
-// bootstrap events and a first admin service account.
+// bootstrap events of the default project with a first admin service account,
+// and the platform with its first operator.
 
 #include <string>
 
@@ -11,10 +12,16 @@
 namespace latchkey::tools {
 
 struct InitResult {
+  // The default project's first admin.
   std::string principal_id;
   std::string apikey;
   std::string secretkey;
   Micros expires_at = 0;
+  // The platform's first operator.
+  std::string platform_principal_id;
+  std::string platform_apikey;
+  std::string platform_secretkey;
+  Micros platform_expires_at = 0;
 };
 
 struct InitOptions {

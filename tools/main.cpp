@@ -6,11 +6,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "keys/secret_store.h"
 #include "events/event_log.h"
 #include "events/verify.h"
 #include "http/app.h"
 #include "http/config.h"
+#include "keys/secret_store.h"
 #include "tools/forensics.h"
 #include "tools/init.h"
 
@@ -33,11 +33,17 @@ int cmd_init(const std::string& data, const std::string& alg, std::int64_t lifet
   const nlohmann::json out = {{"principal_id", r->principal_id},
                               {"apikey", r->apikey},
                               {"secretkey", r->secretkey},
-                              {"expires_at", format_rfc3339_seconds(r->expires_at)}};
+                              {"expires_at", format_rfc3339_seconds(r->expires_at)},
+                              {"platform",
+                               {{"principal_id", r->platform_principal_id},
+                                {"apikey", r->platform_apikey},
+                                {"secretkey", r->platform_secretkey},
+                                {"expires_at", format_rfc3339_seconds(r->platform_expires_at)}}}};
   std::cout << out.dump(2) << std::endl;
   std::cerr << "latchkey: initialised " << data
-            << ". The secretkey above is shown once: keep it safe. Start the server with `latchkey "
-               "serve --data "
+            << ": the default project's first admin keys above, and the platform operator's "
+               "under \"platform\". The secretkeys are shown once: keep them safe. Start the "
+               "server with `latchkey serve --data "
             << data << "`.\n";
   return 0;
 }

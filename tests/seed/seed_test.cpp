@@ -217,3 +217,79 @@ BOOST_AUTO_TEST_CASE(seed_curl_and_python_samples_log_in_and_stop_after_the_key_
   const std::vector<int> last4(login_statuses.end() - 4, login_statuses.end());
   BOOST_TEST((last4 == std::vector<int>{200, 200, 401, 401}));
 }
+
+// The same samples for a project: the cURL one with only its host changed to
+// acme.localhost:PORT (curl sends *.localhost to the loopback itself, with no
+// DNS set-up), the Python one with the Host header it needs (its resolver
+// knows no *.localhost): the token is acme's, and not the default project's.
+BOOST_AUTO_TEST_CASE(seed_samples_log_in_to_a_project_at_its_subdomain) {
+  const std::string here = LATCHKEY_SEED_TEST_DIR;
+  const Sample curl{"cURL", read_file(here + "/curl_sample.txt"), false};
+  Sample python{"Python 3+", read_file(here + "/python_sample.txt"), true};
+  TempDir dir;
+  const auto tls = make_loopback_certificate(dir.path());
+  ServerProcess::Options o;
+  o.serve_args = {"--tls-cert", tls.cert, "--tls-key", tls.key};
+  o.https = true;
+  ServerProcess server(o);
+  const std::string port = std::to_string(server.port());
+  const std::string project_host = "acme.localhost:" + port;
+  auto call = [&](const std::string& method, const std::string& path, const json& body,
+                  const std::string& token, const std::string& host) {
+    HttpOptions h;
+    h.ca_file = tls.cert;
+    h.headers = {"Host: " + host};
+    if (!body.is_null()) h.headers.push_back("Content-Type: application/json");
+    if (!token.empty()) h.headers.push_back("Authorization: Bearer " + token);
+    return http(method, server.url(path), body.is_null() ? std::string() : body.dump(), h);
+  };
+  auto login = [&](const std::string& path, const std::string& apikey, const std::string& secret,
+                   const std::string& host) {
+    const auto r =
+        call("POST", path, {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secret}}, {},
+             host);
+    BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.json().at("access_token").get<std::string>();
+  };
+  const std::string op = login("/platform/login", server.platform().apikey,
+                               server.platform().secretkey, "localhost:" + port);
+  const auto project = call("POST", "/platform/projects", {{"id", "acme"}, {"name", "Acme"}}, op,
+                            "localhost:" + port);
+  BOOST_TEST_REQUIRE(project.status == 201, project.body);
+  const json admin_keys = project.json().at("admin");
+  const std::string admin =
+      login("/iam/login", admin_keys.at("apikey"), admin_keys.at("secretkey"), project_host);
+  const auto user = call("POST", "/iam/users", {{"name", "Acme User"}, {"email", "user@acme.test"}},
+                         admin, project_host);
+  BOOST_TEST_REQUIRE(user.status == 201, user.body);
+  const std::string user_id = user.json().at("id");
+  const auto key =
+      call("POST", "/iam/users/" + user_id + "/keys", json::object(), admin, project_host);
+  BOOST_TEST_REQUIRE(key.status == 201, key.body);
+  const std::string apikey = key.json().at("apikey");
+  const std::string secretkey = key.json().at("secretkey");
+
+  // Python: the URL's host is the address; the project is in the Host header.
+  python.text = replace_once(python.text, "data=payload)",
+                             "data=payload, headers={\"Host\": \"" + project_host + "\"})");
+  const std::vector<std::pair<Sample, std::string>> runs = {{curl, project_host},
+                                                            {python, "127.0.0.1:" + port}};
+  for (const auto& [s, host] : runs) {
+    BOOST_TEST_CONTEXT(s.name) {
+      const std::string printed = run_sample(s, host, apikey, secretkey, tls.cert, dir);
+      const json body = json::parse(printed, nullptr, false);
+      BOOST_TEST_REQUIRE(body.is_object(), "printed: " << printed);
+      BOOST_TEST_REQUIRE(body.contains("access_token"), printed);
+      const std::string token = body["access_token"];
+      const auto at_acme = call("POST", "/iam/introspect", {{"token", token}}, admin, project_host);
+      BOOST_TEST(at_acme.json().at("active") == true);
+      BOOST_TEST(at_acme.json().at("sub") == user_id);
+      // The default project knows neither the key nor the token.
+      const std::string default_admin =
+          login("/iam/login", server.admin().apikey, server.admin().secretkey, "127.0.0.1:" + port);
+      const auto at_default =
+          call("POST", "/iam/introspect", {{"token", token}}, default_admin, "127.0.0.1:" + port);
+      BOOST_TEST(at_default.json() == json({{"active", false}}));
+    }
+  }
+}

@@ -205,8 +205,9 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
-// A self-signed certificate for 127.0.0.1 made with the openssl CLI:
-// DIR/cert.pem and DIR/key.pem (EC P-256). Throws if openssl fails.
+// A self-signed certificate for 127.0.0.1, localhost and acme.localhost (a
+// project's host in the tests) made with the openssl CLI: DIR/cert.pem and
+// DIR/key.pem (EC P-256). Throws if openssl fails.
 struct Certificate {
   std::string cert;
   std::string key;
@@ -216,7 +217,8 @@ inline Certificate make_loopback_certificate(const std::string& dir) {
   const auto r =
       run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                   "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", c.key, "-out", c.cert});
+                   "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:acme.localhost",
+                   "-keyout", c.key, "-out", c.cert});
   if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.err);
   return c;
 }

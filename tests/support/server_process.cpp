@@ -105,6 +105,10 @@ ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
     if (r.exit_code != 0) throw std::runtime_error("latchkey init failed: " + r.err);
     const auto j = nlohmann::json::parse(r.out);
     admin_ = AdminKeys{j["principal_id"], j["apikey"], j["secretkey"]};
+    if (j.contains("platform")) {
+      const auto& p = j["platform"];
+      platform_ = AdminKeys{p["principal_id"], p["apikey"], p["secretkey"]};
+    }
   } else {
     data_dir_ = options_.data_dir;
   }

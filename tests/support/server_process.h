@@ -88,6 +88,8 @@ class ServerProcess {
   int port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
   const AdminKeys& admin() const { return admin_; }
+  // The platform operator's keys printed by `latchkey init` (under "platform").
+  const AdminKeys& platform() const { return platform_; }
   // A fresh admin token from /iam/login.
   std::string admin_token() const;
   // A token for any keys; throws unless the login answers 200.
@@ -120,6 +122,7 @@ class ServerProcess {
   std::string data_dir_;
   std::string out_path_, err_path_;
   AdminKeys admin_;
+  AdminKeys platform_;
   pid_t pid_ = -1;
   int port_ = 0;
 };
