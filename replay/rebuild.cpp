@@ -44,7 +44,8 @@ Snapshotter::Snapshotter(events::EventLog& log, std::uint64_t every, OnError on_
   auto latest = log_.find_snapshot(UINT64_MAX);
   if (!latest && on_error_) on_error_(latest.error());
   if (latest && *latest) last_ = (*latest)->seq;
-  thread_ = std::thread([this] { run(); });
+  // The thread starts with the first snapshot due: a server of many small
+  // projects keeps no idle thread for each.
 }
 
 Snapshotter::~Snapshotter() { stop(); }
@@ -55,12 +56,15 @@ void Snapshotter::stop() {
     stopping_ = true;
     cv_.notify_one();
   }
+  // No thread starts once stopping_ is set (notify checks it under mu_).
   if (thread_.joinable()) thread_.join();
 }
 
 void Snapshotter::notify(Seq head) {
   if (head < last_.load() + every_) return;
   std::lock_guard lock(mu_);
+  if (stopping_) return;
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   if (head > wanted_) {
     wanted_ = head;
     cv_.notify_one();

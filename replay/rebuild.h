@@ -31,8 +31,9 @@ Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t
                                            RebuildStats* stats = nullptr);
 
 // Keeps snapshots of the views in the log, every `every` events, on its own
-// thread: it rebuilds from the previous snapshot plus the tail, so it never
-// blocks the writer or the readers of the live views.
+// thread (started when the first snapshot is due): it rebuilds from the
+// previous snapshot plus the tail, so it never blocks the writer or the
+// readers of the live views.
 class Snapshotter {
  public:
   using OnError = std::function<void(const Error&)>;
@@ -60,7 +61,7 @@ class Snapshotter {
   Seq wanted_ = 0;         // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::mutex take_mu_;     // one snapshot at a time
-  std::thread thread_;
+  std::thread thread_;     // GUARDED_BY(mu_) until stopping_
 };
 
 }  // namespace latchkey::replay
