@@ -21,6 +21,7 @@ class PlatformApi {
 
   // Serves a request whose path starts with /platform. Never throws.
   [[nodiscard]] boost::asio::awaitable<Response> handle(const Request& req) const;
+  [[nodiscard]] const Router& router() const { return router_; }
 
  private:
   using Reply = boost::asio::awaitable<Response>;
