@@ -1,6 +1,7 @@
 -- wrk script of bench/login: POST /iam/login with the JSON body of the
 -- contract, cycling through the keys in the file named by
--- $LATCHKEY_BENCH_KEYS ("apikey secretkey" per line), each wrk thread
+-- $LATCHKEY_BENCH_KEYS ("apikey secretkey" per line, or "host apikey
+-- secretkey" to send each login with that Host: a project), each wrk thread
 -- starting at a different key. At the end prints one line
 --   JSON {"requests":..,"non2xx":..,"rps":..,"p50_ms":..,"p99_ms":..,...}
 -- that bench/login/run.sh collects. Also works against the floor server,
@@ -19,9 +20,14 @@ function init(args)
     error("set LATCHKEY_BENCH_KEYS to the file of apikey/secretkey pairs")
   end
   requests = {}
-  local headers = { ["Content-Type"] = "application/json" }
   for line in io.lines(path) do
-    local apikey, secret = line:match("^(%S+) (%S+)$")
+    local headers = { ["Content-Type"] = "application/json" }
+    local host, apikey, secret = line:match("^(%S+) (%S+) (%S+)$")
+    if host then
+      headers["Host"] = host
+    else
+      apikey, secret = line:match("^(%S+) (%S+)$")
+    end
     if apikey then
       local body = '{"auth_mode":"apikey","apikey":"' .. apikey .. '","secretkey":"' .. secret .. '"}'
       requests[#requests + 1] = wrk.format("POST", "/iam/login", headers, body)
