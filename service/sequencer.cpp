@@ -187,11 +187,9 @@ void Sequencer::run() {
         touched_.push_back(held);
       }
       if (!produced) {
-        item.done(produced.error());
-        finish_after_settle_.push_back(held);
+        after_settle_.push_back(Settled{held, std::move(item.done), produced.error()});
       } else if (produced->empty()) {
-        item.done(std::vector<Event>{});
-        finish_after_settle_.push_back(held);
+        after_settle_.push_back(Settled{held, std::move(item.done), std::vector<Event>{}});
       } else {
         Group& g = group_of(held);
         Pending p{std::move(item.done), g.drafts.size(), produced->size()};
@@ -224,8 +222,12 @@ void Sequencer::settle(bool durable) {
     if (t->hooks.settled) t->hooks.settled(durable);
   }
   touched_.clear();
-  for (const auto& t : finish_after_settle_) finish(*t);
-  finish_after_settle_.clear();
+  std::vector<Settled> ready;
+  ready.swap(after_settle_);
+  for (auto& s : ready) {
+    s.done(std::move(s.result));
+    finish(*s.target);
+  }
 }
 
 void Sequencer::commit(Micros now) {

@@ -130,10 +130,15 @@ class Sequencer {
   // producers ran since the last settle.
   std::vector<Group> groups_;
   std::vector<std::shared_ptr<Target>> touched_;
-  // Producers already completed (with a rejection or nothing to append)
-  // whose target's settled hook is still to run: counted as outstanding
-  // until it has, so that remove_target() never returns before its last hook.
-  std::vector<std::shared_ptr<Target>> finish_after_settle_;
+  // Producers with a rejection or nothing to append: their completions run
+  // right after the next settle, so a completion never comes before its
+  // group is settled, and remove_target() never returns before its last hook.
+  struct Settled {
+    std::shared_ptr<Target> target;
+    Completion done;
+    Result<std::vector<Event>> result;
+  };
+  std::vector<Settled> after_settle_;
 
   std::mutex mu_;
   std::condition_variable cv_;
