@@ -362,11 +362,10 @@ struct ProjectChanged {
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
 
-using Data =
-    std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
-                 KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked, SettingsChanged,
-                 EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint, KeyUpdated,
-                 ProjectChanged>;
+using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
+                          KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
+                          SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint,
+                          KeyUpdated, ProjectChanged>;
 
 // The actor of events caused by a caller without a token: the outcomes of
 // POST /iam/login, most of the log. The actor index leaves them out (see

@@ -16,9 +16,9 @@
 
 #include "base/parse.h"
 #include "http/client_address.h"
-#include "http/host_routing.h"
 #include "http/error_map.h"
 #include "http/framing.h"
+#include "http/host_routing.h"
 #include "keys/ids.h"
 
 namespace latchkey::http {
