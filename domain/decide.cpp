@@ -337,7 +337,9 @@ int retry_after_seconds(Micros until, Micros now) {
   return static_cast<int>((until - now + kMicrosPerSecond - 1) / kMicrosPerSecond);
 }
 
-bool token_stands(const Views& v, std::string_view apikey, std::string_view principal_id) {
+bool token_stands(const Views& v, std::string_view apikey, std::string_view principal_id,
+                  std::string_view jti) {
+  if (v.revoked(jti)) return false;
   const ApiKey* key = v.keys.find(apikey);
   if (!key || key->state != KeyState::active || key->principal_deleted) return false;
   const Principal& p = v.principals.at(key->principal);

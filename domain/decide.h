@@ -64,11 +64,12 @@ struct LoginDecision {
 [[nodiscard]] int retry_after_seconds(Micros until, Micros now);
 
 // Whether a token for `apikey` issued to `principal_id` still stands: the key
-// exists and is active, and its principal is that one and not deleted. Its
+// exists and is active, its principal is that one and not deleted, and the
+// token `jti` was not revoked (token.revoked). Its
 // own expiry and signature are checked apart (keys/tokens.h). The same rule
 // for bearer tokens on the API and for introspection.
 [[nodiscard]] bool token_stands(const projections::Views& views, std::string_view apikey,
-                                std::string_view principal_id);
+                                std::string_view principal_id, std::string_view jti);
 
 // The roles a key's tokens carry: the owner's roles now, narrowed to the
 // key's `roles` when it has some (so never a role the owner has lost).

@@ -60,6 +60,7 @@ const TypeInfo kTypes[kMaxEventType + 1] = {
     {"project.suspended", idx<ProjectChanged>(), 1},
     {"project.resumed", idx<ProjectChanged>(), 1},
     {"project.deleted", idx<ProjectChanged>(), 1},
+    {"token.revoked", idx<TokenRevoked>(), 1},
 };
 
 bool known(std::uint16_t t) { return t >= 1 && t <= kMaxEventType; }
@@ -178,7 +179,8 @@ Subjects subjects_of(const Event& e) {
           s.apikeys = d.keys_deactivated;
         } else if constexpr (std::is_same_v<T, KeyCreated> || std::is_same_v<T, KeyChanged> ||
                              std::is_same_v<T, KeyUpdated> || std::is_same_v<T, TokenIssued> ||
-                             std::is_same_v<T, LoginFailed> || std::is_same_v<T, EmailOutcome>) {
+                             std::is_same_v<T, LoginFailed> || std::is_same_v<T, EmailOutcome> ||
+                             std::is_same_v<T, TokenRevoked>) {
           s.principal_id = d.principal_id;
           if (!d.apikey.empty()) s.apikeys.push_back(d.apikey);
         } else if constexpr (std::is_same_v<T, LoginLocked>) {
@@ -245,6 +247,7 @@ Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view
     case idx<Checkpoint>(): decode(std::in_place_type<Checkpoint>); break;
     case idx<KeyUpdated>(): decode(std::in_place_type<KeyUpdated>); break;
     case idx<ProjectChanged>(): decode(std::in_place_type<ProjectChanged>); break;
+    case idx<TokenRevoked>(): decode(std::in_place_type<TokenRevoked>); break;
     default: break;
   }
   if (!ok) return make_error(Errc::corruption, std::string("malformed data of ") + kTypes[t].name);

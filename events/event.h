@@ -46,8 +46,10 @@ enum class EventType : std::uint16_t {
   project_suspended = 24,
   project_resumed = 25,
   project_deleted = 26,
+  // A session's token revoked before its expiry (the console's sign-out).
+  token_revoked = 27,
 };
-constexpr std::uint16_t kMaxEventType = 26;
+constexpr std::uint16_t kMaxEventType = 27;
 
 // "user.created", ...; nullptr for an id this build does not know.
 const char* type_name(EventType t) noexcept;
@@ -359,13 +361,31 @@ struct ProjectChanged {
   }
 };
 
+// token.revoked: one token ended before its exp (a console session signed
+// out). The token itself is never in an event, only its jti.
+struct TokenRevoked {
+  std::string jti;
+  std::string apikey;
+  std::string principal_id;
+  std::int64_t exp = 0;  // the token's own exp (seconds): the revocation is kept until then
+  std::string reason;    // "signed_out"
+  template <class V>
+  void fields(V& v) {
+    v("jti", jti);
+    v("apikey", apikey);
+    v("principal_id", principal_id);
+    v("exp", exp);
+    v("reason", reason);
+  }
+};
+
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
 
 using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
                           KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
                           SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint,
-                          KeyUpdated, ProjectChanged>;
+                          KeyUpdated, ProjectChanged, TokenRevoked>;
 
 // The actor of events caused by a caller without a token: the outcomes of
 // POST /iam/login, most of the log. The actor index leaves them out (see

@@ -322,6 +322,13 @@ struct Applier {
   void operator()(const events::Checkpoint&) { v.last_checkpoint = e.seq; }
   // The platform's registry of projects is projections/projects.h.
   void operator()(const events::ProjectChanged&) {}
+
+  void operator()(const events::TokenRevoked& d) {
+    // Pruned by the event's own time: a token past its exp is refused anyway.
+    const std::int64_t now_s = e.time / kMicrosPerSecond;
+    std::erase_if(v.revoked_tokens, [&](const auto& kv) { return kv.second <= now_s; });
+    if (d.exp > now_s) v.revoked_tokens[d.jti] = d.exp;
+  }
 };
 
 }  // namespace
@@ -339,9 +346,9 @@ void apply(Views& v, const events::Event& e) {
 // ---- snapshot ----
 namespace {
 // 2: a signing key's last_token_exp. 3: no live tokens; the longest token
-// lifetime. 4: keys' limits and blocked-use notices. A snapshot of another
-// format is skipped (the views are rebuilt from the log).
-constexpr std::uint8_t kSnapshotFormat = 4;
+// lifetime. 4: keys' limits and blocked-use notices. 5: revoked tokens. A
+// snapshot of another format is skipped (the views are rebuilt from the log).
+constexpr std::uint8_t kSnapshotFormat = 5;
 
 void write_strings(bin::Writer& w, const std::vector<std::string>& list) {
   w.varint(list.size());
@@ -422,6 +429,14 @@ std::string snapshot(const Views& v) {
     w.bytes(k);
     w.svarint(until);
   }
+  std::vector<std::pair<std::string, std::int64_t>> revoked(v.revoked_tokens.begin(),
+                                                            v.revoked_tokens.end());
+  std::sort(revoked.begin(), revoked.end());
+  w.varint(revoked.size());
+  for (const auto& [jti, exp] : revoked) {
+    w.bytes(jti);
+    w.svarint(exp);
+  }
   return w.take();
 }
 
@@ -496,6 +511,11 @@ Result<Views> restore(std::string_view bytes) {
   for (std::uint64_t i = 0; i < nl && r.ok(); ++i) {
     std::string k(r.bytes());
     v.lockouts.all_mut()[std::move(k)] = r.svarint();
+  }
+  const std::uint64_t nr = r.varint();
+  for (std::uint64_t i = 0; i < nr && r.ok(); ++i) {
+    std::string jti(r.bytes());
+    v.revoked_tokens[std::move(jti)] = r.svarint();
   }
   if (!r.ok() || !r.at_end()) return bad();
   return v;

@@ -212,6 +212,15 @@ struct Views {
   // (they would grow with every login); replay finds those live at an instant
   // among the token.issued events of this window before it.
   std::int64_t longest_token_lifetime_seconds = Settings{}.token_lifetime_seconds;
+  // Tokens revoked before their expiry (token.revoked): jti -> the token's exp
+  // (seconds). An entry is dropped once its token has expired anyway, so this
+  // holds only the sessions signed out within one token lifetime.
+  std::unordered_map<std::string, std::int64_t> revoked_tokens;
+
+  // Whether the token `jti` was revoked.
+  [[nodiscard]] bool revoked(std::string_view jti) const {
+    return !revoked_tokens.empty() && revoked_tokens.contains(std::string(jti));
+  }
 
   Views() = default;
   Views(Views&&) = default;

@@ -197,7 +197,7 @@ Result<State> state_at(const events::EventLog& log, const Point& point) {
                          return false;
                        }
                        const auto* d = std::get_if<events::TokenIssued>(&e->data);
-                       if (d && d->exp > at_s)
+                       if (d && d->exp > at_s && !st.views.revoked(d->jti))
                          st.live_tokens.push_back({ie.seq, d->jti, d->apikey, d->iat, d->exp});
                        return true;
                      });

@@ -347,4 +347,31 @@ BOOST_AUTO_TEST_CASE(a_retired_key_stays_published_until_its_longest_lived_token
              w.now + 60 * kMicrosPerSecond);
 }
 
+// A signed-out session's token stops standing at once; the revocation is
+// kept until the token would have expired anyway, and snapshots keep it.
+BOOST_AUTO_TEST_CASE(a_revoked_token_no_longer_stands_until_its_expiry) {
+  World w;
+  const std::string sa = w.service_account();
+  const auto key = w.key(sa);
+  const std::int64_t now_s = w.now / kMicrosPerSecond;
+  const std::string jti(32, 'a'), other(32, 'b');
+  BOOST_TEST(domain::token_stands(w.views, key.apikey, sa, jti));
+  w.commit({events::Draft{events::EventType::token_revoked,
+                          events::TokenRevoked{jti, key.apikey, sa, now_s + 60, "signed_out"},
+                          {}}});
+  BOOST_TEST(!domain::token_stands(w.views, key.apikey, sa, jti));
+  BOOST_TEST(domain::token_stands(w.views, key.apikey, sa, other));
+  auto restored = projections::restore(projections::snapshot(w.views));
+  BOOST_REQUIRE(restored.has_value());
+  BOOST_TEST(!domain::token_stands(*restored, key.apikey, sa, jti));
+  BOOST_TEST(projections::snapshot(*restored) == projections::snapshot(w.views));
+  // A later revocation, after the first token's exp, drops the first entry.
+  w.now += 61 * kMicrosPerSecond;
+  w.commit({events::Draft{events::EventType::token_revoked,
+                          events::TokenRevoked{other, key.apikey, sa, now_s + 3600, "signed_out"},
+                          {}}});
+  BOOST_TEST(w.views.revoked_tokens.size() == 1u);
+  BOOST_TEST(w.views.revoked_tokens.count(other) == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
