@@ -44,18 +44,35 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-Router::Router(Authenticator authenticate, FailureLog on_failure)
-    : authenticate_(std::move(authenticate)), on_failure_(std::move(on_failure)) {}
+Router::Router(Authenticator authenticate, FailureLog on_failure, Table like)
+    : authenticate_(std::move(authenticate)),
+      on_failure_(std::move(on_failure)),
+      entries_(like ? std::move(like) : std::make_shared<std::vector<Entry>>()) {}
 
 void Router::add(std::string method, std::string pattern, Access access, Handler handler) {
+  const std::size_t i = handlers_.size();
+  if (i < entries_->size()) {
+    const Entry& e = (*entries_)[i];
+    if (e.method == method && e.pattern == pattern && e.access == access) {
+      handlers_.push_back(std::move(handler));
+      return;
+    }
+    // Another route here: this router's own copy of the routes so far.
+    entries_ = std::make_shared<std::vector<Entry>>(entries_->begin(),
+                                                    entries_->begin() + static_cast<long>(i));
+  } else if (entries_.use_count() > 1) {
+    entries_ = std::make_shared<std::vector<Entry>>(*entries_);  // shared: copy, then grow
+  }
   auto segments = split_path(pattern);
-  entries_.push_back(Entry{std::move(method), std::move(pattern), std::move(segments),
-                           std::move(access), std::move(handler)});
+  entries_->push_back(
+      Entry{std::move(method), std::move(pattern), std::move(segments), std::move(access)});
+  handlers_.push_back(std::move(handler));
 }
 
 std::vector<Router::Route> Router::routes() const {
   std::vector<Route> out;
-  for (const auto& e : entries_) out.push_back({e.method, e.pattern});
+  for (std::size_t i = 0; i < handlers_.size(); ++i)
+    out.push_back({(*entries_)[i].method, (*entries_)[i].pattern});
   return out;
 }
 
@@ -63,8 +80,8 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
   const std::vector<std::string> segs = split_path(path);
   const bool trailing_slash = path.size() > 1 && path.back() == '/';
   Match m;
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    const Entry& e = entries_[i];
+  for (std::size_t i = 0; i < handlers_.size(); ++i) {
+    const Entry& e = (*entries_)[i];
     if (e.segments.size() != segs.size()) continue;
     if ((e.pattern.size() > 1 && e.pattern.back() == '/') != trailing_slash) continue;
     Params p;
@@ -102,7 +119,7 @@ boost::asio::awaitable<Response> Router::dispatch(const Request& req) const {
     r.route = "unmatched";
     co_return r;
   }
-  const Entry& e = entries_[*m.route];
+  const Entry& e = (*entries_)[*m.route];
   std::optional<Caller> caller;
   std::optional<Error> refused;
   if (e.access.needs_token()) {
@@ -123,7 +140,8 @@ boost::asio::awaitable<Response> Router::dispatch(const Request& req) const {
     const Call call{req, m.params, caller ? &*caller : nullptr};
     std::string failure;
     try {
-      r = co_await e.handler(call);
+      auto op = handlers_[*m.route](call);
+      r = co_await std::move(op);
     } catch (const std::exception& ex) {
       failure = ex.what();
     } catch (...) {

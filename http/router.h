@@ -12,6 +12,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ class Access {
   // Status when `caller` is authenticated: ok, or forbidden naming the roles.
   [[nodiscard]] Status allows(const Caller& caller) const;
 
+  bool operator==(const Access&) const = default;
+
  private:
   enum class Kind { anyone, authenticated, roles };
   Access(Kind kind, std::vector<std::string> roles) : kind_(kind), roles_(std::move(roles)) {}
@@ -80,9 +83,27 @@ class Router {
   // Told when a handler throws: the request and what was thrown (server log only).
   using FailureLog = std::function<void(const Request&, std::string_view what)>;
 
-  Router(Authenticator authenticate, FailureLog on_failure);
+  // The routes' methods, patterns and access rules, without their handlers.
+  // One server holds an Api per project, each with the same ~60 routes:
+  // sharing this part keeps a project's router to its handlers (a few
+  // hundred bytes instead of tens of KiB).
+  struct Entry {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Access access;
+  };
+  using Table = std::shared_ptr<std::vector<Entry>>;
+
+  // `like`: the table of a router built before, reused for as long as this
+  // one adds the same routes in the same order (else it gets its own).
+  Router(Authenticator authenticate, FailureLog on_failure, Table like = nullptr);
 
   void add(std::string method, std::string pattern, Access access, Handler handler);
+  // This router's table, to share with the next router of the same routes.
+  // The table is never changed once shared: a router that adds past it
+  // copies it first.
+  [[nodiscard]] Table table() const { return entries_; }
 
   struct Route {
     std::string method;
@@ -107,16 +128,10 @@ class Router {
   [[nodiscard]] std::vector<Route> routes() const;
 
  private:
-  struct Entry {
-    std::string method;
-    std::string pattern;
-    std::vector<std::string> segments;
-    Access access;
-    Handler handler;
-  };
   Authenticator authenticate_;
   FailureLog on_failure_;
-  std::vector<Entry> entries_;
+  Table entries_;  // the first handlers_.size() entries are this router's routes
+  std::vector<Handler> handlers_;
 };
 
 // "/a//b/" -> {"a", "b"}.
