@@ -1,11 +1,26 @@
 #include "http/api.h"
 
+#include <mutex>
+
 #include <nlohmann/json.hpp>
 
+#include "base/encoding.h"
 #include "domain/decide.h"
 #include "http/error_map.h"
 
 namespace latchkey::http {
+
+namespace {
+// The routes of the Api built last: every project's Api has the same, so
+// each reuses them and keeps only its handlers (Router::Table).
+std::mutex g_routes_mu;
+Router::Table g_routes;  // GUARDED_BY(g_routes_mu)
+
+Router::Table last_routes() {
+  std::lock_guard lock(g_routes_mu);
+  return g_routes;
+}
+}  // namespace
 
 Api::Api(ApiDeps deps)
     : d_(std::move(deps)),
@@ -16,29 +31,33 @@ Api::Api(ApiDeps deps)
                                                           {"route", req.method + " " + req.path},
                                                           {"detail", std::string(what)}});
                 }
-              }) {
+              },
+              last_routes()) {
   add_login_routes();
   add_principal_routes();
   add_key_routes();
   add_settings_routes();
   add_audit_routes();
   add_system_routes();
+  add_session_routes();
+  std::lock_guard lock(g_routes_mu);
+  g_routes = router_.table();
 }
 
 Result<Caller> Api::authenticate(const Request& req) const {
-  const auto h = req.header("authorization");
-  if (!h) return make_error(Errc::unauthorized, "a bearer token is required");
-  std::string_view v = *h;
-  if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
-    return make_error(Errc::unauthorized, "the Authorization header must be 'Bearer TOKEN'");
+  bool from_cookie = false;
+  const auto presented = presented_token(req, &from_cookie);
+  if (!presented) {
+    if (req.header("authorization"))
+      return make_error(Errc::unauthorized, "the Authorization header must be 'Bearer TOKEN'");
+    return make_error(Errc::unauthorized, "a bearer token is required");
   }
-  v.remove_prefix(7);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  const std::string_view v = *presented;
   auto claims = d_.tokens.verify(v, d_.clock.now());
   if (!claims) return claims.error();
   // The token is only as good as its key and principal are now.
-  return d_.views.read([&](const projections::Views& views) -> Result<Caller> {
-    if (!domain::token_stands(views, claims->apikey, claims->sub))
+  auto caller = d_.views.read([&](const projections::Views& views) -> Result<Caller> {
+    if (!domain::token_stands(views, claims->apikey, claims->sub, claims->jti))
       return make_error(Errc::unauthorized, "token revoked");
     const auto& key = *views.keys.find(claims->apikey);
     const auto& p = views.principals.at(key.principal);
@@ -47,6 +66,20 @@ Result<Caller> Api::authenticate(const Request& req) const {
     return Caller{p.id, domain::effective_roles(p, key), claims->apikey, claims->jti,
                   !key.roles.empty() || !key.allowed_cidrs.empty()};
   });
+  if (!caller) return caller;
+  if (from_cookie && req.method != "GET" && req.method != "HEAD") {
+    // SameSite=Strict keeps the cookie off other sites' requests; the CSRF
+    // token, which only this origin's scripts can read, is the second lock.
+    const auto sent = req.header("x-csrf-token");
+    const std::string want = csrf_token(claims->jti);
+    if (!sent || !constant_time_equal(
+                     std::span(reinterpret_cast<const std::uint8_t*>(sent->data()), sent->size()),
+                     std::span(reinterpret_cast<const std::uint8_t*>(want.data()), want.size())))
+      return make_error(Errc::forbidden,
+                        "a change made with the session cookie needs the session's X-CSRF-Token "
+                        "header");
+  }
+  return caller;
 }
 
 events::RequestContext Api::context(const Call& c) const {

@@ -27,6 +27,7 @@
 
 #include "events/event_log.h"
 #include "http/config.h"
+#include "http/cookies.h"
 #include "http/json_log.h"
 #include "http/mailer.h"
 #include "http/metrics.h"
@@ -59,6 +60,8 @@ struct ApiDeps {
   std::function<bool()> writable;
   // Serves /console/ files; may be empty.
   std::function<bool(const std::string& path, Response& out)> console;
+  // The console's session cookie (api_session.cpp): its name and path.
+  SessionCookie session;
 };
 
 class Api {
@@ -73,6 +76,8 @@ class Api {
   }
   [[nodiscard]] const Router& router() const { return router_; }
   // The caller of a request's bearer token, as every route of this API sees it.
+  // Without an Authorization header, the session cookie's token counts, and
+  // a request other than GET or HEAD also needs the session's X-CSRF-Token.
   [[nodiscard]] Result<Caller> authenticate(const Request& req) const;
 
  private:
@@ -91,6 +96,7 @@ class Api {
   void add_settings_routes();   // api_settings.cpp
   void add_audit_routes();      // api_audit.cpp
   void add_system_routes();     // api_system.cpp
+  void add_session_routes();    // api_session.cpp
 
   // ---- handlers ----
   Reply login(const Call& c) const;
@@ -135,6 +141,20 @@ class Api {
                  Response response) const;
 
   Reply rotate_signing_key(const Call& c) const;
+
+  // The console's session (api_session.cpp): a login whose token goes into
+  // an HttpOnly cookie; the session's CSRF token; sign-out (token.revoked).
+  Reply create_session(const Call& c) const;
+  Reply get_session(const Call& c) const;
+  Reply delete_session(const Call& c) const;
+  // GET /iam/usage?period=day|month: the overview's charts.
+  Reply usage(const Call& c) const;
+  // The token a request presents: the bearer token, else the session cookie's
+  // (`from_cookie` set), else nullopt.
+  [[nodiscard]] std::optional<std::string_view> presented_token(const Request& req,
+                                                                bool* from_cookie) const;
+  // The CSRF token of the session whose token has this jti.
+  [[nodiscard]] std::string csrf_token(std::string_view jti) const;
 
   ApiDeps d_;
   Router router_;

@@ -113,7 +113,7 @@ Api::Reply Api::introspect(const Call& c) const {
   nlohmann::json out = {{"active", false}};
   if (auto claims = d_.tokens.verify(token, d_.clock.now())) {
     const bool stands = d_.views.read([&](const projections::Views& v) {
-      return domain::token_stands(v, claims->apikey, claims->sub);
+      return domain::token_stands(v, claims->apikey, claims->sub, claims->jti);
     });
     if (stands) {
       out = {{"active", true},           {"iss", claims->iss},          {"sub", claims->sub},

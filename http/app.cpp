@@ -469,6 +469,11 @@ class ServerApp final : public App, public ProjectDirectory {
         &server_log_,
         [this] { return writable_.load(); },
         is_platform ? std::function<bool(const std::string&, Response&)>() : console_handler()};
+    // The platform's session cookie goes with /platform/* only, so the base
+    // domain's default project and the platform sign in apart.
+    deps.session.name = is_platform ? "lk_platform_session" : "lk_session";
+    deps.session.path = is_platform ? "/platform" : "/iam";
+    deps.session.secure = !config_.tls_cert.empty() || config_.public_url.starts_with("https://");
     rt->api = std::make_unique<Api>(std::move(deps));
     return rt;
   }
@@ -512,6 +517,24 @@ class ServerApp final : public App, public ProjectDirectory {
       auto op = platform_api_->handle(req);
       co_return co_await std::move(op);
     }
+    const bool platform_page =
+        req.path == "/console/platform" || req.path == "/console/platform.html";
+    if (platform_page && target.by_subdomain) {
+      Response r = error_response(
+          make_error(Errc::not_found, "the platform page is served on the base domain"),
+          req.request_id);
+      r.route = "unmatched";
+      co_return r;
+    }
+    if (!target.project && req.method == "GET" && req.path.starts_with("/console/") &&
+        req.path != "/console/" && req.path != "/console/index.html") {
+      // No default project: the platform page and its files are still served.
+      Response r;
+      if (serve_console(req.path, r)) {
+        r.route = "/console/{file}";
+        co_return r;
+      }
+    }
     if (!target.project) {
       if (req.path.starts_with("/iam") || req.path.starts_with("/console")) {
         Response r =
@@ -530,7 +553,8 @@ class ServerApp final : public App, public ProjectDirectory {
       r.route = "unmatched";
       co_return r;
     }
-    if (req.path == "/iam/login") {
+    const bool session_path = req.path == "/iam/session";
+    if (req.path == "/iam/login" || (session_path && req.method == "POST")) {
       const auto info = registry_.find(rt->id);
       if (info && info->login_rate_per_second > 0) {
         if (const auto wait =
@@ -546,7 +570,9 @@ class ServerApp final : public App, public ProjectDirectory {
         }
       }
     }
-    if (req.method != "GET" && req.method != "HEAD" && req.path != "/iam/introspect") {
+    // A sign-out only takes access away: a suspended project allows it.
+    if (req.method != "GET" && req.method != "HEAD" && req.path != "/iam/introspect" &&
+        !(session_path && req.method == "DELETE")) {
       const auto info = registry_.find(rt->id);
       if (info && info->status == projections::ProjectStatus::suspended) {
         Response r = error_response(

@@ -6,8 +6,8 @@
 namespace latchkey::http {
 
 service::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
-                                                const keys::SecretStore& secrets,
-                                                const projections::LiveViews& views) {
+                                                 const keys::SecretStore& secrets,
+                                                 const projections::LiveViews& views) {
   return [&log, &secrets, &views](Micros) -> Result<std::vector<events::Draft>> {
     const events::Head head = log.head();
     const auto& v = views.writer_view();

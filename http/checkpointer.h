@@ -10,19 +10,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "service/command_service.h"
-#include "keys/secret_store.h"
 #include "http/config.h"
 #include "http/json_log.h"
+#include "keys/secret_store.h"
 #include "projections/live_views.h"
+#include "service/command_service.h"
 
 namespace latchkey::http {
 
 // The producer that appends one checkpoint of the current head (run exclusive,
 // so the head is everything committed). No events if the head is a checkpoint.
 service::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
-                                                const keys::SecretStore& secrets,
-                                                const projections::LiveViews& views);
+                                                 const keys::SecretStore& secrets,
+                                                 const projections::LiveViews& views);
 
 class Checkpointer {
  public:

@@ -3,20 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include "http/types.h"
+
 namespace latchkey::http {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   while (true) {
     const auto at = s.find(sep);
-    out.push_back(trim(s.substr(0, at)));
+    out.push_back(trim_ows(s.substr(0, at)));
     if (at == std::string_view::npos) break;
     s.remove_prefix(at + 1);
   }
@@ -55,8 +51,8 @@ std::vector<std::string_view> forwarded_for(std::string_view header) {
     std::string_view node;  // an element without for= leaves a hole we cannot see past
     for (std::string_view pair : split(element, ';')) {
       const auto eq = pair.find('=');
-      if (eq != std::string_view::npos && iequals(trim(pair.substr(0, eq)), "for")) {
-        node = trim(pair.substr(eq + 1));
+      if (eq != std::string_view::npos && iequals(trim_ows(pair.substr(0, eq)), "for")) {
+        node = trim_ows(pair.substr(eq + 1));
       }
     }
     out.push_back(node);

@@ -3,23 +3,19 @@
 #include <algorithm>
 #include <cctype>
 
+#include "http/types.h"
+
 namespace latchkey::http {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string_view last_element(std::string_view list) {
   const auto comma = list.rfind(',');
-  return trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+  return trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
 }
 
 // "Example.COM:8080" -> "example.com"; "[::1]:8080" -> "[::1]".
 std::string without_port(std::string_view host) {
-  host = trim(host);
+  host = trim_ows(host);
   if (host.size() >= 2 && host.front() == '"' && host.back() == '"')
     host = host.substr(1, host.size() - 2);
   if (!host.empty() && host.front() == '[') {
@@ -39,12 +35,12 @@ std::optional<std::string_view> forwarded_host(std::string_view header) {
   std::optional<std::string_view> host;
   while (!element.empty()) {
     const auto semi = element.find(';');
-    std::string_view pair = trim(element.substr(0, semi));
+    std::string_view pair = trim_ows(element.substr(0, semi));
     const auto eq = pair.find('=');
     if (eq != std::string_view::npos) {
-      std::string name(trim(pair.substr(0, eq)));
+      std::string name(trim_ows(pair.substr(0, eq)));
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (name == "host") host = trim(pair.substr(eq + 1));
+      if (name == "host") host = trim_ows(pair.substr(eq + 1));
     }
     if (semi == std::string_view::npos) break;
     element.remove_prefix(semi + 1);

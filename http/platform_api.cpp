@@ -11,6 +11,7 @@
 #include "http/error_map.h"
 #include "http/render.h"
 #include "replay/queries.h"
+#include "replay/usage.h"
 
 namespace latchkey::http {
 
@@ -75,6 +76,15 @@ PlatformApi::PlatformApi(ProjectDirectory& projects)
   // The platform IAM's own audit route checks the operator's token.
   router_.add("GET", "/platform/audit", anyone,
               [this](const Call& c) { return forward(c.req, "/iam/audit"); });
+  // The platform page's session (the platform IAM's /iam/session: a cookie
+  // whose path is /platform).
+  router_.add("POST", "/platform/session", anyone,
+              [this](const Call& c) { return forward(c.req, "/iam/session"); });
+  router_.add("GET", "/platform/session", anyone,
+              [this](const Call& c) { return forward(c.req, "/iam/session"); });
+  router_.add("DELETE", "/platform/session", anyone,
+              [this](const Call& c) { return forward(c.req, "/iam/session"); });
+  router_.add("GET", "/platform/usage", op, [this](const Call& c) { return usage(c); });
   router_.add("POST", "/platform/projects", op, [this](const Call& c) { return create(c); });
   router_.add("GET", "/platform/projects", op, [this](const Call& c) { return list(c); });
   router_.add("GET", "/platform/projects/{id}", op, [this](const Call& c) { return get(c); });
@@ -276,6 +286,43 @@ PlatformApi::Reply PlatformApi::project_audit(const Call& c) const {
   if (!recorded) co_return error(c, recorded.error());
   co_return json(HttpStatus::ok,
                  {{"events", events_json(page->events)}, {"next", cursor_json(page->next)}});
+}
+
+PlatformApi::Reply PlatformApi::usage(const Call& c) const {
+  const auto period = usage_period_of(c.req.query);
+  if (!period) co_return error(c, period.error());
+  const std::string period_text = replay::usage_period_name(*period);
+  const Micros now = SystemClock().now();
+  {
+    std::lock_guard lock(usage_mu_);
+    const auto it = usage_cache_.find(period_text);
+    if (it != usage_cache_.end() && now - it->second.at < 30 * kMicrosPerSecond)
+      co_return json_response(HttpStatus::ok, it->second.body);
+  }
+  auto op = off_io(blocking_, [this, period = *period, now]() -> Result<std::string> {
+    replay::Usage total;
+    for (const auto& p : projects_.registry().all()) {
+      if (p.status == ProjectStatus::deleted) continue;
+      auto u = replay::usage(projects_.log_of(p.id), period, now);
+      if (!u) return u.error();
+      replay::add_usage(total, *u);
+    }
+    if (total.buckets.empty()) {
+      // No project: the buckets, all zero.
+      auto u = replay::usage(projects_.log_of(std::string(events::kPlatformLog)), period, now);
+      if (!u) return u.error();
+      total = std::move(*u);
+      for (auto& b : total.buckets) b = replay::UsageBucket{b.start, 0, 0, 0};
+    }
+    return usage_json(total).dump();
+  });
+  auto body = co_await std::move(op);
+  if (!body) co_return error(c, body.error());
+  {
+    std::lock_guard lock(usage_mu_);
+    usage_cache_[period_text] = CachedUsage{now, *body};
+  }
+  co_return json_response(HttpStatus::ok, std::move(*body));
 }
 
 }  // namespace latchkey::http

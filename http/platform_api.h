@@ -6,6 +6,9 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "http/projects.h"
 #include "http/router.h"
@@ -33,12 +36,21 @@ class PlatformApi {
   Reply remove(const Call& c) const;
   Reply export_log(const Call& c) const;
   Reply project_audit(const Call& c) const;
+  // GET /platform/usage?period=day|month: the figures of every project summed
+  // (replay/usage.h), computed off the I/O threads and kept for 30 seconds.
+  Reply usage(const Call& c) const;
   [[nodiscard]] events::RequestContext context(const Call& c) const;
 
   ProjectDirectory& projects_;
   Router router_;
   // Where the blocking work of the directory runs, off the I/O threads.
   mutable boost::asio::thread_pool blocking_{1};
+  struct CachedUsage {
+    Micros at = 0;
+    std::string body;
+  };
+  mutable std::mutex usage_mu_;
+  mutable std::map<std::string, CachedUsage> usage_cache_;  // GUARDED_BY(usage_mu_)
 };
 
 }  // namespace latchkey::http

@@ -1,5 +1,7 @@
 #include "http/render.h"
 
+#include "http/body.h"
+
 #include "events/codec.h"
 
 namespace latchkey::http {
@@ -154,6 +156,30 @@ nlohmann::json diff_json(const replay::Diff& d) {
 
 nlohmann::json cursor_json(const std::optional<std::uint64_t>& next) {
   return next ? nlohmann::json(std::to_string(*next)) : nlohmann::json(nullptr);
+}
+
+Result<replay::UsagePeriod> usage_period_of(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params) return params.error();
+  Query q(std::move(*params));
+  const std::string text = q.string("period").value_or("day");
+  if (auto st = q.finish(); !st) return st.error();
+  const auto period = replay::parse_usage_period(text);
+  if (!period) return make_error(Errc::invalid_request, "period must be 'day' or 'month'");
+  return *period;
+}
+
+nlohmann::json usage_json(const replay::Usage& u) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const auto& b : u.buckets) {
+    buckets.push_back({{"start", format_rfc3339_seconds(b.start)},
+                       {"logins", b.logins},
+                       {"failed_logins", b.failed_logins},
+                       {"active_keys", b.active_keys}});
+  }
+  return {{"period", replay::usage_period_name(u.period)},
+          {"bucket_seconds", u.bucket_micros / kMicrosPerSecond},
+          {"buckets", std::move(buckets)}};
 }
 
 }  // namespace latchkey::http

@@ -8,6 +8,7 @@
 #include "events/event.h"
 #include "projections/views.h"
 #include "replay/queries.h"
+#include "replay/usage.h"
 
 namespace latchkey::http {
 
@@ -31,6 +32,13 @@ namespace latchkey::http {
 
 // GET /iam/replay/diff.
 [[nodiscard]] nlohmann::json diff_json(const replay::Diff& d);
+
+// GET /iam/usage and /platform/usage: {period, bucket_seconds, buckets:
+// [{start, logins, failed_logins, active_keys}]}.
+[[nodiscard]] nlohmann::json usage_json(const replay::Usage& u);
+// The `period` of their query string (day when absent); invalid_request for
+// another value or another parameter.
+[[nodiscard]] Result<replay::UsagePeriod> usage_period_of(std::string_view query);
 
 // A page cursor: the sequence number as a string, or null at the end.
 [[nodiscard]] nlohmann::json cursor_json(const std::optional<std::uint64_t>& next);

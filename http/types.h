@@ -14,6 +14,9 @@
 
 namespace latchkey::http {
 
+// `s` without the spaces and tabs around it (HTTP's optional whitespace).
+[[nodiscard]] std::string_view trim_ows(std::string_view s);
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as received, e.g. "/iam/users?search=ann"
