@@ -32,6 +32,7 @@ const char* mime(const std::string& path) {
 bool serve_console(const std::string& path, Response& out) {
   std::string rel = path.substr(std::strlen("/console/"));
   if (rel.empty()) rel = "index.html";
+  if (rel == "platform") rel = "platform.html";  // the platform page (base domain only)
   for (const auto* f = console_files::kFiles; f->path != nullptr; ++f) {
     if (rel != f->path) continue;
     out.status = HttpStatus::ok;

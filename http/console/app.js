@@ -1,6 +1,6 @@
 // The latchkey admin console: sign-in, then a hash router over the screens.
-// Routes hold only ids and filters (never a secret); the token is held by
-// lib/api.js in memory.
+// Routes hold only ids and filters (never a secret); the session is an
+// HttpOnly cookie that no script reads (lib/api.js), so a reload keeps it.
 
 import * as API from './lib/api.js';
 import { h, clear, append, localDate, localDateTime } from './lib/dom.js';
@@ -8,6 +8,8 @@ import { listView, principalView } from './views/principals.js';
 import { settingsView } from './views/settings.js';
 import { auditView, timelineView } from './views/audit.js';
 import { incidentView } from './views/incident.js';
+import { signInForm } from './lib/signin.js';
+import { overviewView } from './views/overview.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -18,6 +20,7 @@ let me = null; // GET /iam/me of the signed-in principal
 let renderSeq = 0;
 
 const NAV = [
+  { href: '#/overview', label: 'Overview', match: /^\/overview/, role: 'read' },
   { href: '#/users', label: 'Users', match: /^\/users/, role: 'admin' },
   { href: '#/service-accounts', label: 'Service Accounts', match: /^\/service-accounts/, role: 'admin' },
   { href: '#/settings', label: 'Settings', match: /^\/settings/, role: 'read' },
@@ -26,6 +29,7 @@ const NAV = [
 ];
 
 const ROUTES = [
+  [/^\/overview$/, (m, q) => overviewView(ctx(q))],
   [/^\/users$/, (m, q) => listView(ctx(q), 'user')],
   [/^\/service-accounts$/, (m, q) => listView(ctx(q), 'service_account')],
   [/^\/users\/([A-Za-z0-9_]+)$/, (m, q) => principalView(ctx(q), 'user', m[1])],
@@ -69,66 +73,38 @@ function currentRoute() {
 function signInView(message) {
   topbar.hidden = true;
   clear(main);
-  const apikey = h('input', {
-    id: 'signin-apikey', name: 'apikey', autocomplete: 'username', required: true,
-    spellcheck: 'false', placeholder: 'lk_…',
-  });
-  const secret = h('input', {
-    id: 'signin-secretkey', name: 'secretkey', type: 'password', autocomplete: 'current-password',
-    required: true, placeholder: 'lks_…',
-  });
-  const status = h('p.status', { role: 'alert', id: 'signin-status' }, message || '');
-  if (message) status.classList.add('error');
-  const button = h('button.primary', { type: 'submit' }, 'Sign in');
-  // form-action 'none' in the CSP: even without this handler the browser never
-  // submits the form, so the secret cannot end up in a URL.
-  const form = h('form.signin-form', { method: 'post', 'aria-labelledby': 'signin-title' },
-    h('div.field', null, h('label', { for: apikey.id }, 'API key'), apikey),
-    h('div.field', null, h('label', { for: secret.id }, 'Secret key'), secret),
-    status,
-    h('div.actions', null, button));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    button.disabled = true;
-    status.className = 'status';
-    status.textContent = 'Signing in…';
-    try {
-      await API.login(apikey.value.trim(), secret.value);
-      secret.value = '';
-      me = await API.api('GET', '/iam/me');
-      if (!canRead()) {
-        const who = me.name;
+  signInForm(main, {
+    title: 'Sign in to the Identity Access Manager',
+    intro: ['Use an API key and its secret key (for a first start, the ones ',
+      h('code', null, 'latchkey init'), ' printed). The session lasts as long as the token, ',
+      'in a cookie of this host that no script can read: a reload keeps it, signing out ',
+      'revokes it.'],
+    message,
+    async signIn(apikey, secret) {
+      try {
+        await API.login(apikey, secret);
+        me = await API.api('GET', '/iam/me');
+        if (!canRead()) {
+          const who = me.name;
+          throw new Error(`${who} has neither the admin nor the auditor role: ` +
+            'the console has nothing to show to these keys.');
+        }
+      } catch (err) {
         me = null;
-        API.logout();
-        throw new Error(`${who} has neither the admin nor the auditor role: ` +
-          'the console has nothing to show to these keys.');
+        if (API.signedIn()) await API.logout();
+        throw err;
       }
       startSession();
-    } catch (err) {
-      secret.value = '';
-      API.logout();
-      status.className = 'status error';
-      // A 429 is a lockout after failed sign-ins or a key over its logins per
-      // minute; the server's message says which.
-      status.textContent = err.status === 401
-        ? 'Those keys were not accepted (unknown, wrong, expired, disabled, deleted, ' +
-          'or not allowed from this address).'
-        : err.status === 429
-          ? `Sign-in refused for a while: ${err.message}.`
-          : err.status ? `Sign-in failed: ${err.message}` : err.message;
-      button.disabled = false;
-      secret.focus();
-    }
+    },
+    // A 429 is a lockout after failed sign-ins or a key over its logins per
+    // minute; the server's message says which.
+    refusal: (err) => (err.status === 401
+      ? 'Those keys were not accepted (unknown, wrong, expired, disabled, deleted, ' +
+        'or not allowed from this address).'
+      : err.status === 429
+        ? `Sign-in refused for a while: ${err.message}.`
+        : err.status ? `Sign-in failed: ${err.message}` : err.message),
   });
-  append(main, h('section.signin', null,
-    h('div.signin-brand', null, h('span.logo', { 'aria-hidden': 'true' }, 'lk'), 'latchkey'),
-    h('h1', { id: 'signin-title' }, 'Sign in to the Identity Access Manager'),
-    h('p.muted', null,
-      'Use an API key and its secret key (for a first start, the ones ',
-      h('code', null, 'latchkey init'), ' printed). The session lasts as long as the token: ',
-      'it is kept in this page only, so reloading the page signs you out.'),
-    form));
-  apikey.focus();
 }
 
 function startSession() {
@@ -153,8 +129,8 @@ function startSession() {
   else render();
 }
 
-function signOut() {
-  API.logout();
+async function signOut() {
+  await API.logout();
   me = null;
   // Leave no page content behind (names, keys listed).
   signInView('You signed out.');
@@ -214,4 +190,16 @@ document.getElementById('skip-link').addEventListener('click', (e) => {
   main.focus();
 });
 
-signInView();
+// After a reload: the cookie's session, if it still stands.
+(async () => {
+  if (await API.resume()) {
+    try {
+      me = await API.api('GET', '/iam/me');
+      if (canRead()) return startSession();
+    } catch {
+      // the sign-in below
+    }
+    me = null;
+  }
+  signInView();
+})();

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,6 +195,30 @@ async function adminGet(p) {
   return r.json();
 }
 
+// fetch() for the names Chromium sends to loopback by itself (localhost and
+// *.localhost), which Node's resolver does not: the request goes to
+// 127.0.0.1 with the name in Host. Resolves to {status, headers, json(), text()}.
+function hostFetch(url, { method = 'GET', headers = {}, body } = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: u.port, path: u.pathname + u.search, method,
+      headers: { ...headers, Host: u.host },
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => resolve({
+        status: res.statusCode, headers: res.headers,
+        json: async () => JSON.parse(data), text: async () => data,
+      }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
 const utcDate = (ms) => new Date(ms).toISOString().slice(0, 10);
 
 // The claims of a JWT (not verified: the server issued it just now).
@@ -218,14 +243,15 @@ const page = context.pages()[0] || await context.newPage();
 const dialogs = []; // window.alert/confirm/prompt: the console must never raise one
 const problems = []; // CSP violations, script errors
 const requests = []; // every URL the page asked for
-let refusalExpected = false; // a step has the page send a request the server refuses (400)
+let refusalExpected = false; // a step has the page send a request the server refuses (400, 403)
 page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('console', (m) => {
   // The refused sign-in (a 401) is expected, and a 400 while a step asks the
   // server for one; anything else is a problem.
   const failed = /Failed to load resource: .* status of (\d+)/.exec(m.text());
-  const expected = failed && (failed[1] === '401' || (failed[1] === '400' && refusalExpected));
+  const expected = failed && (failed[1] === '401'
+    || (['400', '403'].includes(failed[1]) && refusalExpected));
   if (m.type() === 'error' && !expected) {
     problems.push(`console error: ${m.text()}`);
   }
@@ -263,7 +289,11 @@ async function shot(name, { fullPage = false } = {}) {
 
 // Every visible form control has an accessible label.
 async function assertLabelled(where) {
-  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+  await assertLabelledOn(page, where);
+}
+
+async function assertLabelledOn(p, where) {
+  const unlabelled = await p.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
     .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
       && !el.getAttribute('aria-labelledby'))
@@ -338,12 +368,22 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('main h1', { hasText: 'Users' }).waitFor();
     assert.equal(await page.inputValue('#search'), '');
-    // The token is in a JS variable only.
+    // The session is an HttpOnly, SameSite=Strict cookie of this host, for
+    // the API's paths: no script reads it, nothing is in the page's storage.
     const stored = await page.evaluate(() => ({
       local: localStorage.length, session: sessionStorage.length, cookie: document.cookie,
     }));
     assert.deepEqual(stored, { local: 0, session: 0, cookie: '' });
-    assert.deepEqual(await context.cookies(), []);
+    const cookies = await context.cookies();
+    assert.equal(cookies.length, 1, JSON.stringify(cookies.map((c) => c.name)));
+    const [c] = cookies;
+    assert.equal(c.name, 'lk_session');
+    assert.equal(c.httpOnly, true);
+    assert.equal(c.sameSite, 'Strict');
+    assert.equal(c.path, '/iam');
+    assert.equal(c.domain, '127.0.0.1');
+    assert.equal(c.secure, false, 'plain HTTP here: Secure only under TLS');
+    assert.equal(await pageHolds(c.value), false, 'the session token is readable in the page');
     assert.equal(await pageHolds(admin.secretkey), false, 'the admin secret left the page');
   });
 
@@ -443,16 +483,12 @@ try {
     const r = await login(userApikey, userSecret);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.token_type, 'Bearer');
-    // Reload: the console forgets its token, so it asks to sign in again.
     await page.reload();
   });
 
-  await step('a reload signs out (the token was in memory only); sign in again', async () => {
-    await page.locator('#signin-apikey').waitFor();
-    await page.fill('#signin-apikey', admin.apikey);
-    await page.fill('#signin-secretkey', admin.secretkey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+  await step('a reload keeps the session (the cookie), on the same page', async () => {
     await page.locator('main h1', { hasText: 'Ada Lovelace' }).waitFor();
+    assert.equal(await page.isVisible('#signin-apikey'), false);
     const row = page.locator(`tr.key-row[data-apikey="${userApikey}"]`);
     assert.notEqual((await row.locator('td').nth(4).textContent()).trim(), 'never', 'last used');
   });
@@ -864,6 +900,60 @@ try {
     });
   }
 
+  await step('a change with the session cookie but without its CSRF token is refused', async () => {
+    const [cookie] = await context.cookies();
+    const jar = `${cookie.name}=${cookie.value}`;
+    const body = JSON.stringify({ name: 'csrf victim', email: 'csrf@example.com' });
+    // From the page itself, without the header: refused, nothing created.
+    refusalExpected = true;
+    const inPage = await page.evaluate(async (b) => {
+      const r = await fetch('/iam/users', { method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' }, body: b });
+      return { status: r.status, body: await r.json() };
+    }, body);
+    refusalExpected = false;
+    assert.equal(inPage.status, 403, JSON.stringify(inPage.body));
+    assert.match(inPage.body.message, /X-CSRF-Token/);
+    const wrong = await fetch(`${base}/iam/users`, { method: 'POST', body,
+      headers: { 'Content-Type': 'application/json', Cookie: jar, 'X-CSRF-Token': 'x'.repeat(43) } });
+    assert.equal(wrong.status, 403);
+    const users = await adminGet('/iam/users?search=csrf');
+    assert.equal(users.items.length, 0, 'a refused write created a user');
+    // Reads need no CSRF token; GET /iam/session gives it to this origin's scripts.
+    const session = await fetch(`${base}/iam/session`, { headers: { Cookie: jar } });
+    assert.equal(session.status, 200);
+    const { csrf_token: csrf, principal_id: who } = await session.json();
+    assert.equal(who, admin.principal_id);
+    const ok = await fetch(`${base}/iam/users`, { method: 'POST', body,
+      headers: { 'Content-Type': 'application/json', Cookie: jar, 'X-CSRF-Token': csrf } });
+    assert.equal(ok.status, 201);
+    const made = await ok.json();
+    const del = await fetch(`${base}/iam/users/${made.id}`, { method: 'DELETE',
+      headers: { Cookie: jar, 'X-CSRF-Token': csrf } });
+    assert.equal(del.status, 204);
+  });
+
+  await step('the overview charts logins, failed logins and active keys', async () => {
+    await openNav('Overview', 'Overview');
+    await page.locator('#overview-logins-chart canvas').waitFor();
+    await page.locator('#overview-keys-chart canvas').waitFor();
+    const usage = await adminGet('/iam/usage?period=day');
+    const sum = (k) => usage.buckets.reduce((a, b) => a + b[k], 0);
+    // adminGet logged in once more since: the page's figure is at most that much behind.
+    const shown = Number(await page.textContent('#overview-logins-total'));
+    assert.ok(shown >= 3 && shown <= sum('logins'), `logins shown ${shown}, API ${sum('logins')}`);
+    assert.equal(Number(await page.textContent('#overview-failed-total')), sum('failed_logins'));
+    assert.ok(sum('failed_logins') >= 1, 'the refused sign-in is a failed login');
+    assert.equal(Number(await page.textContent('#overview-keys-now')), usage.buckets.at(-1).active_keys);
+    await page.click('#overview-period-month');
+    await page.locator('#overview-period-month[aria-pressed="true"]').waitFor();
+    await page.locator('#overview-logins-chart canvas').waitFor();
+    assert.equal(await page.locator('#overview-charts table.data').first()
+      .locator('tbody tr').count(), 30);
+    await assertLabelled('overview');
+    await shot('overview');
+  });
+
   await step('a principal\'s audit trail, and the time range filter', async () => {
     await page.evaluate((hash) => { location.hash = hash; }, userPage);
     await page.locator('main h1', { hasText: 'Ada Lovelace' }).waitFor();
@@ -901,7 +991,7 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('main h1', { hasText: 'Audit' }).waitFor();
     const links = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
-    assert.deepEqual(links, ['Settings', 'Audit', 'Incident']);
+    assert.deepEqual(links, ['Overview', 'Settings', 'Audit', 'Incident']);
     await openNav('Settings', 'IAM settings');
     assert.equal(await page.isDisabled('#setting-token_lifetime_seconds'), true);
     assert.equal(await page.isDisabled('#save-settings'), true);
@@ -909,13 +999,227 @@ try {
     await page.locator('main h1', { hasText: 'Not allowed' }).waitFor();
   });
 
+  // ---- projects: the platform page, and a project's own console ----------------------
+
+  const port = new URL(base).port;
+  const platformUrl = `http://localhost:${port}/console/platform`;
+  const acmeBase = `http://acme.localhost:${port}`;
+  let pp = null; // the platform page
+  let acmeAdmin = null;
+
+  await step('the platform page: operators sign in; the session is the platform\'s cookie', async () => {
+    pp = await context.newPage();
+    pp.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    pp.on('pageerror', (e) => problems.push(`platform page error: ${e.message}`));
+    pp.on('console', (m) => {
+      const failed = /Failed to load resource: .* status of (\d+)/.exec(m.text());
+      // 401: the project admin's keys refused; 409: the second create of acme.
+      if (m.type() === 'error' && !(failed && ['401', '409'].includes(failed[1]))) {
+        problems.push(`platform console error: ${m.text()}`);
+      }
+    });
+    const resp = await pp.goto(platformUrl);
+    assert.equal(resp.status(), 200);
+    assert.match(resp.headers()['content-security-policy'], /script-src 'self'(;|$)/);
+    await pp.locator('#signin-apikey').waitFor();
+    // A project's admin is not a platform operator.
+    await pp.fill('#signin-apikey', admin.apikey);
+    await pp.fill('#signin-secretkey', admin.secretkey);
+    await pp.keyboard.press('Enter');
+    await pp.locator('#signin-status.error').waitFor();
+    await pp.fill('#signin-apikey', admin.platform.apikey);
+    await pp.fill('#signin-secretkey', admin.platform.secretkey);
+    await pp.keyboard.press('Enter');
+    await pp.locator('main h1', { hasText: 'Projects' }).waitFor();
+    await pp.locator('#platform-logins-chart canvas').waitFor();
+    await pp.locator('#projects tr[data-id="default"]').waitFor();
+    const c = (await context.cookies(`http://localhost:${port}/platform/projects`))
+      .find((x) => x.name === 'lk_platform_session');
+    assert.ok(c, 'the platform session cookie');
+    assert.equal(c.httpOnly, true);
+    assert.equal(c.sameSite, 'Strict');
+    assert.equal(c.path, '/platform');
+    // The platform page on a project's host does not exist.
+    const r = await hostFetch(`${acmeBase}/console/platform`);
+    assert.equal(r.status, 404);
+  });
+
+  await step('the platform page creates a project and shows its first admin\'s keys once', async () => {
+    await pp.click('#new-project');
+    await assertLabelledOn(pp, 'new project');
+    await pp.fill('#new-id', 'acme');
+    await pp.fill('#new-name', 'Acme Corp');
+    await pp.click('#create-project');
+    const keys = pp.locator('dialog.keys-dialog');
+    await keys.waitFor();
+    acmeAdmin = {
+      apikey: (await pp.textContent('#new-apikey')).trim(),
+      secretkey: (await pp.textContent('#new-secretkey')).trim(),
+    };
+    assert.match(acmeAdmin.apikey, /^lk_[0-9a-f]{24}$/);
+    assert.match(acmeAdmin.secretkey, /^lks_[0-9a-f]{72}$/);
+    assert.equal(await pp.getAttribute('#new-console', 'href'), `${acmeBase}/console/`);
+    if (shotsDir) {
+      await pp.evaluate(() => { document.getElementById('new-secretkey').textContent = 'lks_' + '•'.repeat(24); });
+      await pp.mouse.move(0, 0);
+      await pp.screenshot({ path: path.join(shotsDir, 'platform-new-project.png') });
+    }
+    await pp.click('#close-keys');
+    await keys.waitFor({ state: 'detached' });
+    assert.equal(await pp.evaluate((t) => document.documentElement.outerHTML.includes(t), acmeAdmin.secretkey), false);
+    await pp.locator('#projects tr[data-id="acme"]').waitFor();
+    // Once: the id is taken for good.
+    await pp.click('#new-project');
+    await pp.fill('#new-id', 'acme');
+    await pp.click('#create-project');
+    await pp.locator('dialog .status.error').waitFor();
+    await pp.keyboard.press('Escape');
+    await pp.locator('dialog').waitFor({ state: 'detached' });
+    // The keys log in at acme only.
+    const r = await hostFetch(`${acmeBase}/iam/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth_mode: 'apikey', apikey: acmeAdmin.apikey, secretkey: acmeAdmin.secretkey }) });
+    assert.equal(r.status, 200);
+    assert.equal((await login(acmeAdmin.apikey, acmeAdmin.secretkey)).status, 401);
+  });
+
+  await step('search, and a project\'s figures', async () => {
+    await pp.fill('#search', 'ACM');
+    await pp.waitForFunction(() => {
+      const rows = document.querySelectorAll('#projects tr[data-id]');
+      return rows.length === 1 && rows[0].dataset.id === 'acme';
+    });
+    await pp.fill('#search', 'no-such-project');
+    await pp.locator('#projects tr.empty').waitFor();
+    await pp.fill('#search', '');
+    await pp.locator('#projects tr[data-id="default"]').waitFor();
+    await pp.locator('#projects tr[data-id="acme"] button.name').click();
+    await pp.locator('#project-usage [data-key="principals"]').waitFor();
+    assert.equal((await pp.textContent('#project-usage [data-key="principals"]')).trim(), '1');
+    assert.equal((await pp.textContent('#project-usage [data-key="active_keys"]')).trim(), '1');
+    assert.equal((await pp.textContent('#project-usage [data-key="tokens_issued_24h"]')).trim(), '1');
+    await pp.getByRole('button', { name: 'Close' }).click();
+    await pp.locator('dialog').waitFor({ state: 'detached' });
+    await pp.mouse.move(0, 0);
+    if (shotsDir) await pp.screenshot({ path: path.join(shotsDir, 'platform.png'), fullPage: true });
+  });
+
+  let acme = null; // acme's console
+  let acmeToken = null; // the value of acme's session cookie
+  await step('acme\'s console signs in to acme only; its session is acme\'s host\'s cookie', async () => {
+    acme = await context.newPage();
+    acme.on('pageerror', (e) => problems.push(`acme page error: ${e.message}`));
+    await acme.goto(`${acmeBase}/console/`);
+    await acme.locator('#signin-apikey').waitFor();
+    // The default project's admin keys are unknown here.
+    await acme.fill('#signin-apikey', admin.apikey);
+    await acme.fill('#signin-secretkey', admin.secretkey);
+    await acme.keyboard.press('Enter');
+    await acme.locator('#signin-status.error').waitFor();
+    await acme.fill('#signin-apikey', acmeAdmin.apikey);
+    await acme.fill('#signin-secretkey', acmeAdmin.secretkey);
+    await acme.keyboard.press('Enter');
+    await acme.locator('main h1', { hasText: 'Users' }).waitFor();
+    await acme.reload();
+    await acme.locator('main h1', { hasText: 'Users' }).waitFor();
+    // None of the default project's users; acme's own admin only.
+    await acme.locator('table.list tr.empty').waitFor();
+    await acme.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Service Accounts', exact: true }).click();
+    await acme.locator('main h1', { hasText: 'Service Accounts' }).waitFor();
+    await acme.locator('table.list tbody tr[data-id]').first().waitFor();
+    const rows = await acme.$$eval('table.list tbody tr[data-id]', (trs) => trs.map((t) => t.dataset.id));
+    assert.equal(rows.length, 1, `acme lists its own admin only: ${rows}`);
+    const c = (await context.cookies(`${acmeBase}/iam/me`)).find((x) => x.name === 'lk_session');
+    assert.equal(c.domain, 'acme.localhost', 'host-only: not sent to the base domain or other projects');
+    acmeToken = c.value;
+    // acme's session token at the default project (and at the platform): unknown there.
+    const here = await fetch(`${base}/iam/me`, { headers: { Cookie: `lk_session=${acmeToken}` } });
+    assert.equal(here.status, 401);
+    const plat = await hostFetch(`http://localhost:${port}/platform/projects`, {
+      headers: { Cookie: `lk_platform_session=${acmeToken}` } });
+    assert.equal(plat.status, 401);
+    await acme.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview', exact: true }).click();
+    await acme.locator('#overview-logins-chart canvas').waitFor();
+    assert.ok(Number(await acme.textContent('#overview-logins-total')) >= 2);
+    assert.equal(Number(await acme.textContent('#overview-keys-now')), 1);
+  });
+
+  await step('suspend (asked first) and resume from the platform page', async () => {
+    const row = pp.locator('#projects tr[data-id="acme"]');
+    await row.locator('[data-action="suspend"]').click();
+    await pp.locator('dialog.confirm').waitFor();
+    if (shotsDir) {
+      await pp.mouse.move(0, 0);
+      await pp.screenshot({ path: path.join(shotsDir, 'platform-suspend-confirm.png') });
+    }
+    await pp.locator('dialog.confirm button.danger').click();
+    await row.locator('[data-status="suspended"]').waitFor();
+    const refused = await hostFetch(`${acmeBase}/iam/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth_mode: 'apikey', apikey: acmeAdmin.apikey, secretkey: acmeAdmin.secretkey }) });
+    assert.equal(refused.status, 403);
+    // Reads still answer with the session.
+    assert.equal((await hostFetch(`${acmeBase}/iam/me`, { headers: { Cookie: `lk_session=${acmeToken}` } })).status, 200);
+    await row.locator('[data-action="resume"]').click();
+    await row.locator('[data-status="active"]').waitFor();
+    const back = await hostFetch(`${acmeBase}/iam/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth_mode: 'apikey', apikey: acmeAdmin.apikey, secretkey: acmeAdmin.secretkey }) });
+    assert.equal(back.status, 200);
+  });
+
+  await step('signing out of acme revokes its session token', async () => {
+    await acme.click('#signout');
+    await acme.locator('#signin-apikey').waitFor();
+    const after = await hostFetch(`${acmeBase}/iam/me`, { headers: { Cookie: `lk_session=${acmeToken}` } });
+    assert.equal(after.status, 401, 'the signed-out token still works');
+    const bearer = await hostFetch(`${acmeBase}/iam/me`, { headers: { Authorization: `Bearer ${acmeToken}` } });
+    assert.equal(bearer.status, 401, 'the signed-out token still works as a bearer token');
+    const fresh = await (await hostFetch(`${acmeBase}/iam/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth_mode: 'apikey', apikey: acmeAdmin.apikey, secretkey: acmeAdmin.secretkey }) })).json();
+    const intro = await hostFetch(`${acmeBase}/iam/introspect`, { method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${fresh.access_token}` },
+      body: `token=${acmeToken}` });
+    assert.equal(intro.status, 200);
+    assert.deepEqual(await intro.json(), { active: false });
+    assert.equal((await context.cookies(`${acmeBase}/iam/me`)).filter((x) => x.name === 'lk_session').length, 0,
+      'the cookie is cleared');
+    await acme.reload();
+    await acme.locator('#signin-apikey').waitFor();
+    await acme.close();
+  });
+
+  await step('delete asks for the id, then the project is gone', async () => {
+    const row = pp.locator('#projects tr[data-id="acme"]');
+    await row.locator('[data-action="delete"]').click();
+    await pp.locator('#confirm-id').waitFor();
+    assert.equal(await pp.isDisabled('#confirm-delete'), true);
+    await pp.fill('#confirm-id', 'acm');
+    assert.equal(await pp.isDisabled('#confirm-delete'), true);
+    await pp.fill('#confirm-id', 'acme');
+    if (shotsDir) {
+      await pp.mouse.move(0, 0);
+      await pp.screenshot({ path: path.join(shotsDir, 'platform-delete-confirm.png') });
+    }
+    await pp.click('#confirm-delete');
+    await row.waitFor({ state: 'detached' });
+    const gone = await hostFetch(`${acmeBase}/iam/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth_mode: 'apikey', apikey: acmeAdmin.apikey, secretkey: acmeAdmin.secretkey }) });
+    assert.equal(gone.status, 404);
+    await pp.click('#signout');
+    await pp.locator('#signin-apikey').waitFor();
+    await pp.reload();
+    await pp.locator('#signin-apikey').waitFor();
+    await pp.close();
+  });
+
   await step('sign out leaves the sign-in form only; no CSP violation or script error', async () => {
+    const [session] = (await context.cookies(`${base}/iam/me`)).filter((x) => x.name === 'lk_session');
     await page.click('#signout');
     await page.locator('#signin-apikey').waitFor();
     assert.equal(await page.isHidden('#topbar'), true);
     assert.equal(await pageHolds('Ada Lovelace'), false);
     assert.deepEqual(problems, []);
     assert.deepEqual(dialogs, []);
+    const after = await fetch(`${base}/iam/me`, { headers: { Cookie: `lk_session=${session.value}` } });
+    assert.equal(after.status, 401, 'the signed-out session still works');
   });
 
   await step('no secret and no token in the server\'s logs', async () => {

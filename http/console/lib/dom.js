@@ -175,6 +175,31 @@ export function confirmDialog({ title, message, action = 'Delete', danger = true
   });
 }
 
+// A "Copy" button for the value shown in `el`; `getText()` gives the value (null:
+// gone). Without clipboard permission it selects the value for Ctrl+C.
+export function copyButton(label, el, getText) {
+  const b = h('button.secondary.small.copy', { type: 'button', 'aria-label': `Copy the ${label}` },
+    icon('copy'), h('span', null, 'Copy'));
+  b.addEventListener('click', async () => {
+    const text = getText();
+    if (text === null) return;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      b.lastChild.textContent = 'Selected: press Ctrl+C';
+      return;
+    }
+    b.lastChild.textContent = 'Copied';
+    setTimeout(() => { b.lastChild.textContent = 'Copy'; }, 2000);
+  });
+  return b;
+}
+
 // A status line for results and errors, announced to screen readers.
 export function statusLine() {
   const el = h('p.status', { role: 'status', 'aria-live': 'polite' });

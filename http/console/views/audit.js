@@ -11,7 +11,7 @@ import { principalHref, limitText } from './principals.js';
 export const EVENT_TYPES = [
   'system.initialized', 'user.created', 'user.updated', 'user.deleted',
   'service_account.created', 'service_account.updated', 'service_account.deleted',
-  'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'login.failed',
+  'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'token.revoked', 'login.failed',
   'login.locked', 'settings.changed', 'email.sent', 'email.failed', 'signing_key.rotated',
   'audit.read', 'checkpoint',
 ];
@@ -57,6 +57,8 @@ function summary(e) {
       ].filter(Boolean).join('; ');
     case 'token.issued':
       return `token ${d.jti ? d.jti.slice(0, 8) : ''}… valid ${d.exp - d.iat} s`;
+    case 'token.revoked':
+      return `token ${d.jti ? d.jti.slice(0, 8) : ''}… revoked (${d.reason === 'signed_out' ? 'signed out' : d.reason})`;
     case 'login.failed': {
       const times = d.attempts > 1 ? ` (${d.attempts} attempts)` : '';
       if (d.reason === 'source_not_allowed') {

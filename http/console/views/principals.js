@@ -3,7 +3,7 @@
 
 import { api, withQuery } from '../lib/api.js';
 import {
-  h, clear, append, icon, timeEl, localDate, statusLine, field, modal, confirmDialog,
+  h, clear, append, icon, timeEl, localDate, statusLine, field, modal, confirmDialog, copyButton,
 } from '../lib/dom.js';
 
 export const KINDS = {
@@ -678,29 +678,6 @@ function showKeysDialog(created, principal, kind, onClosed) {
       onClosed();
     },
   });
-  const copyButton = (label, el, getText) => {
-    const b = h('button.secondary.small.copy', { type: 'button', 'aria-label': `Copy the ${label}` },
-      icon('copy'), h('span', null, 'Copy'));
-    b.addEventListener('click', async () => {
-      const text = getText();
-      if (text === null) return;
-      try {
-        await navigator.clipboard.writeText(text);
-      } catch {
-        // No clipboard permission: select the value so Ctrl+C copies it.
-        const range = document.createRange();
-        range.selectNodeContents(el);
-        const sel = window.getSelection();
-        sel.removeAllRanges();
-        sel.addRange(range);
-        b.lastChild.textContent = 'Selected: press Ctrl+C';
-        return;
-      }
-      b.lastChild.textContent = 'Copied';
-      setTimeout(() => { b.lastChild.textContent = 'Copy'; }, 2000);
-    });
-    return b;
-  };
   let emailNote = null;
   if (created.email) {
     emailNote = created.email.status === 'sent'
