@@ -554,25 +554,11 @@ class ServerApp final : public App, public ProjectDirectory {
       co_return r;
     }
     const bool session_path = req.path == "/iam/session";
-    if (req.path == "/iam/login" || (session_path && req.method == "POST")) {
-      const auto info = registry_.find(rt->id);
-      if (info && info->login_rate_per_second > 0) {
-        if (const auto wait =
-                login_rates_.admit(rt->id, info->login_rate_per_second, clock_.now())) {
-          Error e = make_error(Errc::too_many_requests,
-                               "this project's login rate is exceeded; try again later");
-          e.retry_after_seconds = static_cast<int>((*wait + 999'999) / 1'000'000);
-          Response r = error_response(e, req.request_id);
-          r.route = "/iam/login";
-          r.log_note = "project_rate_limited";
-          metrics_.login("project_rate_limited");
-          co_return r;
-        }
-      }
-    }
+    const bool login = req.path == "/iam/login" || (session_path && req.method == "POST");
     // A sign-out only takes access away: a suspended project allows it.
-    if (req.method != "GET" && req.method != "HEAD" && req.path != "/iam/introspect" &&
-        !(session_path && req.method == "DELETE")) {
+    const bool change = req.method != "GET" && req.method != "HEAD" &&
+                        req.path != "/iam/introspect" && !(session_path && req.method == "DELETE");
+    if (change) {  // a login is a change too (POST): one registry lookup for both checks
       const auto info = registry_.find(rt->id);
       if (info && info->status == projections::ProjectStatus::suspended) {
         Response r = error_response(
@@ -582,6 +568,19 @@ class ServerApp final : public App, public ProjectDirectory {
             req.request_id);
         r.route = "suspended";
         co_return r;
+      }
+      if (login && info && info->login_rate_per_second > 0) {
+        if (const auto wait =
+                login_rates_.admit(rt->id, info->login_rate_per_second, clock_.now())) {
+          Error e = make_error(Errc::too_many_requests,
+                               "this project's login rate is exceeded; try again later");
+          e.retry_after_seconds = static_cast<int>((*wait + 999'999) / 1'000'000);
+          Response r = error_response(e, req.request_id);
+          r.route = req.path;
+          r.log_note = "project_rate_limited";
+          metrics_.login("project_rate_limited");
+          co_return r;
+        }
       }
     }
     auto op = rt->api->handle(req);
