@@ -85,6 +85,7 @@ double cpu_seconds() {
 
 struct Options {
   std::string address;
+  std::string host;  // the Host header; empty: `address`
   std::uint64_t rate = 0;
   std::uint64_t duration_s = 60;
   std::uint64_t warmup_s = 0;
@@ -654,6 +655,7 @@ int Generator::report() const {
   if (!o_.json_file.empty()) {
     nlohmann::json j;
     j["config"] = {{"address", o_.address},
+                   {"host", o_.host.empty() ? o_.address : o_.host},
                    {"request", o_.get_path.empty() ? "POST /iam/login" : "GET " + o_.get_path},
                    {"rate", o_.rate},
                    {"duration_s", o_.duration_s},
@@ -737,6 +739,8 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--address", o.address, "HOST:PORT of the server (loopback in practice)")
       ->required();
+  app.add_option("--host", o.host,
+                 "The Host header (e.g. acme.localhost:8080 for a project); default: --address");
   app.add_option("--rate", o.rate, "Requests per second, constant")
       ->required()
       ->check(CLI::Range(1, 1'000'000));
@@ -791,7 +795,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> requests;
   try {
-    requests = build_requests(o, o.address);
+    requests = build_requests(o, o.host.empty() ? o.address : o.host);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_loadgen: %s\n", e.what());
     return 2;

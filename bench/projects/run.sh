@@ -18,7 +18,8 @@
 #      seconds: spread over the SPREAD projects' keys (Host per request) and all
 #      to "solo"; medians and their ratio;
 #   7. a noisy neighbour: wrk floods "solo" at full speed while
-#      quiet_client.py logs in to one other project at 100/s; its p50/p99.
+#      bench_loadgen (open loop) logs in to one other project at 100/s; its
+#      p50/p99 from each login's intended send time.
 # Environment: PROJECTS, PRINCIPALS, KEYS, SPREAD (1000), DURATION (10),
 # ROUNDS (3), THREADS (populate's clients, 4), KEEP=1 keeps the work directory.
 set -euo pipefail
@@ -39,7 +40,7 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DLATCHKEY_BENCH=ON >/dev/null
 fi
-cmake --build "$build" --target latchkey >/dev/null
+cmake --build "$build" --target latchkey bench_loadgen >/dev/null
 bin="${LATCHKEY_BIN:-$build/tools/latchkey}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-projects-bench.XXXXXX")
 server_pid=""
@@ -59,7 +60,7 @@ start_server() {
   local t0
   t0=$(date +%s.%N)
   "$bin" serve --data "$work/data" --listen 127.0.0.1:${port:-0} --set server.access_log=off \
-    >/dev/null 2>"$work/server.log" &
+    --set server.metrics_public=true >/dev/null 2>"$work/server.log" &
   server_pid=$!
   for _ in $(seq 1 600); do
     if grep -q '"msg":"listening"' "$work/server.log"; then break; fi
@@ -70,6 +71,12 @@ start_server() {
     sed 's/.*:\([0-9]*\)"/\1/')
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+# RocksDB's block cache and memtables (bytes, from /metrics): shared by all
+# projects and bounded by their configured sizes, so reported apart.
+rocks_bytes() {
+  curl -s "http://127.0.0.1:$port/metrics" |
+    awk '/^latchkey_rocksdb_(block_cache|memtable)_bytes / {s += $2} END {printf "%d", s}'
+}
 
 start_server
 base="http://127.0.0.1:$port"
@@ -89,6 +96,7 @@ kill -TERM "$server_pid"; wait "$server_pid" || true
 start_server
 startup=$started_seconds
 rss_restarted=$(rss_kib)
+rocks_restarted=$(rocks_bytes)
 head -n $(( spread * principals * per_principal )) "$work/keys.txt" >"$work/spread.txt"
 # First login of every project (loads its views), timed.
 t0=$(date +%s.%N)
@@ -107,6 +115,7 @@ for line in open(path):
 PY
 first_logins=$("$py" -c "print($(date +%s.%N) - $t0)")
 rss_loaded=$(rss_kib)
+rocks_loaded=$(rocks_bytes)
 
 script="$root/bench/login/login.lua"
 wrk_run() {  # KEYS_FILE SECONDS -> requests/s
@@ -122,13 +131,22 @@ for _ in $(seq 1 "$rounds"); do
   solo_rps+=("$(wrk_run "$work/solo.txt" "$duration")")
 done
 
-# Noisy neighbour: solo flooded, the quiet project at 100 logins/s.
-quiet=$(sed -n 1p "$work/keys.txt")
-LATCHKEY_BENCH_KEYS="$work/solo.txt" wrk -t2 -c32 -d"$((duration + 4))"s --timeout 5s -s "$script" \
+# Noisy neighbour: solo flooded, the quiet project at 100 logins/s, measured
+# by the open-loop generator (latency from each login's intended send time).
+read -r quiet_host quiet_key quiet_secret < <(sed -n 1p "$work/keys.txt")
+echo "$quiet_key $quiet_secret" >"$work/quiet.txt"
+LATCHKEY_BENCH_KEYS="$work/solo.txt" wrk -t2 -c32 -d"$((duration + 5))"s --timeout 5s -s "$script" \
   "$base/iam/login" >"$work/flood.txt" &
 flood_pid=$!
 sleep 2
-quiet_json=$("$py" "$root/bench/projects/quiet_client.py" "$base" $quiet 100 "$duration")
+"$build/bench/bench_loadgen" --address "127.0.0.1:$port" --host "$quiet_host" \
+  --keys "$work/quiet.txt" --rate 100 --duration "$duration" --warmup 1 --connections 4 \
+  --quiet --json "$work/quiet.json" >/dev/null
+rm -f "$work/quiet.txt"
+quiet_json=$("$py" -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; l=s["latency"]
+print(json.dumps({"rate": 100, "p50_ms": round(l["p50_ms"], 2), "p99_ms": round(l["p99_ms"], 2),
+                  "max_ms": round(l["max_ms"], 2),
+                  "errors": s["non2xx"] + s["connection_errors"] + s["timeouts"]}))' "$work/quiet.json")
 wait "$flood_pid" || true
 flood_rps=$(grep '^JSON ' "$work/flood.txt" | sed 's/^JSON //' |
   "$py" -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
@@ -153,6 +171,10 @@ print(f"restart: listening after {$startup:.3f} s, resident {$rss_restarted} KiB
       f"{$rss_loaded} KiB: {loaded / pop['keys']:.0f} B per key if all of it were keys, "
       f"{(loaded - 400 * pop['keys']) / pop['projects'] / 1024:.1f} KiB per project beyond "
       f"400 B per key")
+rocks = $rocks_loaded - $rocks_restarted
+print(f"  of which RocksDB's block cache and memtables grew {rocks / 1048576:.1f} MiB (bounded by "
+      f"their configured sizes); without them {(loaded - rocks - 400 * pop['keys']) / pop['projects'] / 1024:.1f} "
+      f"KiB per project beyond 400 B per key")
 print(f"logins/s, 32 connections, median of {len(spread)}: spread over $spread projects "
       f"{statistics.median(spread):.0f}, one project {statistics.median(solo):.0f}, ratio "
       f"{statistics.median(spread) / statistics.median(solo):.2f}  (rounds {spread} / {solo})")
