@@ -132,6 +132,20 @@ class ServerApp final : public App, public ProjectDirectory {
 
   ProjectRuntime& platform() override { return *platform_; }
 
+  std::vector<std::shared_ptr<ProjectRuntime>> open_runtimes() const override {
+    std::vector<std::shared_ptr<ProjectRuntime>> out;
+    std::lock_guard lock(runtimes_mu_);
+    out.reserve(runtimes_.size());
+    for (const auto& [id, rt] : runtimes_) out.push_back(rt);
+    return out;
+  }
+
+  std::shared_ptr<ProjectRuntime> open_runtime(std::string_view id) const override {
+    std::lock_guard lock(runtimes_mu_);
+    auto it = runtimes_.find(id);
+    return it != runtimes_.end() ? it->second : nullptr;
+  }
+
   events::EventLog& log_of(std::string_view id) override { return store_->log(id); }
 
   std::shared_ptr<ProjectRuntime> runtime(std::string_view id) override {
@@ -264,11 +278,10 @@ class ServerApp final : public App, public ProjectDirectory {
       default_->config.public_url = config_.public_url;
     }
     signals_->serve([this] { stop(); });
-    checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *default_->commands, *default_->secrets,
-                                                  *default_->views, config_, server_log_);
+    checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *this, config_, server_log_);
     if (mailer_)
-      reminders_ = std::make_unique<Reminders>(*ioc_, *default_->commands, *default_->views,
-                                               *mailer_, clock_, config_, metrics_, server_log_);
+      reminders_ =
+          std::make_unique<Reminders>(*this, *mailer_, clock_, config_, metrics_, server_log_);
     server_log_.info("listening", {{"address", *bound},
                                    {"tls", tls_ != nullptr},
                                    {"threads", threads_},
@@ -280,6 +293,8 @@ class ServerApp final : public App, public ProjectDirectory {
     for (std::size_t i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_->run(); });
     ioc_->run();
     for (auto& t : pool) t.join();
+    // No reminder is started from here on.
+    if (reminders_) reminders_->stop();
     // Every request has had its response. Mail still under way (a reminder)
     // finishes and its outcome is handed to the writer, so that a reminder
     // sent is recorded as sent and never goes out again after the restart.
@@ -301,14 +316,15 @@ class ServerApp final : public App, public ProjectDirectory {
       server_log_.info("stopping: finishing requests in flight", nlohmann::json::object());
       server_->shutdown();
       if (checkpoints_) checkpoints_->stop();
-      if (reminders_) reminders_->stop();
     });
   }
 
   ~ServerApp() override {
     signals_.reset();  // its callback posts to ioc_
     // Order matters: the server and its handlers go before the services they use.
-    // The mailer first: its callbacks use the reminders, the API and the writer.
+    // The reminders first (their thread sends mail), then the mailer: its
+    // callbacks use the reminders, the API and the writer.
+    if (reminders_) reminders_->stop();
     mailer_.reset();
     reminders_.reset();
     checkpoints_.reset();

@@ -27,15 +27,9 @@ service::Sequencer::Producer checkpoint_producer(const events::EventLog& log,
   };
 }
 
-Checkpointer::Checkpointer(boost::asio::io_context& ioc, service::CommandService& commands,
-                           const keys::SecretStore& secrets, const projections::LiveViews& views,
+Checkpointer::Checkpointer(boost::asio::io_context& ioc, ProjectDirectory& projects,
                            const Config& config, JsonLog& log)
-    : timer_(ioc),
-      commands_(commands),
-      secrets_(secrets),
-      views_(views),
-      config_(config),
-      log_(log) {
+    : timer_(ioc), projects_(projects), config_(config), log_(log) {
   if (config_.checkpoint_every_events > 0 || config_.checkpoint_every_seconds > 0) arm();
 }
 
@@ -54,25 +48,44 @@ void Checkpointer::arm() {
 }
 
 void Checkpointer::tick() {
-  if (in_flight_) return;
-  const events::Seq head = commands_.log().head().seq;
-  const events::Seq last =
-      views_.read([](const projections::Views& v) { return v.last_checkpoint; });
-  if (head == last || head == 0) return;
   const auto now = std::chrono::steady_clock::now();
+  auto open = projects_.open_runtimes();
+  std::map<std::string, std::shared_ptr<Chain>, std::less<>> seen;
+  auto visit = [&](ProjectRuntime& rt) {
+    auto it = chains_.find(rt.id);
+    auto chain = it != chains_.end() ? it->second : std::make_shared<Chain>();
+    tick(rt, chain, now);
+    seen.emplace(rt.id, std::move(chain));
+  };
+  visit(projects_.platform());
+  for (const auto& rt : open) visit(*rt);
+  // Chains no longer open (deleted projects) are forgotten.
+  chains_.swap(seen);
+}
+
+void Checkpointer::tick(ProjectRuntime& rt, const std::shared_ptr<Chain>& chain,
+                        std::chrono::steady_clock::time_point now) {
+  if (chain->in_flight) return;
+  const events::Seq head = rt.log->head().seq;
+  const events::Seq last =
+      rt.views->read([](const projections::Views& v) { return v.last_checkpoint; });
+  if (head == last || head == 0) return;
   const bool by_events = config_.checkpoint_every_events > 0 &&
                          head - last >= static_cast<events::Seq>(config_.checkpoint_every_events);
   const bool by_time = config_.checkpoint_every_seconds > 0 &&
-                       now - last_ >= std::chrono::seconds(config_.checkpoint_every_seconds);
+                       now - chain->last >= std::chrono::seconds(config_.checkpoint_every_seconds);
   if (!by_events && !by_time) return;
-  in_flight_ = true;
-  last_ = now;
-  commands_.submit(service::Sequencer::Isolation::exclusive,
-                   checkpoint_producer(commands_.log(), secrets_, views_),
-                   [this](Result<std::vector<events::Event>> r) {
-                     if (!r) log_.error("checkpoint failed", {{"detail", r.error().detail}});
-                     in_flight_ = false;
-                   });
+  chain->in_flight = true;
+  chain->last = now;
+  // The runtime outlives what was submitted for it (its destructor waits).
+  rt.commands->submit(
+      service::Sequencer::Isolation::exclusive,
+      checkpoint_producer(*rt.log, *rt.secrets, *rt.views),
+      [chain, log = &log_, project = rt.id](Result<std::vector<events::Event>> r) {
+        if (!r)
+          log->error("checkpoint failed", {{"project", project}, {"detail", r.error().detail}});
+        chain->in_flight = false;
+      });
 }
 
 }  // namespace latchkey::http

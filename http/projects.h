@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "domain/projects.h"
@@ -50,6 +51,10 @@ class ProjectDirectory {
   // The runtime of a project that is active or suspended (opened on first
   // use); nullptr for an unknown or deleted one.
   [[nodiscard]] virtual std::shared_ptr<ProjectRuntime> runtime(std::string_view id) = 0;
+  // The projects whose runtime is open now (the platform's excluded).
+  [[nodiscard]] virtual std::vector<std::shared_ptr<ProjectRuntime>> open_runtimes() const = 0;
+  // The runtime of a project if it is open now (never opens it).
+  [[nodiscard]] virtual std::shared_ptr<ProjectRuntime> open_runtime(std::string_view id) const = 0;
   [[nodiscard]] virtual ProjectRuntime& platform() = 0;
   [[nodiscard]] virtual events::EventLog& log_of(std::string_view id) = 0;
 

@@ -1,9 +1,9 @@
 #include "http/reminders.h"
 
-#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "http/app.h"
+#include "replay/rebuild.h"
 
 namespace latchkey::http {
 
@@ -21,42 +21,80 @@ std::vector<ReminderDue> reminders_due(const projections::Views& v, Micros now) 
   return out;
 }
 
-Reminders::Reminders(boost::asio::io_context& ioc, service::CommandService& commands,
-                     const projections::LiveViews& views, Mailer& mailer, const Clock& clock,
+Reminders::Reminders(ProjectDirectory& projects, Mailer& mailer, const Clock& clock,
                      const Config& config, Metrics& metrics, JsonLog& log)
-    : timer_(ioc),
-      commands_(commands),
-      views_(views),
+    : projects_(projects),
       mailer_(mailer),
       clock_(clock),
       config_(config),
       metrics_(metrics),
-      log_(log) {
-  arm(std::chrono::milliseconds(200));
-}
+      log_(log),
+      thread_([this] { run(); }) {}
+
+Reminders::~Reminders() { stop(); }
 
 void Reminders::stop() {
-  stopped_ = true;
-  boost::asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+  {
+    std::lock_guard lock(stop_mu_);
+    stopped_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
 }
 
-void Reminders::arm(std::chrono::milliseconds after) {
-  timer_.expires_after(after);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopped_) return;
+void Reminders::run() {
+  auto wait = std::chrono::milliseconds(200);
+  for (;;) {
+    {
+      std::unique_lock lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, wait, [this] { return stopped_; })) return;
+    }
     pass();
-    arm(std::chrono::seconds(config_.reminder_check_seconds));
-  });
+    wait = std::chrono::seconds(config_.reminder_check_seconds);
+  }
 }
 
 void Reminders::pass() {
   const Micros now = clock_.now();
-  const auto due = views_.read([&](const projections::Views& v) { return reminders_due(v, now); });
-  const std::string url = public_url_of(config_);
+  std::string cursor;
+  for (;;) {
+    const auto page = projects_.registry().list("", cursor, 256);
+    for (const auto& info : page.items) {
+      {
+        std::lock_guard lock(stop_mu_);
+        if (stopped_) return;
+      }
+      if (info.status != projections::ProjectStatus::active) continue;
+      std::shared_ptr<ProjectRuntime> rt = projects_.open_runtime(info.id);
+      if (!rt) {
+        // Not open: fold it read-only, and open it only if something is due.
+        events::EventLog& log = projects_.log_of(info.id);
+        auto views = replay::rebuild(log, log.head().seq, true);
+        if (!views) {
+          log_.error("cannot read a project for its reminders",
+                     {{"project", info.id}, {"detail", views.error().message}});
+          continue;
+        }
+        if (reminders_due(*views, now).empty()) continue;
+        rt = projects_.runtime(info.id);
+        if (!rt) continue;
+      }
+      send(rt, now);
+    }
+    if (page.next.empty()) return;
+    cursor = page.next;
+  }
+}
+
+void Reminders::send(const std::shared_ptr<ProjectRuntime>& rt, Micros now) {
+  const auto due =
+      rt->views->read([&](const projections::Views& v) { return reminders_due(v, now); });
+  const std::string url = public_url_of(rt->config);
   for (const auto& r : due) {
+    const std::string flight = rt->id + '/' + r.apikey;
     {
       std::lock_guard lock(in_flight_->mu);
-      if (!in_flight_->keys.insert(r.apikey).second) continue;
+      if (!in_flight_->keys.insert(flight).second) continue;
     }
     MailMessage m;
     m.to = r.email;
@@ -68,18 +106,19 @@ void Reminders::pass() {
              "key, or create one "
              "yourself with POST " +
              url + "/iam/me/keys, before then.\n";
-    mailer_.send(std::move(m), [this, r](Status st) {
-      metrics_.email(st ? "sent" : "failed");
+    // The callback holds the runtime: its writes are submitted before it goes.
+    mailer_.send(std::move(m), [rt, r, flight, in_flight = in_flight_, metrics = &metrics_,
+                                log = &log_](Status st) {
+      metrics->email(st ? "sent" : "failed");
       events::EmailOutcome o{"expiry_reminder", r.apikey, r.principal_id, r.email,
                              st ? std::string() : st.error().message};
       const auto type = st ? events::EventType::email_sent : events::EventType::email_failed;
-      commands_.record({events::Draft{type, o, {}}}, events::RequestContext{"system", "", ""},
-                       [in_flight = in_flight_, log = &log_,
-                        apikey = r.apikey](Result<std::vector<events::Event>> rec) {
-                         if (!rec) log->error("cannot record a reminder", {{"apikey", apikey}});
-                         std::lock_guard lock(in_flight->mu);
-                         in_flight->keys.erase(apikey);
-                       });
+      rt->commands->record({events::Draft{type, o, {}}}, events::RequestContext{"system", "", ""},
+                           [in_flight, log, flight](Result<std::vector<events::Event>> rec) {
+                             if (!rec) log->error("cannot record a reminder", {{"key", flight}});
+                             std::lock_guard lock(in_flight->mu);
+                             in_flight->keys.erase(flight);
+                           });
     });
   }
 }

@@ -359,4 +359,72 @@ BOOST_AUTO_TEST_CASE(verify_catches_tampering_and_a_forged_checkpoint) {
   BOOST_TEST(forged.err.find("signature") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(every_open_chain_gets_signed_checkpoints_of_its_own) {
+  // A project other than the default, and the platform: each chain gets
+  // checkpoints signed with its own keys, which its own JWKS verifies.
+  ServerProcess server{ServerProcess::Options{
+      {"--set", "checkpoints.every_events=5", "--set", "checkpoints.every_seconds=0"},
+      {},
+      {},
+      false}};
+  const std::string data = server.data_dir();
+  auto call = [&](const std::string& host, const std::string& method, const std::string& path,
+                  const json& body, const std::string& token) {
+    HttpOptions o;
+    o.headers = {"Host: " + host + ":" + std::to_string(server.port())};
+    if (!token.empty()) o.headers.push_back("Authorization: Bearer " + token);
+    if (!body.is_null()) o.headers.push_back("Content-Type: application/json");
+    const auto r = http(method, server.url(path), body.is_null() ? "" : body.dump(), o);
+    BOOST_REQUIRE_MESSAGE(r.status / 100 == 2, method << " " << path << ": " << r.body);
+    return r.json();
+  };
+  auto login = [&](const std::string& host, const std::string& path, const json& keys) {
+    return call(host, "POST", path,
+                {{"auth_mode", "apikey"},
+                 {"apikey", keys.at("apikey")},
+                 {"secretkey", keys.at("secretkey")}},
+                "")
+        .at("access_token")
+        .get<std::string>();
+  };
+  const json platform_keys = {{"apikey", server.platform().apikey},
+                              {"secretkey", server.platform().secretkey}};
+  std::string op;
+  for (int i = 0; i < 6; ++i) op = login("localhost", "/platform/login", platform_keys);
+  const json acme = call("localhost", "POST", "/platform/projects", {{"id", "acme"}}, op)["admin"];
+  std::string admin;
+  for (int i = 0; i < 6; ++i) admin = login("acme.localhost", "/iam/login", acme);
+  auto checkpoints = [&](const std::string& host, const std::string& path,
+                         const std::string& token) {
+    return call(host, "GET", path + "?type=checkpoint", json(), token)["events"].size();
+  };
+  // Each poll adds an audit read to the chain it reads.
+  bool both = false;
+  for (int i = 0; i < 300 && !both; ++i) {
+    both = checkpoints("acme.localhost", "/iam/audit", admin) >= 1 &&
+           checkpoints("localhost", "/platform/audit", op) >= 1;
+    if (!both) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST_REQUIRE(both);
+  TempDir tmp;
+  for (const std::string project : {"acme", "platform"}) {
+    const auto jwks = run_latchkey({"jwks", "--all", "--data", data, "--project", project});
+    BOOST_REQUIRE_MESSAGE(jwks.exit_code == 0, jwks.err);
+    { std::ofstream(tmp / (project + ".json")) << jwks.out; }
+    const auto ok = cli_json({"verify", "--data", data, "--project", project, "--jwks",
+                              tmp / (project + ".json"), "--format", "json"});
+    BOOST_TEST(ok["ok"] == true, project);
+    BOOST_TEST(ok["checkpoints"].get<int>() >= 1, project);
+    BOOST_TEST(ok["checkpoints_signature_verified"] == ok["checkpoints"], project);
+  }
+  // The default project's keys do not verify acme's checkpoints.
+  const auto other = run_latchkey({"jwks", "--all", "--data", data});
+  BOOST_REQUIRE(other.exit_code == 0);
+  { std::ofstream(tmp / "default.json") << other.out; }
+  const auto crossed = run_latchkey_failing(
+      {"verify", "--data", data, "--project", "acme", "--jwks", tmp / "default.json"});
+  BOOST_TEST(crossed.exit_code == 1, crossed.out << crossed.err);
+  BOOST_TEST(server.stop() == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

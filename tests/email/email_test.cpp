@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <regex>
+#include <thread>
 
 #include "base/clock.h"
 #include "tests/e2e/e2e.h"
@@ -304,6 +305,84 @@ BOOST_AUTO_TEST_CASE(an_expiry_reminder_is_sent_once_and_not_again_after_a_resta
   BOOST_TEST(eventually([&] { return events_of(client, admin, "email.sent").size() == 3u; }));
 
   expect_no_secret_at_rest(server, secrets);
+}
+
+BOOST_AUTO_TEST_CASE(every_active_project_gets_its_reminders_even_when_not_open) {
+  // Made on a server without mail: two projects, each with a key due a
+  // reminder. Restarted with mail, neither project is open (no request has
+  // reached it), and the reminder pass still finds acme's key; suspended
+  // beta's key waits until beta is resumed.
+  ServerProcess first;
+  Client c1(first);
+  auto call = [](const Client& c, const std::string& host, const std::string& method,
+                 const std::string& path, const json& body, const std::string& token) {
+    std::vector<std::string> headers{"Host: " + host};
+    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+    if (!body.is_null()) headers.push_back("Content-Type: application/json");
+    const auto r = c.call(method, path, body.is_null() ? "" : body.dump(), headers);
+    BOOST_REQUIRE_MESSAGE(r.status / 100 == 2, method << " " << path << ": " << r.body);
+    return r.json();
+  };
+  // At a project's host: /iam/login; at the base domain: /platform/login.
+  auto login = [&](const Client& c, const std::string& host, const std::string& path,
+                   const std::string& apikey, const std::string& secretkey) -> std::string {
+    return call(c, host, "POST", path,
+                {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secretkey}}, "")
+        .at("access_token");
+  };
+  const std::string base1 = "localhost:" + std::to_string(first.port());
+  const std::string op =
+      login(c1, base1, "/platform/login", first.platform().apikey, first.platform().secretkey);
+  json admins, due;
+  for (const char* id : {"acme", "beta"}) {
+    admins[id] = call(c1, base1, "POST", "/platform/projects", {{"id", id}}, op).at("admin");
+    const std::string host = std::string(id) + ".localhost:" + std::to_string(first.port());
+    const std::string admin =
+        login(c1, host, "/iam/login", admins[id].at("apikey"), admins[id].at("secretkey"));
+    const json user = call(c1, host, "POST", "/iam/users",
+                           {{"name", "owner"}, {"email", std::string(id) + "@example.com"}}, admin);
+    const std::string uid = user.at("id");
+    due[id] = call(c1, host, "POST", "/iam/users/" + uid + "/keys", {{"lifetime_days", 3}}, admin)
+                  .at("apikey");
+  }
+  call(c1, base1, "PATCH", "/platform/projects/beta", {{"status", "suspended"}}, op);
+  BOOST_TEST(first.stop() == 0);
+
+  SmtpSink sink;
+  ServerProcess::Options o = with_smtp(sink.url(), {"--set", "smtp.reminder_check_seconds=1"});
+  o.data_dir = first.data_dir();
+  ServerProcess second(o);
+  Client c2(second);
+  const std::string port = std::to_string(second.port());
+  BOOST_TEST_REQUIRE(eventually([&] { return sink.messages_with(due["acme"]).size() == 1u; }));
+  const Mail m = sink.messages_with(due["acme"]).at(0);
+  BOOST_TEST(m.header("x-rcptto").find("acme@example.com") != std::string::npos);
+  // The project's own URL, not the base domain's.
+  BOOST_TEST(m.body.find("http://acme.localhost:" + port + "/iam/me/keys") != std::string::npos,
+             m.body);
+  // Recorded in acme's log, not in the default project's.
+  const std::string acme_host = "acme.localhost:" + port;
+  const std::string acme_admin = login(c2, acme_host, "/iam/login", admins["acme"].at("apikey"),
+                                       admins["acme"].at("secretkey"));
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return call(c2, acme_host, "GET", "/iam/audit?type=email.sent", json(), acme_admin)
+               .at("events")
+               .size() == 1u;
+  }));
+  BOOST_TEST(
+      events_of(c2, c2.login(first.admin().apikey, first.admin().secretkey), "email.sent").empty());
+  // Three more passes: still nothing for suspended beta, nor again for acme.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  BOOST_TEST(sink.messages_with(due["beta"]).empty());
+  BOOST_TEST(sink.messages().size() == 1u);
+  const std::string base2 = "localhost:" + port;
+  const std::string op2 =
+      login(c2, base2, "/platform/login", first.platform().apikey, first.platform().secretkey);
+  call(c2, base2, "PATCH", "/platform/projects/beta", {{"status", "active"}}, op2);
+  BOOST_TEST_REQUIRE(eventually([&] { return sink.messages_with(due["beta"]).size() == 1u; }));
+  BOOST_TEST(sink.messages_with(due["beta"]).at(0).body.find("http://beta.localhost:" + port) !=
+             std::string::npos);
+  BOOST_TEST(second.stop() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_during_a_reminder_delivery_records_its_outcome_and_exits_0) {

@@ -35,6 +35,10 @@ class NoProjects final : public http::ProjectDirectory {
  public:
   const projections::ProjectRegistry& registry() const override { return registry_; }
   std::shared_ptr<http::ProjectRuntime> runtime(std::string_view) override { return nullptr; }
+  std::vector<std::shared_ptr<http::ProjectRuntime>> open_runtimes() const override { return {}; }
+  std::shared_ptr<http::ProjectRuntime> open_runtime(std::string_view) const override {
+    return nullptr;
+  }
   http::ProjectRuntime& platform() override { throw std::logic_error("no platform"); }
   events::EventLog& log_of(std::string_view) override { throw std::logic_error("no log"); }
   Result<service::FirstAdmin> create(const std::string&, const std::string&,
