@@ -5,7 +5,9 @@
 -- starting at a different key. At the end prints one line
 --   JSON {"requests":..,"non2xx":..,"rps":..,"p50_ms":..,"p99_ms":..,...}
 -- that bench/login/run.sh collects. Also works against the floor server,
--- which answers every request alike.
+-- which answers every request alike. With LATCHKEY_BENCH_OIDC set, sends the
+-- client-credentials grant of the peer server in ../shared/peers/oidc
+-- instead (POST /token, one client).
 
 local thread_count = 0
 
@@ -15,6 +17,15 @@ function setup(thread)
 end
 
 function init(args)
+  local oidc = os.getenv("LATCHKEY_BENCH_OIDC")
+  if oidc and oidc ~= "" then
+    requests = { wrk.format("POST", "/token",
+      { ["Content-Type"] = "application/x-www-form-urlencoded" },
+      "grant_type=client_credentials&client_id=bench-client" ..
+      "&client_secret=bench-secret-0123456789abcdef") }
+    next_request = 0
+    return
+  end
   local path = os.getenv("LATCHKEY_BENCH_KEYS")
   if not path then
     error("set LATCHKEY_BENCH_KEYS to the file of apikey/secretkey pairs")

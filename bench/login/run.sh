@@ -24,6 +24,10 @@
 # newer log; or this build's, to compare keys without limits).
 # ALLOWED_CIDRS=N: the measured side's keys are each limited to N networks
 # (the loopback one last, so every login looks through all N).
+# PEER=oidc: also measures, in the same rounds, the oidc-provider server of
+# PEER_SRC (default ../shared/peers/oidc beside the project), set up in the
+# work directory (npm install from the npm registry, its genkeys.mjs) and run
+# as its README says (NODE_ENV=production, TOKEN_FORMAT=jwt-eddsa).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build="${BUILD:-$root/build/perf}"
@@ -46,8 +50,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-login-bench.XXXXXX")
 server_pid=""
 floor_pid=""
 baseline_pid=""
+peer_pid=""
 cleanup() {
   [[ -n "$server_pid" ]] && kill -KILL "$server_pid" 2>/dev/null || true
+  [[ -n "$peer_pid" ]] && kill -TERM "$peer_pid" 2>/dev/null || true
   [[ -n "$baseline_pid" ]] && kill -KILL "$baseline_pid" 2>/dev/null || true
   [[ -n "$floor_pid" ]] && kill -TERM "$floor_pid" 2>/dev/null || true
   if [[ "${KEEP:-0}" == 1 ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
@@ -98,6 +104,23 @@ if [[ -n "$baseline_bin" ]]; then
   echo "baseline $baseline_bin on $baseline (pid $baseline_pid)" >&2
 fi
 
+if [[ "${PEER:-}" == oidc ]]; then
+  peer_src="${PEER_SRC:-$root/../shared/peers/oidc}"
+  cp -r "$peer_src/." "$work/peer"
+  (cd "$work/peer" && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+    node genkeys.mjs >/dev/null)
+  peer_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  (cd "$work/peer" && NODE_ENV=production TOKEN_FORMAT=jwt-eddsa PORT="$peer_port" \
+    exec node server.mjs >"$work/peer.log" 2>&1) &
+  peer_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q "on :$peer_port" "$work/peer.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  peer="127.0.0.1:$peer_port"
+  echo "peer oidc-provider on $peer (pid $peer_pid)" >&2
+fi
+
 export LATCHKEY_BENCH_KEYS="$work/keys.txt"
 script="$root/bench/login/login.lua"
 # CPU time (user + system, in clock ticks) a process has used so far.
@@ -110,7 +133,9 @@ run() {
   before=$(cpu_ticks "$3")
   local keys="$work/keys.txt"
   [[ "$1" == baseline* ]] && keys="$baseline_keys"
-  LATCHKEY_BENCH_KEYS="$keys" wrk -t"$wrk_threads" -c"$connections" -d"$4"s --timeout 5s -s "$script" "http://$2/iam/login" >"$5"
+  local oidc=""
+  [[ "$1" == peer* ]] && oidc=1
+  LATCHKEY_BENCH_OIDC="$oidc" LATCHKEY_BENCH_KEYS="$keys" wrk -t"$wrk_threads" -c"$connections" -d"$4"s --timeout 5s -s "$script" "http://$2/iam/login" >"$5"
   after=$(cpu_ticks "$3")
   grep '^JSON ' "$5" | sed 's/^JSON //' |
     sed "s/^{/{\"side\":\"$1\",\"server_cpu_ticks\":$((after - before)),/"
@@ -125,11 +150,16 @@ if [[ -n "$baseline_bin" ]]; then
   run baseline-warmup "$baseline" "$baseline_pid" 3 "$work/wrk-warmup-baseline.txt" >>"$results"
   sides+=(baseline)
 fi
+if [[ -n "$peer_pid" ]]; then
+  run peer-warmup "$peer" "$peer_pid" 3 "$work/wrk-warmup-peer.txt" >>"$results"
+  sides+=(peer)
+fi
 run_side() {
   case "$1" in
     latchkey) run latchkey "$server" "$server_pid" "$duration" "$work/wrk-latchkey-$2.txt" ;;
     floor) run floor "$floor" "$floor_pid" "$duration" "$work/wrk-floor-$2.txt" ;;
     baseline) run baseline "$baseline" "$baseline_pid" "$duration" "$work/wrk-baseline-$2.txt" ;;
+    peer) run peer "$peer" "$peer_pid" "$duration" "$work/wrk-peer-$2.txt" ;;
   esac
 }
 for r in $(seq 1 "$rounds"); do
@@ -153,6 +183,11 @@ if [[ -n "$baseline_pid" ]]; then
   wait "$baseline_pid" 2>/dev/null || true
   baseline_pid=""
 fi
+if [[ -n "$peer_pid" ]]; then
+  kill -TERM "$peer_pid"
+  wait "$peer_pid" 2>/dev/null || true
+  peer_pid=""
+fi
 issued=$("$bin" audit --data "$work/data" --type token.issued --format ndjson | wc -l)
 verify=$("$bin" verify --data "$work/data" 2>&1) && verified=ok || verified="FAILED: $verify"
 
@@ -161,7 +196,7 @@ import json, os, statistics, sys
 path, issued, verified, conns, duration, rounds = sys.argv[1:7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 def side(name): return [r for r in rows if r["side"] == name]
-lk, fl, bl = side("latchkey"), side("floor"), side("baseline")
+lk, fl, bl, pe = side("latchkey"), side("floor"), side("baseline"), side("peer")
 ok_latchkey = sum(r["requests"] - r["non2xx"] for r in rows if r["side"].startswith("latchkey"))
 bad = sum(r["non2xx"] + r["timeouts"] + r["read_errors"] + r["connect_errors"]
           for r in rows if r["side"].startswith(("latchkey", "baseline")))
@@ -175,6 +210,8 @@ cpu_us = lambda rs: statistics.median(r["server_cpu_ticks"] / tick / r["requests
 table = [("latchkey serve, POST /iam/login", lk), ("floor (bare Beast, fixed JSON)", fl)]
 if bl:
     table.append(("baseline latchkey (BASELINE_BIN), POST /iam/login", bl))
+if pe:
+    table.append(("peer: oidc-provider (Node), client credentials, EdDSA JWT, in memory", pe))
 for name, rs in table:
     print(f"| {name} | {med(rs, 'rps'):.0f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | "
           f"{cpu_us(rs):.0f} µs | " + ", ".join(f"{r['rps']:.0f}" for r in rs) + " |")
@@ -184,6 +221,11 @@ if bl:
     vs = [a["rps"] / b["rps"] for a, b in zip(lk, bl)]
     print(f"ratio latchkey/baseline: {statistics.median(vs) * 100:.0f}% (median of per-round ratios "
           + ", ".join(f"{x * 100:.0f}%" for x in vs) + ")")
+if pe:
+    vs = [a["rps"] / b["rps"] for a, b in zip(lk, pe)]
+    peer_bad = sum(r["non2xx"] + r["timeouts"] + r["read_errors"] + r["connect_errors"] for r in pe)
+    print(f"ratio latchkey/peer: {statistics.median(vs):.2f}x (median of per-round ratios "
+          + ", ".join(f"{x:.2f}" for x in vs) + f"); peer responses other than 200 or errors: {peer_bad}")
 print(f"latchkey responses other than 200 or errors: {bad}")
 print(f"durability: {ok_latchkey} responses 200 received by wrk (warm-up included); "
       f"{issued} token.issued events in the log after SIGKILL; "
