@@ -18,6 +18,7 @@
 #include "http/console.h"
 #include "http/host_routing.h"
 #include "http/json_log.h"
+#include "http/login_gate.h"
 #include "http/metrics.h"
 #include "http/platform_api.h"
 #include "http/process_metrics.h"
@@ -51,6 +52,12 @@ class ServerApp final : public App, public ProjectDirectory {
 
   Status init() {
     if (auto st = check_project_config(); !st) return st;
+    // First: the projects' login gates wait on its executor.
+    const std::size_t threads = config_.threads > 0
+                                    ? static_cast<std::size_t>(config_.threads)
+                                    : std::max(1u, std::thread::hardware_concurrency());
+    threads_ = threads;
+    ioc_ = std::make_unique<net::io_context>(static_cast<int>(threads));
     auto secrets = keys::SecretStore::open(config_.data_dir, /*check_permissions=*/true);
     if (!secrets) return secrets.error();
     events::LogOptions log_options;
@@ -100,11 +107,6 @@ class ServerApp final : public App, public ProjectDirectory {
     });
     add_storage_metrics();
     add_process_metrics(metrics_);
-    const std::size_t threads = config_.threads > 0
-                                    ? static_cast<std::size_t>(config_.threads)
-                                    : std::max(1u, std::thread::hardware_concurrency());
-    threads_ = threads;
-    ioc_ = std::make_unique<net::io_context>(static_cast<int>(threads));
     if (!config_.tls_cert.empty()) {
       tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
       tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
@@ -472,6 +474,10 @@ class ServerApp final : public App, public ProjectDirectory {
           raw->snapshotter->notify(committed.back().seq);
         });
     rt->tokens = std::make_unique<keys::TokenService>(*rt->secrets, *rt->views, rt->config.issuer);
+    if (config_.project_login_concurrency > 0 && !is_platform) {
+      rt->login_gate = std::make_unique<LoginGate>(
+          ioc_->get_executor(), static_cast<std::size_t>(config_.project_login_concurrency));
+    }
     ApiDeps deps{
         *rt->commands,
         *rt->views,
@@ -599,6 +605,12 @@ class ServerApp final : public App, public ProjectDirectory {
         }
       }
     }
+    if (login && rt->login_gate && login_shares_.shared(rt.get(), clock_.now())) {
+      co_await rt->login_gate->enter();
+      const LoginGate::Place place(rt->login_gate.get());
+      auto op = rt->api->handle(req);
+      co_return co_await std::move(op);
+    }
     auto op = rt->api->handle(req);
     co_return co_await std::move(op);
   }
@@ -659,6 +671,7 @@ class ServerApp final : public App, public ProjectDirectory {
   std::unique_ptr<service::Sequencer> writer_;
   projections::ProjectRegistry registry_;
   ProjectRates login_rates_;
+  LoginShares login_shares_{kMicrosPerSecond};
   std::mutex create_mu_;  // one project created at a time
   std::shared_ptr<ProjectRuntime> platform_;
   std::shared_ptr<ProjectRuntime> default_;

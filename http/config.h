@@ -22,6 +22,9 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   std::int64_t threads = 0;  // 0: one per core
+  // While more than one project logs in: logins of one project in progress at
+  // once; the others wait (0: no limit).
+  std::int64_t project_login_concurrency = 8;
   std::int64_t max_body_bytes = 64 * 1024;
   std::int64_t max_header_bytes = 8 * 1024;
   std::int64_t read_timeout_ms = 10'000;  // a whole request must arrive within this

@@ -12,6 +12,7 @@
 #include "events/event_log.h"
 #include "http/api.h"
 #include "http/config.h"
+#include "http/login_gate.h"
 #include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
@@ -34,6 +35,8 @@ struct ProjectRuntime {
   std::unique_ptr<keys::TokenService> tokens;
   Config config;  // the server's, with this project's issuer and public URL
   std::unique_ptr<Api> api;
+  // Its share of the server's logins (none: server.project_login_concurrency = 0).
+  std::unique_ptr<LoginGate> login_gate;
 
   ProjectRuntime() = default;
   ProjectRuntime(const ProjectRuntime&) = delete;
