@@ -106,6 +106,15 @@ class EventLog {
   [[nodiscard]] virtual Status scan(Seq from, Seq to,
                                     const std::function<bool(const Event&)>& fn) const = 0;
 
+  // scan() for a read that visits each record once and keeps what it needs
+  // (a rebuild of the views): a storage with a block cache leaves these
+  // blocks out of it, so loading thousands of projects does not fill the
+  // cache (memory that stays) with blocks nobody reads again.
+  [[nodiscard]] virtual Status scan_once(Seq from, Seq to,
+                                         const std::function<bool(const Event&)>& fn) const {
+    return scan(from, to, fn);
+  }
+
   // Raw records, for verification: (key as stored, value as stored), in key
   // order, until `fn` returns false. Errors: unavailable on a read error.
   [[nodiscard]] virtual Status scan_raw(

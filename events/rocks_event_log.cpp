@@ -200,7 +200,12 @@ class ProjectLog final : public EventLog {
     return head_;
   }
   Result<Event> get(Seq seq) const override;
-  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override;
+  Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    return scan(from, to, to - from < kLongScan, fn);
+  }
+  Status scan_once(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    return scan(from, to, false, fn);
+  }
   Status scan_raw(const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
                     const std::function<bool(const IndexEntry&)>& fn) const override;
@@ -211,6 +216,7 @@ class ProjectLog final : public EventLog {
   Status refresh() override;
 
   // ---- for the store ----
+  Status scan(Seq from, Seq to, bool fill_cache, const std::function<bool(const Event&)>& fn) const;
   const std::string& project() const { return project_; }
   bool unprefixed() const { return prefix_.empty(); }
   std::size_t cf(std::size_t legacy) const { return legacy + cf_offset_; }
@@ -581,8 +587,10 @@ Status ProjectLog::load_head(RocksHandles& h, OpenMode mode) {
     set_head(Head{});
     return {};
   }
-  std::unique_ptr<rocksdb::Iterator> it(
-      h.db->NewIterator(rocksdb::ReadOptions(), h.cf(cf(kLogCf))));
+  // Read once, when the log is opened: its blocks stay out of the cache.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(cf(kLogCf))));
   if (prefix_.empty()) {
     it->SeekToLast();
   } else {
@@ -640,16 +648,17 @@ Result<Event> ProjectLog::get(Seq seq) const {
   return decode_stored(value);
 }
 
-Status ProjectLog::scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const {
+Status ProjectLog::scan(Seq from, Seq to, bool fill_cache,
+                        const std::function<bool(const Event&)>& fn) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
   if (absent()) return {};
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2u << 20;
-  // A long scan (a rebuild) reads each block once: keeping those blocks out
+  // A long scan or a rebuild reads each block once: keeping those blocks out
   // of the block cache spares the cache's locking and evictions, and the
   // blocks that point reads and short tails use stay cached.
-  ro.fill_cache = to - from < kLongScan;
+  ro.fill_cache = fill_cache;
   const std::string upper = to == UINT64_MAX ? end_key() : key(bin::be64(to + 1));
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
@@ -790,8 +799,11 @@ Result<std::optional<Snapshot>> ProjectLog::find_snapshot(Seq at) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
   if (absent()) return std::optional<Snapshot>{};
+  // Snapshots are read to rebuild views, once each: not worth the cache.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(
-      store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kSnapshotsCf))));
+      store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kSnapshotsCf))));
   it->SeekForPrev(key(bin::be64(at)));
   if (!it->status().ok())
     return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
@@ -868,6 +880,9 @@ class DefaultLog final : public EventLog {
   Result<Event> get(Seq seq) const override { return log_.get(seq); }
   Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
     return log_.scan(from, to, fn);
+  }
+  Status scan_once(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
+    return log_.scan_once(from, to, fn);
   }
   Status scan_raw(
       const std::function<bool(std::string_view, std::string_view)>& fn) const override {

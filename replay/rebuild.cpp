@@ -20,7 +20,7 @@ Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use
     }
   }
   if (views.seq < at) {
-    const Status st = log.scan(views.seq + 1, at, [&](const events::Event& e) {
+    const Status st = log.scan_once(views.seq + 1, at, [&](const events::Event& e) {
       projections::apply(views, e);
       ++local.applied;
       return true;
