@@ -1,5 +1,6 @@
 #include "http/app.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -96,8 +97,18 @@ class ServerApp final : public App, public ProjectDirectory {
                        [this] { return static_cast<double>(default_->log->head().seq); });
     metrics_.add_gauge(
         "latchkey_projection_lag_events",
-        "Events of the default project committed but not yet applied to its views.",
-        [this] { return static_cast<double>(default_->log->head().seq - default_->views->seq()); });
+        "Events committed but not yet applied to their project's views, the most of any open "
+        "project.",
+        [this] {
+          std::lock_guard lock(runtimes_mu_);
+          events::Seq lag = 0;
+          for (const auto& [id, rt] : runtimes_) {
+            const events::Seq head = rt->log->head().seq;
+            const events::Seq applied = rt->views->seq();
+            if (head > applied) lag = std::max(lag, head - applied);
+          }
+          return static_cast<double>(lag);
+        });
     metrics_.add_gauge("latchkey_projects_open", "Projects whose views are in memory.", [this] {
       std::lock_guard lock(runtimes_mu_);
       return static_cast<double>(runtimes_.size());
