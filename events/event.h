@@ -308,7 +308,7 @@ struct SigningKeyRotated {
 };
 
 struct AuditRead {
-  std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline"
+  std::string route;    // "audit" | "replay/state" | "replay/diff" | "timeline" | "export"
   std::string filters;  // the query as given, canonical order
   std::uint64_t returned = 0;
   template <class V>

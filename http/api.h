@@ -105,6 +105,7 @@ class Api {
   Reply create_principal(const Call& c, PrincipalKind kind) const;
   Reply list_principals(const Call& c, PrincipalKind kind) const;
   Reply get_principal(const Call& c, PrincipalKind kind) const;
+  Reply export_principal(const Call& c, PrincipalKind kind) const;
   Reply update_principal(const Call& c, PrincipalKind kind) const;
   Reply delete_principal(const Call& c, PrincipalKind kind) const;
   Reply me(const Call& c) const;

@@ -1,12 +1,14 @@
 // /iam/users, /iam/service-accounts and /iam/me
 #include <nlohmann/json.hpp>
 
+#include "events/codec.h"
 #include "http/api.h"
 #include "http/awaitable.h"
 #include "http/body.h"
 #include "http/error_map.h"
 #include "http/render.h"
 #include "keys/ids.h"
+#include "replay/queries.h"
 
 namespace latchkey::http {
 
@@ -50,6 +52,66 @@ Result<domain::UpdatePrincipal> parse_update(const Request& req, PrincipalKind k
   return u;
 }
 
+// The events of one principal in log order: those about it (its principal
+// index) merged with those it performed (its actor index), each once, read a
+// page at a time from both indexes up to `upto`.
+class PrincipalEvents {
+ public:
+  PrincipalEvents(const events::EventLog& log, const std::string& id, events::Seq upto)
+      : log_(log) {
+    about_.filter.principal_id = id;
+    by_.filter.actor = id;
+    for (Cursor* c : {&about_, &by_}) {
+      c->filter.upto = upto;
+      c->filter.limit = kPage;
+    }
+  }
+
+  // The next event, or nothing at the end. Throws on a read error (the
+  // stream is then cut short, which the client sees as a broken body).
+  std::optional<events::Event> next() {
+    fill(about_);
+    fill(by_);
+    Cursor* pick = nullptr;
+    for (Cursor* c : {&about_, &by_}) {
+      if (c->pos < c->page.size() && (!pick || c->page[c->pos].seq < pick->page[pick->pos].seq))
+        pick = c;
+    }
+    if (!pick) return std::nullopt;
+    events::Event e = std::move(pick->page[pick->pos++]);
+    for (Cursor* c : {&about_, &by_}) {  // the same event in both indexes: once
+      if (c != pick && c->pos < c->page.size() && c->page[c->pos].seq == e.seq) ++c->pos;
+    }
+    return e;
+  }
+
+ private:
+  static constexpr std::size_t kPage = 256;
+  struct Cursor {
+    replay::AuditFilter filter;
+    std::vector<events::Event> page;
+    std::size_t pos = 0;
+    bool done = false;
+  };
+
+  void fill(Cursor& c) {
+    if (c.pos < c.page.size() || c.done) return;
+    auto page = replay::audit_page(log_, c.filter);
+    if (!page) throw std::runtime_error("principal export: " + page.error().message);
+    c.page = std::move(page->events);
+    c.pos = 0;
+    if (page->next) {
+      c.filter.after = *page->next;
+    } else {
+      c.done = true;
+    }
+  }
+
+  const events::EventLog& log_;
+  Cursor about_;
+  Cursor by_;
+};
+
 }  // namespace
 
 void Api::add_principal_routes() {
@@ -66,6 +128,8 @@ void Api::add_principal_routes() {
                 [this, kind](const Call& c) { return update_principal(c, kind); });
     router_.add("DELETE", base + "/{id}", admin,
                 [this, kind](const Call& c) { return delete_principal(c, kind); });
+    router_.add("GET", base + "/{id}/export", admin,
+                [this, kind](const Call& c) { return export_principal(c, kind); });
   }
   router_.add("GET", "/iam/me", Access::authenticated(), [this](const Call& c) { return me(c); });
 }
@@ -113,6 +177,61 @@ Api::Reply Api::get_principal(const Call& c, PrincipalKind kind) const {
     if (!p || p->deleted() || p->kind != kind) return error(c, no_such(kind, id));
     return json(HttpStatus::ok, principal_json(*p, v, d_.clock.now()));
   });
+}
+
+// GET .../{id}/export: what latchkey holds about one principal (GDPR art. 15),
+// deleted or not: its record, its keys (never a secret) and every event about
+// it or by it, in log order. The events are streamed, so a principal with
+// millions of logins costs constant memory. Recorded as audit.read.
+Api::Reply Api::export_principal(const Call& c, PrincipalKind kind) const {
+  const std::string& id = c.param("id");
+  const Micros now = d_.clock.now();
+  const events::Seq upto = d_.log.head().seq;  // not this read's own audit.read
+  std::optional<std::string> head =
+      d_.views.read([&](const Views& v) -> std::optional<std::string> {
+        const auto* p = v.principals.find(id);
+        if (!p || p->kind != kind) return std::nullopt;
+        nlohmann::json principal = principal_json(*p, v, now);
+        principal["deleted"] = p->deleted();
+        nlohmann::json keys = nlohmann::json::array();
+        for (auto pos : p->keys) keys.push_back(key_json(v.keys.at(pos), v, now));
+        const nlohmann::json doc = {{"exported_at", format_rfc3339(now)},
+                                    {"principal", std::move(principal)},
+                                    {"keys", std::move(keys)}};
+        std::string text = doc.dump();
+        text.pop_back();  // the closing brace: the events follow
+        return text + ",\"events\":[";
+      });
+  if (!head) co_return error(c, no_such(kind, id));
+  auto events = std::make_shared<PrincipalEvents>(d_.log, id, upto);
+  struct Progress {
+    bool started = false;
+    bool any = false;  // an event written: the next one needs a comma
+    bool done = false;
+  };
+  auto progress = std::make_shared<Progress>();
+  Response r;
+  r.stream = [events, progress, head = std::move(*head)](std::string& chunk) -> bool {
+    if (progress->done) return false;
+    if (!progress->started) {
+      chunk += head;
+      progress->started = true;
+    }
+    for (std::size_t n = 0; n < 256; ++n) {
+      auto e = events->next();
+      if (!e) {
+        chunk += "]}";
+        progress->done = true;
+        return true;
+      }
+      if (progress->any) chunk += ',';
+      progress->any = true;
+      chunk += events::to_json(*e).dump();
+    }
+    return true;
+  };
+  auto op = recorded(c, "export", "principal_id=" + id, 0, std::move(r));
+  co_return co_await std::move(op);
 }
 
 Api::Reply Api::update_principal(const Call& c, PrincipalKind kind) const {

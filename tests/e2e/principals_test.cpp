@@ -3,6 +3,7 @@
 // last admin (409); unknown routes and resources (404).
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -373,6 +374,89 @@ BOOST_AUTO_TEST_CASE(unknown_routes_and_resources_are_404) {
                "not_found");
   expect_error(s.client.get("/iam/keys/lk_000000000000000000000000/timeline", s.admin), 404,
                "not_found");
+}
+
+// GET .../{id}/export: the principal's record, its keys without secrets and
+// every event about it or by it, once each and in log order; the export is
+// itself audited; deleted principals can still be exported; unknown ids,
+// the wrong kind and non-admins are refused.
+BOOST_AUTO_TEST_CASE(a_principal_exports_its_own_data_and_events) {
+  auto& s = shared();
+  const std::string email = unique("export") + "@example.com";
+  const auto user = s.client.create_user(s.admin, "Grace Hopper", email, {"admin"});
+  const auto key = s.client.create_key(s.admin, user);
+  const std::string token = s.client.login(key);
+  // By the user: a key of its own (about it and by it) and another user (by it only).
+  const auto own = s.client.post("/iam/me/keys", json::object(), token);
+  BOOST_TEST_REQUIRE(own.status == 201, own.body);
+  const std::string own_secret = own.json().at("secretkey");
+  const auto other = s.client.create_user(token, unique("made by "), unique("o") + "@example.com");
+  const auto unrelated =
+      s.client.create_user(s.admin, unique("unrelated "), unique("u") + "@example.com");
+
+  const auto r = s.client.get(user.base + "/export", s.admin);
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  const json doc = r.json();
+  BOOST_TEST(doc.at("principal").at("id") == user.id);
+  BOOST_TEST(doc.at("principal").at("email") == email);
+  BOOST_TEST(doc.at("principal").at("deleted") == false);
+  std::set<std::string> apikeys;
+  for (const auto& k : doc.at("keys")) apikeys.insert(k.at("apikey").get<std::string>());
+  BOOST_TEST((apikeys == std::set<std::string>{key.apikey, own.json().at("apikey")}));
+  // No secret, in any field.
+  BOOST_TEST(r.body.find(key.secretkey) == std::string::npos);
+  BOOST_TEST(r.body.find(own_secret) == std::string::npos);
+  BOOST_TEST(r.body.find("secretkey") == std::string::npos);
+
+  std::vector<std::string> types;
+  std::set<std::uint64_t> seqs;
+  std::uint64_t last = 0;
+  bool made_other = false;
+  for (const auto& e : doc.at("events")) {
+    const std::uint64_t seq = e.at("seq");
+    BOOST_TEST(seq > last);  // log order, each once
+    last = seq;
+    types.push_back(e.at("type"));
+    const std::string dump = e.dump();
+    BOOST_TEST(dump.find(unrelated.id) == std::string::npos);
+    if (e.at("type") == "user.created" && e.at("data").at("id") == other.id) {
+      made_other = true;
+      BOOST_TEST(e.at("actor") == user.id);
+    }
+  }
+  BOOST_TEST(made_other);
+  BOOST_TEST(types.front() == "user.created");
+  BOOST_TEST(std::count(types.begin(), types.end(), "key.created") == 2);
+  BOOST_TEST(std::count(types.begin(), types.end(), "token.issued") == 1);
+
+  // The export is itself on the record, naming whose data was read.
+  const auto audit = s.client.get("/iam/audit?type=audit.read&order=desc&limit=20", s.admin);
+  BOOST_TEST_REQUIRE(audit.status == 200);
+  bool recorded = false;
+  const json reads = audit.json();
+  for (const auto& e : reads.at("events")) {
+    const json& d = e.at("data");
+    if (d.at("route").get<std::string>() == "export" &&
+        d.at("filters").get<std::string>() == "principal_id=" + user.id)
+      recorded = true;
+  }
+  BOOST_TEST(recorded, audit.body);
+
+  // Deleted, it can still be exported: latchkey still holds its data.
+  BOOST_TEST(s.client.del(other.base, s.admin).status == 204);
+  const auto gone = s.client.get(other.base + "/export", s.admin);
+  BOOST_TEST_REQUIRE(gone.status == 200, gone.body);
+  BOOST_TEST(gone.json().at("principal").at("deleted") == true);
+  BOOST_TEST(gone.json().at("events").back().at("type") == "user.deleted");
+
+  expect_error(s.client.get("/iam/users/usr_000000000000000000000000/export", s.admin), 404,
+               "not_found");
+  expect_error(s.client.get("/iam/service-accounts/" + user.id + "/export", s.admin), 404,
+               "not_found");
+  const auto reader =
+      s.client.create_user(s.admin, unique("reader "), unique("r") + "@example.com", {"auditor"});
+  const std::string reader_token = s.client.login(s.client.create_key(s.admin, reader));
+  expect_error(s.client.get(user.base + "/export", reader_token), 403, "forbidden");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
