@@ -11,12 +11,16 @@
 #   5. runs bench_loadgen at that constant rate for --duration seconds after a
 #      --warmup, latency measured from each request's intended send time,
 #      while the server's resident memory (VmRSS) is sampled every --sample s;
-#   6. kills the server with SIGKILL, counts the token.issued events in the log
-#      and checks that every 200 received (wrk's and the generator's) is one of
-#      them; runs `latchkey verify`;
-#   7. prints the generator's summary, the memory growth per million logins,
-#      and the durability verdict. Exits non-zero if a 200 is missing from the
-#      log, verify fails, or the generator saw errors.
+#   6. kills the server with SIGKILL, then starts it twice on that data
+#      directory and times each start-up, from exec to /healthz 200 (the
+#      first recovers RocksDB's write-ahead log; the second follows a clean
+#      stop);
+#   7. counts the token.issued events in the log and checks that every 200
+#      received (wrk's and the generator's) is one of them; runs `latchkey
+#      verify`;
+#   8. prints the generator's summary, the memory growth per million logins,
+#      the durability verdict and the two start-up times. Exits non-zero if a
+#      200 is missing from the log, verify fails, or the generator saw errors.
 #
 # Usage: bench/login/open_loop.sh [--duration 60] [--rate R | --fraction 0.8]
 #          [--warmup 5] [--connections 64] [--peak-seconds 10] [--sample 5]
@@ -150,9 +154,34 @@ fi
 kill -KILL "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
+
+# Start-up after the run: from exec to /healthz 200, on the data the killed
+# server left (the first restart also recovers RocksDB's write-ahead log),
+# then once more after a clean stop.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+startup_seconds() {
+  local port t0 t1
+  port=$(free_port)
+  t0=$(date +%s.%N)
+  "$bin" serve --data "$work/data" --listen "127.0.0.1:$port" --set server.access_log=off \
+    >/dev/null 2>>"$work/restart.log" &
+  server_pid=$!
+  for _ in $(seq 1 3000); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then break; fi
+    sleep 0.005
+  done
+  t1=$(date +%s.%N)
+  kill -TERM "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+  /usr/bin/python3 -c "print(f'{$t1 - $t0:.3f}')"
+}
+startup_first=$(startup_seconds)
+startup_second=$(startup_seconds)
 issued=$("$bin" audit --data "$work/data" --type token.issued --format ndjson | wc -l)
 verify=$("$bin" verify --data "$work/data" 2>&1) && verified=ok || verified="FAILED: $verify"
 
+set +e
 /usr/bin/python3 - "$work/loadgen.json" "$work/rss.txt" "$issued" "$verified" "$wrk_ok" \
   "${peak:-}" "$warmup" "$((cpu_after - cpu_before))" <<'EOF'
 import json, os, sys
@@ -212,3 +241,7 @@ if s["generator_behind"]:
     print("the generator fell behind its schedule: see its WARNING above")
 sys.exit(0 if issued >= ok_all and verified == "ok" and errors == 0 else 1)
 EOF
+summary_status=$?
+set -e
+echo "start-up after the run (exec to /healthz 200): ${startup_first} s after the SIGKILL, then ${startup_second} s"
+exit "$summary_status"
