@@ -25,9 +25,11 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_writer.h>
@@ -905,6 +907,41 @@ class DefaultLog final : public EventLog {
   EventLog& log_;
 };
 
+// RocksDB's file system, but for one thing: a write-ahead log file that is
+// no longer needed is shortened a few megabytes at a time before it goes.
+// Written by thousands of small synced appends, such a file is made of
+// thousands of extents; unlinked at once (tens of megabytes), freeing them
+// (and, on a file system mounted with `discard`, trimming them) filled one
+// journal commit for 70 ms, and the group commit's fdatasync, waiting for
+// that commit, stopped every login for 50 ms. Step by step, each commit
+// frees a little. The deletions run on RocksDB's background threads.
+class GradualLogDelete final : public rocksdb::FileSystemWrapper {
+ public:
+  explicit GradualLogDelete(const std::shared_ptr<rocksdb::FileSystem>& target)
+      : rocksdb::FileSystemWrapper(target) {}
+  static const char* kClassName() { return "LatchkeyGradualLogDelete"; }
+  const char* Name() const override { return kClassName(); }
+
+  rocksdb::IOStatus DeleteFile(const std::string& f, const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    if (f.ends_with(".log")) shorten(f);
+    return target()->DeleteFile(f, options, dbg);
+  }
+
+ private:
+  static void shorten(const std::string& f) {
+    constexpr off_t kStep = 4 << 20;
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) return;
+    // Preallocated space lies past the size: the first step frees it too.
+    for (off_t size = st.st_size; size > kStep;) {
+      size -= kStep;
+      if (::truncate(f.c_str(), size) != 0) return;  // the unlink still happens
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+};
+
 }  // namespace
 
 RocksHandles::~RocksHandles() {
@@ -957,6 +994,28 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   // tens of megabytes in the disk's queue makes the WAL's fdatasync, and so
   // every group commit, wait behind it.
   opts.bytes_per_sync = 1u << 20;
+  // A restart after a crash replays the write-ahead log that the memtables
+  // have not yet flushed. The small column families (indexes, snapshots,
+  // other projects) fill slowly and would each hold old log files for a long
+  // time: hundreds of megabytes to replay, seconds of start-up. Past this
+  // size, RocksDB flushes the families that hold the oldest file.
+  opts.max_total_wal_size = options.write_buffer_bytes;
+  // What a restart replays stays in the memtables (and its log files until
+  // they flush as usual), instead of being written out before the open
+  // returns.
+  opts.avoid_flush_during_recovery = true;
+  auto h = std::make_unique<RocksHandles>();
+  if (mode != OpenMode::read_only) {
+    h->env = rocksdb::NewCompositeEnv(
+        std::make_shared<GradualLogDelete>(rocksdb::FileSystem::Default()));
+    opts.env = h->env.get();
+    // Flushes and compactions come in bursts of hundreds of milliseconds of
+    // CPU (several column families at once after the log-size limit above);
+    // at the lowest priority they take the cores the I/O threads leave idle
+    // instead of stalling logins for tens of milliseconds.
+    h->env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow);
+    h->env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH, rocksdb::CpuPriority::kLow);
+  }
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset();
@@ -971,7 +1030,6 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
     cfs.back().options.memtable_insert_with_hint_prefix_extractor = insert_hint_prefix(i);
   }
 
-  auto h = std::make_unique<RocksHandles>();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status st;
   if (mode == OpenMode::read_only) {

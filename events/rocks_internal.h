@@ -27,6 +27,7 @@ inline constexpr std::size_t kLogCf = 1, kIdxPrincipalCf = 2, kIdxApikeyCf = 3, 
 inline constexpr std::size_t kPrefixedCfOffset = 7;
 
 struct RocksHandles {
+  std::unique_ptr<rocksdb::Env> env;  // the database's, if not RocksDB's default: outlives db
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::string secondary_dir;
