@@ -947,6 +947,8 @@ try {
     assert.equal(Number(await page.textContent('#overview-keys-now')), usage.buckets.at(-1).active_keys);
     await page.click('#overview-period-month');
     await page.locator('#overview-period-month[aria-pressed="true"]').waitFor();
+    // The button is pressed before the month's figures arrive: wait for them.
+    await page.locator('#overview-charts[data-period="month"]').waitFor();
     await page.locator('#overview-logins-chart canvas').waitFor();
     assert.equal(await page.locator('#overview-charts table.data').first()
       .locator('tbody tr').count(), 30);

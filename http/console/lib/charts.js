@@ -108,14 +108,18 @@ export function usagePanel({ idPrefix, load, title }) {
     for (const [p, b] of Object.entries(buttons)) b.setAttribute('aria-pressed', String(p === period));
     status.className = 'status';
     status.textContent = 'Loading…';
+    body.setAttribute('aria-busy', 'true');
     try {
       const usage = await load(period);
       remove();
       status.textContent = '';
       remove = usageCharts(body, usage, idPrefix);
+      body.dataset.period = usage.period;  // the period the charts now show
     } catch (err) {
       status.className = 'status error';
       status.textContent = `The figures could not be read: ${err.message}`;
+    } finally {
+      body.removeAttribute('aria-busy');
     }
   }
   for (const [period, label] of [['day', 'Last day'], ['month', 'Last month']]) {
