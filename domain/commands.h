@@ -38,6 +38,13 @@ struct DeletePrincipal {
   std::string id;
 };
 
+// Deletes the principal if it still exists, then erases its personal data
+// (principal.erased). Deleted principals can be erased too.
+struct ErasePrincipal {
+  PrincipalKind kind = PrincipalKind::user;
+  std::string id;
+};
+
 struct CreateKey {
   // The route's kind; nullopt for a principal's own keys (/iam/me/keys).
   std::optional<PrincipalKind> kind;
@@ -85,8 +92,9 @@ struct RotateSigningKey {
   std::string public_jwk;
 };
 
-using Command = std::variant<CreatePrincipal, UpdatePrincipal, DeletePrincipal, CreateKey,
-                             ChangeKey, ChangeSettings, RotateSigningKey, UpdateKey>;
+using Command =
+    std::variant<CreatePrincipal, UpdatePrincipal, DeletePrincipal, CreateKey, ChangeKey,
+                 ChangeSettings, RotateSigningKey, UpdateKey, ErasePrincipal>;
 
 // A login attempt, once the secret presented has been hashed with the pepper.
 struct LoginAttempt {

@@ -142,6 +142,22 @@ struct Decider {
     return std::vector<Draft>{draft(t, std::move(d))};
   }
 
+  Result<std::vector<Draft>> operator()(const ErasePrincipal& c) const {
+    const Principal* p = v.principals.find(c.id);
+    if (!p || p->kind != c.kind) return not_found("no " + kind_label(c.kind) + " " + c.id);
+    if (p->erased_at != 0) return std::vector<Draft>{};  // done already: nothing to append
+    std::vector<Draft> out;
+    if (!p->deleted()) {
+      auto deleted = (*this)(DeletePrincipal{c.kind, c.id});
+      if (!deleted) return deleted.error();
+      out = std::move(*deleted);
+    }
+    const bool user = c.kind == PrincipalKind::user;
+    out.push_back(draft(EventType::principal_erased,
+                        events::PrincipalErased{c.id, user ? "user" : "service_account"}));
+    return out;
+  }
+
   Result<std::vector<Draft>> operator()(const CreateKey& c) const {
     auto p = live_principal(v, c.kind, c.principal_id);
     if (!p) return p.error();

@@ -3,11 +3,16 @@
 #include <nlohmann/json.hpp>
 
 #include "events/binary.h"
+#include "events/personal.h"
 
 namespace latchkey::events {
 namespace {
 
-constexpr std::uint8_t kFormat = 1;
+// 1: every field in clear. 2: personal fields and the source address carry
+// a tag byte and are sealed where there is a principal to seal them for
+// (events/personal.h).
+constexpr std::uint8_t kFormatClear = 1;
+constexpr std::uint8_t kFormat = 2;
 
 struct TypeInfo {
   const char* name;
@@ -61,6 +66,7 @@ const TypeInfo kTypes[kMaxEventType + 1] = {
     {"project.resumed", idx<ProjectChanged>(), 1},
     {"project.deleted", idx<ProjectChanged>(), 1},
     {"token.revoked", idx<TokenRevoked>(), 1},
+    {"principal.erased", idx<PrincipalErased>(), 1},
 };
 
 bool known(std::uint16_t t) { return t >= 1 && t <= kMaxEventType; }
@@ -172,7 +178,8 @@ Subjects subjects_of(const Event& e) {
   std::visit(
       [&](const auto& d) {
         using T = std::decay_t<decltype(d)>;
-        if constexpr (std::is_same_v<T, PrincipalCreated> || std::is_same_v<T, PrincipalUpdated>) {
+        if constexpr (std::is_same_v<T, PrincipalCreated> || std::is_same_v<T, PrincipalUpdated> ||
+                      std::is_same_v<T, PrincipalErased>) {
           s.principal_id = d.id;
         } else if constexpr (std::is_same_v<T, PrincipalDeleted>) {
           s.principal_id = d.id;
@@ -248,6 +255,7 @@ Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view
     case idx<KeyUpdated>(): decode(std::in_place_type<KeyUpdated>); break;
     case idx<ProjectChanged>(): decode(std::in_place_type<ProjectChanged>); break;
     case idx<TokenRevoked>(): decode(std::in_place_type<TokenRevoked>); break;
+    case idx<PrincipalErased>(): decode(std::in_place_type<PrincipalErased>); break;
     default: break;
   }
   if (!ok) return make_error(Errc::corruption, std::string("malformed data of ") + kTypes[t].name);
@@ -255,9 +263,116 @@ Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view
   return data;
 }
 
-std::string encode_canonical(const Event& e) {
+namespace {
+
+// Calls fn on each personal string field of a struct (events/personal.h).
+template <class Fn>
+struct PersonalFields {
+  Fn& fn;
+  void operator()(const char*, std::string& v, FieldKind k = FieldKind::plain) {
+    if (k == FieldKind::personal) fn(v);
+  }
+  void operator()(const char*, std::optional<std::string>& v, FieldKind k = FieldKind::plain) {
+    if (v && k == FieldKind::personal) fn(*v);
+  }
+  template <class T>
+  void operator()(const char*, T&, FieldKind = FieldKind::plain) {}
+};
+
+template <class Fn>
+void each_personal(Data& d, Fn&& fn) {
+  std::visit(
+      [&](auto& data) {
+        PersonalFields<std::remove_reference_t<Fn>> v{fn};
+        data.fields(v);
+      },
+      d);
+}
+
+bool has_personal(const Data& d) {
+  bool any = false;
+  each_personal(const_cast<Data&>(d), [&](std::string&) { any = true; });
+  return any;
+}
+
+// The principal an event's personal data fields are about ("" if none).
+std::string_view principal_of(const Data& d) {
+  return std::visit(
+      [](const auto& data) -> std::string_view {
+        using T = std::decay_t<decltype(data)>;
+        if constexpr (std::is_same_v<T, PrincipalCreated> || std::is_same_v<T, PrincipalUpdated> ||
+                      std::is_same_v<T, PrincipalDeleted> || std::is_same_v<T, PrincipalErased>) {
+          return data.id;
+        } else if constexpr (requires { data.principal_id; }) {
+          return data.principal_id;
+        } else {
+          return {};
+        }
+      },
+      d);
+}
+
+bool sealable(std::string_view subject) {
+  return !subject.empty() && subject != "system" && subject != kAnonymousActor;
+}
+
+// Whose the source address is: the actor's when a principal acted, else (a
+// login, whose actor is anonymous) the principal the event is about.
+std::string_view address_subject(const Event& e) {
+  if (sealable(e.context.actor)) return e.context.actor;
+  return principal_of(e.data);
+}
+
+enum : char { kTagClear = 0, kTagSealed = 1, kTagErased = 2 };
+
+std::string seal_value(PersonalKeys* keys, std::string_view subject, std::string_view plain,
+                       Status& failure) {
+  std::string out;
+  if (keys && sealable(subject) && !plain.empty()) {
+    auto sealed = keys->seal(subject, plain);
+    if (!sealed) {
+      failure = sealed.error();
+      return out;
+    }
+    if (!*sealed) {
+      out.push_back(kTagErased);
+      return out;
+    }
+    out.reserve(1 + (*sealed)->size());
+    out.push_back(kTagSealed);
+    out.append(**sealed);
+    return out;
+  }
+  out.reserve(1 + plain.size());
+  out.push_back(kTagClear);
+  out.append(plain);
+  return out;
+}
+
+// The value of a stored personal field; false if it is malformed.
+bool open_value(const PersonalKeys* keys, std::string_view subject, std::string_view stored,
+                std::string& out) {
+  if (stored.empty()) return false;
+  switch (stored[0]) {
+    case kTagClear: out.assign(stored.substr(1)); return true;
+    case kTagSealed:
+      if (!keys) {
+        out.assign(kSealed);
+      } else if (auto plain = keys->open(subject, stored.substr(1))) {
+        out = std::move(*plain);
+      } else {
+        out.assign(kErased);
+      }
+      return true;
+    case kTagErased: out.assign(kErased); return true;
+    default: return false;
+  }
+}
+
+Result<std::string> canonical(const Event& e, PersonalKeys* keys) {
+  Status failure;
   bin::Writer w;
-  w.reserve(160);
+  w.reserve(200);
   w.u8(kFormat);
   w.varint(e.seq);
   w.svarint(e.time);
@@ -265,20 +380,35 @@ std::string encode_canonical(const Event& e) {
   w.u16(e.version);
   w.bytes(e.context.actor);
   w.bytes(e.context.request_id);
-  w.bytes(e.context.source_ip);
+  w.bytes(seal_value(keys, address_subject(e), e.context.source_ip, failure));
   w.digest(e.prev_hash);
-  w.bytes(encode_data(e.data));
+  if (has_personal(e.data)) {
+    Data sealed = e.data;
+    const std::string_view subject = principal_of(e.data);
+    each_personal(sealed, [&](std::string& v) { v = seal_value(keys, subject, v, failure); });
+    w.bytes(encode_data(sealed));
+  } else {
+    w.bytes(encode_data(e.data));
+  }
+  if (!failure) return failure.error();
   return w.take();
 }
 
-std::string encode_stored(Event& e) {
-  std::string out = encode_canonical(e);
-  e.hash = sha256(out);
-  out.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+}  // namespace
+
+std::string encode_canonical(const Event& e) { return *canonical(e, nullptr); }
+
+Result<std::string> encode_stored(Event& e, PersonalKeys* keys) {
+  auto out = canonical(e, keys);
+  if (!out) return out.error();
+  e.hash = sha256(*out);
+  out->append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
   return out;
 }
 
-Result<Event> decode_stored(std::string_view stored) {
+std::string encode_stored(Event& e) { return *encode_stored(e, nullptr); }
+
+Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys) {
   if (stored.size() < 1 + 32 + 32) return make_error(Errc::corruption, "record too short");
   const std::string_view canonical = stored.substr(0, stored.size() - 32);
   const std::string_view hash = stored.substr(stored.size() - 32);
@@ -286,14 +416,16 @@ Result<Event> decode_stored(std::string_view stored) {
   std::memcpy(e.hash.data(), hash.data(), 32);
   if (sha256(canonical) != e.hash) return make_error(Errc::corruption, "record hash mismatch");
   bin::Reader r(canonical);
-  if (r.u8() != kFormat) return make_error(Errc::corruption, "unknown record format");
+  const std::uint8_t format = r.u8();
+  if (format != kFormat && format != kFormatClear)
+    return make_error(Errc::corruption, "unknown record format");
   e.seq = r.varint();
   e.time = r.svarint();
   const std::uint16_t type = r.u16();
   e.version = r.u16();
   e.context.actor.assign(r.bytes());
   e.context.request_id.assign(r.bytes());
-  e.context.source_ip.assign(r.bytes());
+  const std::string_view address = r.bytes();
   e.prev_hash = r.digest();
   const std::string_view data = r.bytes();
   if (!r.ok() || !r.at_end()) return make_error(Errc::corruption, "malformed record");
@@ -303,6 +435,18 @@ Result<Event> decode_stored(std::string_view stored) {
   auto d = decode_data(e.type, e.version, data);
   if (!d) return d.error();
   e.data = std::move(*d);
+  if (format == kFormatClear) {
+    e.context.source_ip.assign(address);
+    return e;
+  }
+  bool ok = open_value(keys, address_subject(e), address, e.context.source_ip);
+  const std::string subject(principal_of(e.data));
+  each_personal(e.data, [&](std::string& v) {
+    std::string plain;
+    ok = ok && open_value(keys, subject, v, plain);
+    v = std::move(plain);
+  });
+  if (!ok) return make_error(Errc::corruption, "malformed personal field");
   return e;
 }
 

@@ -5,9 +5,12 @@
 // bytes hold every field of the event, prev_hash included, so the hashes chain
 // the log: changing, removing or reordering any event breaks the chain at it.
 //
-//   u8 format(=1) | varint seq | svarint time | u16 type | u16 version |
+//   u8 format(=2) | varint seq | svarint time | u16 type | u16 version |
 //   bytes actor | bytes request_id | bytes source_ip | 32 prev_hash |
 //   bytes data (varint field count, then the fields in declaration order)
+//
+// In format 2 the source address and each personal field hold a tag byte and
+// are sealed (events/personal.h); format 1 (older logs) holds them in clear.
 
 #include <string>
 #include <string_view>
@@ -19,14 +22,19 @@
 
 namespace latchkey::events {
 
-// Canonical bytes of `e` (its `hash` field is ignored).
+class PersonalKeys;
+
+// Canonical bytes of `e` (its `hash` field is ignored), personal data in clear.
 std::string encode_canonical(const Event& e);
-// The stored value: canonical bytes then their SHA-256. Sets e.hash.
+// The stored value: canonical bytes then their SHA-256. Sets e.hash. With
+// `keys`, personal data is sealed (and the error is that of keys->seal).
+Result<std::string> encode_stored(Event& e, PersonalKeys* keys);
 std::string encode_stored(Event& e);
 // Decodes a stored value and checks its own hash. Errc::corruption on any
 // malformed input, unknown type or a hash that does not match; never throws,
-// never reads outside `stored`.
-Result<Event> decode_stored(std::string_view stored);
+// never reads outside `stored`. Sealed personal data is opened with `keys`;
+// it reads "[erased]" once its key is gone and "[sealed]" without `keys`.
+Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys = nullptr);
 
 // Data-only encoding (for tests and snapshots of event data).
 std::string encode_data(const Data& d);

@@ -48,8 +48,10 @@ enum class EventType : std::uint16_t {
   project_deleted = 26,
   // A session's token revoked before its expiry (the console's sign-out).
   token_revoked = 27,
+  // A principal's personal data made unreadable (its data key destroyed).
+  principal_erased = 28,
 };
-constexpr std::uint16_t kMaxEventType = 27;
+constexpr std::uint16_t kMaxEventType = 28;
 
 // "user.created", ...; nullptr for an id this build does not know.
 const char* type_name(EventType t) noexcept;
@@ -64,8 +66,9 @@ std::uint16_t current_version(EventType t) noexcept;
 
 enum class FieldKind {
   plain,
-  instant,  // Micros since the epoch: JSON shows RFC 3339, and 0 as null
-  secret,   // derived from a secret (an HMAC): stored, never shown
+  instant,   // Micros since the epoch: JSON shows RFC 3339, and 0 as null
+  secret,    // derived from a secret (an HMAC): stored, never shown
+  personal,  // about a person (a string): stored sealed, erasable (events/personal.h)
 };
 
 // Which subject a login lock holds. Stored and shown as "apikey" | "source".
@@ -92,8 +95,8 @@ struct PrincipalCreated {
   template <class V>
   void fields(V& v) {
     v("id", id);
-    v("name", name);
-    v("email", email);
+    v("name", name, FieldKind::personal);
+    v("email", email, FieldKind::personal);
     v("roles", roles);
   }
 };
@@ -107,8 +110,8 @@ struct PrincipalUpdated {
   template <class V>
   void fields(V& v) {
     v("id", id);
-    v("name", name);
-    v("email", email);
+    v("name", name, FieldKind::personal);
+    v("email", email, FieldKind::personal);
     v("roles", roles);
   }
 };
@@ -143,7 +146,7 @@ struct KeyCreated {
     v("apikey", apikey);
     v("principal_id", principal_id);
     v("secret_hash", secret_hash, FieldKind::secret);
-    v("description", description);
+    v("description", description, FieldKind::personal);
     v("expires_at", expires_at, FieldKind::instant);
     v("lifetime_source", lifetime_source);
     v("send_email", send_email);
@@ -171,11 +174,11 @@ struct KeyUpdated {
   void fields(V& v) {
     v("apikey", apikey);
     v("principal_id", principal_id);
-    v("description", description);
+    v("description", description, FieldKind::personal);
     v("allowed_cidrs", allowed_cidrs);
     v("roles", roles);
     v("rate_per_minute", rate_per_minute);
-    v("old_description", old_description);
+    v("old_description", old_description, FieldKind::personal);
     v("old_allowed_cidrs", old_allowed_cidrs);
     v("old_roles", old_roles);
     v("old_rate_per_minute", old_rate_per_minute);
@@ -284,9 +287,9 @@ struct EmailOutcome {
     v("kind", kind);
     v("apikey", apikey);
     v("principal_id", principal_id);
-    v("to", to);
+    v("to", to, FieldKind::personal);
     v("error", error);
-    v("network", network);
+    v("network", network, FieldKind::personal);
   }
 };
 
@@ -379,13 +382,25 @@ struct TokenRevoked {
   }
 };
 
+// principal.erased: the principal's data key is destroyed; every personal
+// field sealed under it reads as "[erased]" from now on (events/personal.h).
+struct PrincipalErased {
+  std::string id;
+  std::string kind;  // "user" | "service_account"
+  template <class V>
+  void fields(V& v) {
+    v("id", id);
+    v("kind", kind);
+  }
+};
+
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
 
 using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
                           KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
                           SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint,
-                          KeyUpdated, ProjectChanged, TokenRevoked>;
+                          KeyUpdated, ProjectChanged, TokenRevoked, PrincipalErased>;
 
 // The actor of events caused by a caller without a token: the outcomes of
 // POST /iam/login, most of the log. The actor index leaves them out (see

@@ -21,6 +21,8 @@
 
 namespace latchkey::events {
 
+class PersonalKeys;
+
 struct Head {
   Seq seq = 0;  // 0: empty log
   Micros time = 0;
@@ -140,6 +142,16 @@ class EventLog {
   // The newest snapshot with seq <= at, if any. Errors: unavailable on a read
   // error.
   [[nodiscard]] virtual Result<std::optional<Snapshot>> find_snapshot(Seq at) const = 0;
+  // Calls `edit` with each snapshot, oldest first; where it returns new
+  // bytes, the snapshot is replaced, and then no file of the storage keeps
+  // the old bytes (RocksDB: the snapshots' key range is compacted). For an
+  // erasure: a snapshot must not keep what the log no longer shows. Errors:
+  // unavailable when a snapshot cannot be read, written or compacted. Any
+  // thread, but not concurrently with put_snapshot (the Snapshotter's lock).
+  [[nodiscard]] virtual Status rewrite_snapshots(
+      const std::function<std::optional<std::string>(Seq, std::string_view)>& /*edit*/) {
+    return {};
+  }
 
   // The storage engine's figures, read without waiting for the appending
   // thread (cheap enough for every metrics scrape). nullopt when there are
@@ -152,6 +164,11 @@ class EventLog {
   // writer itself. Errors: unavailable when it cannot catch up (the reader
   // keeps what it had). Any thread.
   [[nodiscard]] virtual Status refresh() = 0;
+
+  // From now on, appends seal personal data with `keys` and reads open it
+  // (events/personal.h). Without keys (the default) it is written in clear,
+  // and sealed data reads "[sealed]". Any thread.
+  virtual void set_personal_keys(std::shared_ptr<PersonalKeys> /*keys*/) {}
 };
 
 enum class OpenMode {

@@ -42,6 +42,7 @@
 #include "events/binary.h"
 #include "events/codec.h"
 #include "events/event_log.h"
+#include "events/personal.h"
 #include "events/rocks_internal.h"
 
 namespace latchkey::events {
@@ -214,10 +215,16 @@ class ProjectLog final : public EventLog {
   Result<Seq> seq_at_time(Micros t) const override;
   Status put_snapshot(const Snapshot& s) override;
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override;
+  Status rewrite_snapshots(
+      const std::function<std::optional<std::string>(Seq, std::string_view)>& edit) override;
   std::optional<StorageStats> storage_stats() const override;
   Status refresh() override;
+  void set_personal_keys(std::shared_ptr<PersonalKeys> keys) override {
+    keys_.store(std::move(keys));
+  }
 
   // ---- for the store ----
+  std::shared_ptr<PersonalKeys> personal_keys() const { return keys_.load(); }
   Status scan(Seq from, Seq to, bool fill_cache, const std::function<bool(const Event&)>& fn) const;
   const std::string& project() const { return project_; }
   bool unprefixed() const { return prefix_.empty(); }
@@ -259,6 +266,7 @@ class ProjectLog final : public EventLog {
   const std::size_t cf_offset_;
   mutable std::mutex head_mu_;
   Head head_;  // GUARDED_BY(head_mu_)
+  std::atomic<std::shared_ptr<PersonalKeys>> keys_;
 };
 
 class RocksStore final : public EventStore {
@@ -340,6 +348,7 @@ class RocksStore final : public EventStore {
       any = true;
       const Micros t = std::max(time, head.time);
       out[i].reserve(parts[i].drafts.size());
+      const auto keys = log->personal_keys();
       Digest prev = head.hash;
       Seq seq = head.seq;
       for (const Draft& d : parts[i].drafts) {
@@ -354,9 +363,10 @@ class RocksStore final : public EventStore {
         e.context = d.context;
         e.data = d.data;
         e.prev_hash = prev;
-        const std::string value = encode_stored(e);
+        auto value = encode_stored(e, keys.get());
+        if (!value) return value.error();  // a key could not be stored: nothing is written
         prev = e.hash;
-        log->put_event(batch, *h_, e, value);
+        log->put_event(batch, *h_, e, *value);
         out[i].push_back(std::move(e));
       }
       log->put_time(batch, *h_, t, seq);
@@ -647,7 +657,7 @@ Result<Event> ProjectLog::get(Seq seq) const {
                                                 key(bin::be64(seq)), &value);
   if (st.IsNotFound()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
   if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the log");
-  return decode_stored(value);
+  return decode_stored(value, keys_.load().get());
 }
 
 Status ProjectLog::scan(Seq from, Seq to, bool fill_cache,
@@ -665,8 +675,9 @@ Status ProjectLog::scan(Seq from, Seq to, bool fill_cache,
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
+  const auto keys = keys_.load();
   for (it->Seek(key(bin::be64(from))); it->Valid(); it->Next()) {
-    auto e = decode_stored(it->value().ToStringView());
+    auto e = decode_stored(it->value().ToStringView(), keys.get());
     if (!e) {
       const Seq at = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
       return make_error(Errc::corruption, "event " + std::to_string(at) + ": " + e.error().message);
@@ -816,6 +827,49 @@ Result<std::optional<Snapshot>> ProjectLog::find_snapshot(Seq at) const {
   return std::optional<Snapshot>(std::move(s));
 }
 
+Status ProjectLog::rewrite_snapshots(
+    const std::function<std::optional<std::string>(Seq, std::string_view)>& edit) {
+  std::vector<Snapshot> changed;
+  {
+    std::shared_lock handles_lock(store_.handles_mu_);
+    if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+    if (store_.mode_ == OpenMode::read_only)
+      return make_error(Errc::unavailable, "the log is open read-only");
+    if (absent()) return {};
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kSnapshotsCf))));
+    for (it->Seek(key("")); it->Valid() && it->key().starts_with(prefix_); it->Next()) {
+      const Seq seq = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
+      if (auto bytes = edit(seq, it->value().ToStringView())) {
+        changed.push_back(Snapshot{seq, std::move(*bytes)});
+      }
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
+  }
+  if (changed.empty()) return {};
+  for (const Snapshot& s : changed) {
+    if (auto st = put_snapshot(s); !st) return st;
+  }
+  // The replaced values are still in older table files until a compaction
+  // drops them: force one over this project's snapshots, to the last level.
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  co.exclusive_manual_compaction = false;
+  const std::string begin = key("");
+  const std::string end = end_key();
+  rocksdb::Slice b(begin), e(end);
+  const rocksdb::Status st =
+      store_.h_->db->CompactRange(co, store_.h_->cf(cf(kSnapshotsCf)),
+                                  prefix_.empty() ? nullptr : &b, end.empty() ? nullptr : &e);
+  if (!st.ok()) return from_status(st, Errc::unavailable, "cannot compact the snapshots");
+  return {};
+}
+
 bool ProjectLog::absent() const { return store_.h_->cf(cf(kLogCf)) == nullptr; }
 
 std::optional<StorageStats> ProjectLog::storage_stats() const { return store_.storage_stats(); }
@@ -899,8 +953,15 @@ class DefaultLog final : public EventLog {
   Result<std::optional<Snapshot>> find_snapshot(Seq at) const override {
     return log_.find_snapshot(at);
   }
+  Status rewrite_snapshots(
+      const std::function<std::optional<std::string>(Seq, std::string_view)>& edit) override {
+    return log_.rewrite_snapshots(edit);
+  }
   std::optional<StorageStats> storage_stats() const override { return log_.storage_stats(); }
   Status refresh() override { return log_.refresh(); }
+  void set_personal_keys(std::shared_ptr<PersonalKeys> keys) override {
+    log_.set_personal_keys(std::move(keys));
+  }
 
  private:
   std::unique_ptr<RocksStore> store_;

@@ -62,6 +62,10 @@ struct ApiDeps {
   std::function<bool(const std::string& path, Response& out)> console;
   // The console's session cookie (api_session.cpp): its name and path.
   SessionCookie session;
+  // After principal.erased is committed: rewrites the snapshots that show the
+  // principal's personal data and destroys its data key (blocking). Empty:
+  // nothing beyond the event (test doubles).
+  std::function<Status(const std::string& principal_id)> finish_erasure;
 };
 
 class Api {
@@ -108,6 +112,7 @@ class Api {
   Reply export_principal(const Call& c, PrincipalKind kind) const;
   Reply update_principal(const Call& c, PrincipalKind kind) const;
   Reply delete_principal(const Call& c, PrincipalKind kind) const;
+  Reply erase_principal(const Call& c, PrincipalKind kind) const;
   Reply me(const Call& c) const;
 
   // `kind` nullopt and `principal_id` the caller's: /iam/me/keys.

@@ -130,6 +130,8 @@ void Api::add_principal_routes() {
                 [this, kind](const Call& c) { return delete_principal(c, kind); });
     router_.add("GET", base + "/{id}/export", admin,
                 [this, kind](const Call& c) { return export_principal(c, kind); });
+    router_.add("POST", base + "/{id}/erase", admin,
+                [this, kind](const Call& c) { return erase_principal(c, kind); });
   }
   router_.add("GET", "/iam/me", Access::authenticated(), [this](const Call& c) { return me(c); });
 }
@@ -254,6 +256,36 @@ Api::Reply Api::delete_principal(const Call& c, PrincipalKind kind) const {
   r.status = HttpStatus::no_content;
   r.content_type.clear();
   co_return r;
+}
+
+// POST .../{id}/erase (GDPR art. 17): deletes the principal if needed, appends
+// principal.erased, then destroys its data key, so its name, email, key
+// descriptions and source addresses read "[erased]" everywhere while the
+// chain still verifies (docs/data-lifecycle.md). Repeating it is harmless:
+// the event is not appended twice, the rest is finished if a crash stopped it.
+Api::Reply Api::erase_principal(const Call& c, PrincipalKind kind) const {
+  const std::string& id = c.param("id");
+  auto op = execute(d_.commands, domain::ErasePrincipal{kind, id}, context(c));
+  auto committed = co_await std::move(op);
+  if (!committed) co_return error(c, committed.error());
+  if (d_.finish_erasure) {
+    if (auto st = d_.finish_erasure(id); !st) {
+      co_return error(c,
+                      make_error(Errc::unavailable,
+                                 "principal.erased is recorded but the data key could not be "
+                                 "destroyed yet (" +
+                                     st.error().message +
+                                     "); repeat the request, or it completes at the next start"));
+    }
+  }
+  co_return d_.views.read([&](const Views& v) {
+    const projections::Principal* p = v.principals.find(id);
+    const nlohmann::json body = {{"id", id},
+                                 {"erased", true},
+                                 {"deleted_at", format_rfc3339(p->deleted_at)},
+                                 {"erased_at", format_rfc3339(p->erased_at)}};
+    return json(HttpStatus::ok, body);
+  });
 }
 
 Api::Reply Api::me(const Call& c) const {

@@ -199,6 +199,9 @@ class ServerApp final : public App, public ProjectDirectory {
     const auto alg = alg_from_name(config_.algorithm).value_or(SignAlg::es256);
     auto secrets = keys::SecretStore::create(dir, alg);
     if (!secrets) return secrets.error();
+    auto data_keys = keys::DataKeys::open(dir, (*secrets)->pepper(), false);
+    if (!data_keys) return data_keys.error();
+    log.set_personal_keys(*data_keys);
     auto admin = [&]() -> Result<service::FirstAdmin> {
       projections::LiveViews views{projections::Views{}};
       service::CommandService commands(*writer_, log, views);
@@ -442,6 +445,10 @@ class ServerApp final : public App, public ProjectDirectory {
     rt->id = id;
     rt->log = &store_->log(id);
     rt->secrets = std::move(secrets);
+    auto data_keys = keys::DataKeys::open(rt->secrets->dir(), rt->secrets->pepper(), false);
+    if (!data_keys) return data_keys.error();
+    rt->data_keys = std::move(*data_keys);
+    rt->log->set_personal_keys(rt->data_keys);
     rt->config = config_;
     if (id == events::kPlatformLog) {
       rt->config.issuer = base_url() + "/platform";
@@ -472,6 +479,17 @@ class ServerApp final : public App, public ProjectDirectory {
         [this, id](const Error& e) {
           server_log_.error("snapshot failed", {{"project", id}, {"detail", e.detail}});
         });
+    // Erasures a crash stopped between their event and the key's destruction.
+    std::vector<std::string> unfinished;
+    rt->views->read([&](const projections::Views& v) {
+      for (const auto& p : v.principals.all()) {
+        if (p.erased_at != 0 && rt->data_keys->has_key(p.id)) unfinished.push_back(p.id);
+      }
+    });
+    for (const auto& principal_id : unfinished) {
+      if (auto st = finish_erasure(*rt, principal_id); !st) return st.error();
+      server_log_.info("erasure finished", {{"project", id}, {"principal_id", principal_id}});
+    }
     const bool is_platform = id == events::kPlatformLog;
     // Committed events reach the views (inside the service), then the
     // snapshotter (and, for the platform, the registry of projects).
@@ -507,8 +525,20 @@ class ServerApp final : public App, public ProjectDirectory {
     deps.session.name = is_platform ? "lk_platform_session" : "lk_session";
     deps.session.path = is_platform ? "/platform" : "/iam";
     deps.session.secure = !config_.tls_cert.empty() || config_.public_url.starts_with("https://");
+    deps.finish_erasure = [raw](const std::string& principal_id) {
+      return finish_erasure(*raw, principal_id);
+    };
     rt->api = std::make_unique<Api>(std::move(deps));
     return rt;
+  }
+
+  // What follows a committed principal.erased: no snapshot keeps the
+  // principal's personal data (rewritten first, while new snapshots are
+  // already taken past the event), then its data key goes. A crash between
+  // the two leaves the key, and the next start finishes the work.
+  static Status finish_erasure(ProjectRuntime& rt, const std::string& principal_id) {
+    if (auto st = rt.snapshotter->erase_principal(principal_id); !st) return st;
+    return rt.data_keys->erase(principal_id);
   }
 
   // Runs `producer` on the writer for the platform's log; blocking.

@@ -242,7 +242,11 @@ PlatformApi::Reply PlatformApi::export_log(const Call& c) const {
   const std::string& id = c.param("id");
   auto info = projects_.registry().find(id);
   if (!info || info->status == ProjectStatus::deleted) co_return error(c, no_project(id));
-  const events::EventLog* log = &projects_.log_of(id);
+  // Through the project's runtime: its log then opens personal data with the
+  // project's data keys (docs/data-lifecycle.md).
+  auto rt = projects_.runtime(id);
+  if (!rt) co_return error(c, make_error(Errc::unavailable, "the project cannot be opened"));
+  const events::EventLog* log = rt->log;
   const events::Seq head = log->head().seq;
   auto next = std::make_shared<events::Seq>(1);
   Response r;
@@ -250,7 +254,7 @@ PlatformApi::Reply PlatformApi::export_log(const Call& c) const {
   r.headers.emplace_back("Content-Disposition",
                          "attachment; filename=\"" + id + "-" + std::to_string(head) + ".ndjson\"");
   // The whole chain up to the head at the request, a page at a time.
-  r.stream = [log, head, next](std::string& chunk) -> bool {
+  r.stream = [rt, log, head, next](std::string& chunk) -> bool {
     if (*next > head) return false;
     const events::Seq to = std::min(head, *next + kExportChunk - 1);
     auto st = log->scan(*next, to, [&](const events::Event& e) {
@@ -273,7 +277,9 @@ PlatformApi::Reply PlatformApi::project_audit(const Call& c) const {
   auto filter = replay::parse_audit_filter(*q);
   if (!filter) co_return error(c, filter.error());
   if (auto st = recordable(*filter); !st) co_return error(c, st.error());
-  const events::EventLog& log = projects_.log_of(id);
+  auto rt = projects_.runtime(id);
+  if (!rt) co_return error(c, make_error(Errc::unavailable, "the project cannot be opened"));
+  const events::EventLog& log = *rt->log;
   filter->upto = log.head().seq;
   auto page = replay::audit_page(log, *filter);
   if (!page) co_return error(c, page.error());

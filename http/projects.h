@@ -13,6 +13,7 @@
 #include "http/api.h"
 #include "http/config.h"
 #include "http/login_gate.h"
+#include "keys/data_keys.h"
 #include "keys/secret_store.h"
 #include "keys/tokens.h"
 #include "projections/live_views.h"
@@ -29,6 +30,7 @@ struct ProjectRuntime {
   std::string id;
   events::EventLog* log = nullptr;
   std::unique_ptr<keys::SecretStore> secrets;
+  std::shared_ptr<keys::DataKeys> data_keys;  // seal the personal data of its log
   std::unique_ptr<projections::LiveViews> views;
   std::unique_ptr<replay::Snapshotter> snapshotter;
   std::unique_ptr<service::CommandService> commands;

@@ -14,9 +14,9 @@
 #include <mutex>
 #include <string>
 
-#include "keys/ids.h"
 #include "base/error.h"
 #include "base/signing.h"
+#include "keys/ids.h"
 
 namespace latchkey::keys {
 
@@ -31,6 +31,8 @@ class SecretStore {
                                                    bool check_permissions);
 
   const Pepper& pepper() const { return pepper_; }
+  // Where the material is (the data keys are there too: keys/data_keys.h).
+  const std::string& dir() const { return dir_; }
   // The private key with that kid, or nullptr. Thread-safe.
   std::shared_ptr<const SigningKey> signing_key(const std::string& kid) const;
   // The key created with the store (or the newest on disk).

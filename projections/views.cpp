@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "events/binary.h"
+#include "events/personal.h"
 
 namespace latchkey::projections {
 namespace {
@@ -323,6 +324,14 @@ struct Applier {
   // The platform's registry of projects is projections/projects.h.
   void operator()(const events::ProjectChanged&) {}
 
+  void operator()(const events::PrincipalErased& d) {
+    Principal* p = v.principals.find_mut(d.id);
+    if (!p) return;
+    erase_personal_data(v, d.id);
+    p->erased_at = e.time;
+    p->updated_at = e.time;
+  }
+
   void operator()(const events::TokenRevoked& d) {
     // Pruned by the event's own time: a token past its exp is refused anyway.
     const std::int64_t now_s = e.time / kMicrosPerSecond;
@@ -343,12 +352,29 @@ void apply(Views& v, const events::Event& e) {
 // ---- jti ----
 // Runs once per token.issued when views are rebuilt: decoded in place.
 
+bool erase_personal_data(Views& v, std::string_view principal_id) {
+  Principal* p = v.principals.find_mut(principal_id);
+  if (!p) return false;
+  bool changed = false;
+  auto erase = [&](std::string& field) {
+    if (field.empty() || field == events::kErased) return;
+    field = events::kErased;
+    changed = true;
+  };
+  // What the log shows for them once their key is gone.
+  erase(p->name);
+  erase(p->email);
+  for (std::uint32_t k : p->keys) erase(v.keys.at_mut(k).description);
+  return changed;
+}
+
 // ---- snapshot ----
 namespace {
 // 2: a signing key's last_token_exp. 3: no live tokens; the longest token
-// lifetime. 4: keys' limits and blocked-use notices. 5: revoked tokens. A
+// lifetime. 4: keys' limits and blocked-use notices. 5: revoked tokens. 6: a
+// principal's erased_at. A
 // snapshot of another format is skipped (the views are rebuilt from the log).
-constexpr std::uint8_t kSnapshotFormat = 5;
+constexpr std::uint8_t kSnapshotFormat = 6;
 
 void write_strings(bin::Writer& w, const std::vector<std::string>& list) {
   w.varint(list.size());
@@ -391,6 +417,7 @@ std::string snapshot(const Views& v) {
     w.svarint(p.updated_at);
     w.svarint(p.deleted_at);
     w.bytes(p.created_by);
+    w.svarint(p.erased_at);
   }
   w.varint(v.keys.size());
   for (const ApiKey& k : v.keys.all()) {
@@ -468,6 +495,7 @@ Result<Views> restore(std::string_view bytes) {
     p.updated_at = r.svarint();
     p.deleted_at = r.svarint();
     p.created_by.assign(r.bytes());
+    p.erased_at = r.svarint();
     if (!r.ok() || v.principals.find(p.id)) return bad();  // ids are unique
     v.principals.add(std::move(p));
   }

@@ -36,6 +36,7 @@ struct Principal {
   Micros updated_at = 0;
   Micros deleted_at = 0;  // 0 while the principal exists
   std::string created_by;
+  Micros erased_at = 0;  // principal.erased: name, email and key descriptions read "[erased]"
   std::vector<std::uint32_t> keys;  // positions in KeyView, oldest first
 
   bool deleted() const { return deleted_at != 0; }
@@ -231,6 +232,10 @@ struct Views {
 
 // Folds one committed event into the views. Events must come in sequence order.
 void apply(Views& v, const events::Event& e);
+
+// Replaces a principal's personal data (name, email, its keys' descriptions)
+// with "[erased]"; false if there was none to replace.
+bool erase_personal_data(Views& v, std::string_view principal_id);
 
 // Binary snapshot of the views (deterministic: equal views give equal bytes).
 std::string snapshot(const Views& v);

@@ -73,6 +73,20 @@ void Snapshotter::notify(Seq head) {
 
 Status Snapshotter::snapshot_now() { return take(log_.head().seq); }
 
+Status Snapshotter::erase_principal(const std::string& principal_id) {
+  // Under take_mu_: a snapshot being taken from views that still held the
+  // data finishes first, and is then rewritten like the others.
+  std::lock_guard lock(take_mu_);
+  return log_.rewrite_snapshots([&](Seq, std::string_view bytes) -> std::optional<std::string> {
+    auto views = projections::restore(bytes);
+    // One this build cannot read is of no use: replace it with nothing
+    // personal rather than keep it.
+    if (!views) return std::string();
+    if (!projections::erase_personal_data(*views, principal_id)) return std::nullopt;
+    return projections::snapshot(*views);
+  });
+}
+
 Status Snapshotter::take(Seq head) {
   std::lock_guard lock(take_mu_);
   if (head <= last_.load()) return {};

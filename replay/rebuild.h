@@ -46,6 +46,10 @@ class Snapshotter {
   void notify(Seq head);
   // Takes a snapshot of the current head now (blocking). For tests and tools.
   Status snapshot_now();
+  // After `principal_id`'s data key is destroyed: every stored snapshot that
+  // still shows its personal data is rewritten to show "[erased]", and the
+  // old bytes are compacted away. Blocks other snapshots meanwhile.
+  Status erase_principal(const std::string& principal_id);
   void stop();
 
  private:

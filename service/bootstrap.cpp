@@ -5,6 +5,7 @@
 #include "projections/live_views.h"
 
 #include "domain/commands.h"
+#include "keys/data_keys.h"
 #include "keys/ids.h"
 
 namespace latchkey::service {
@@ -75,6 +76,9 @@ Result<FirstAdmin> bootstrap_platform(Sequencer& writer, events::EventStore& sto
   } else {
     return created.error();
   }
+  auto data_keys = keys::DataKeys::open(dir, secrets->pepper(), false);
+  if (!data_keys) return data_keys.error();
+  log.set_personal_keys(*data_keys);
   projections::LiveViews views{projections::Views{}};
   CommandService commands(writer, log, views);
   auto admin = bootstrap_iam(commands, *secrets, options, ctx);

@@ -12,10 +12,12 @@
 #include "events/event_log.h"
 #include "events/verify.h"
 #include "http/render.h"
+#include "keys/data_keys.h"
 #include "keys/secret_store.h"
 #include "projections/live_views.h"
 #include "replay/queries.h"
 #include "replay/rebuild.h"
+#include "service/bootstrap.h"
 #include "service/command_service.h"
 
 namespace latchkey::tools {
@@ -48,6 +50,17 @@ Result<Reader> open_reader(const std::string& data, const std::string& project =
   Reader r;
   r.log = &(*store)->log(log_name(project));
   r.store = std::move(*store);
+  // The data keys open the personal data of the events; without them (a
+  // copy made with --no-secrets) it reads "[sealed]".
+  const std::string secrets_dir = project == "default" ? data
+                                  : project == "platform"
+                                      ? service::platform_secrets_dir(data)
+                                      : service::project_secrets_dir(data, project);
+  if (fs::exists(secrets_dir + "/pepper")) {
+    auto data_keys = keys::open_data_keys(secrets_dir, /*read_only=*/true);
+    if (!data_keys) return data_keys.error();
+    r.log->set_personal_keys(*data_keys);
+  }
   if (r.log->head().seq == 0 && project != "default") {
     return make_error(Errc::not_found, "no project " + project + " in " + data);
   }
@@ -306,6 +319,11 @@ int cmd_backup(const ForensicsOptions& o) {
     fs::permissions(fs::path(o.to_dir) / "signing", fs::perms::owner_all, ec);
     if (auto c = copy_private(fs::path(o.data) / "pepper", fs::path(o.to_dir) / "pepper"); !c)
       return fail(c.error().message);
+    // The default project's data keys (the others' are in projects/ and platform/).
+    if (fs::exists(keys::DataKeys::path(o.data), ec)) {
+      if (auto c = copy_private(keys::DataKeys::path(o.data), keys::DataKeys::path(o.to_dir)); !c)
+        return fail(c.error().message);
+    }
     for (const auto& entry : fs::directory_iterator(fs::path(o.data) / "signing", ec)) {
       if (auto c =
               copy_private(entry.path(), fs::path(o.to_dir) / "signing" / entry.path().filename());

@@ -5,6 +5,7 @@
 
 #include "domain/credentials.h"
 #include "events/event_log.h"
+#include "keys/data_keys.h"
 #include "keys/ids.h"
 #include "keys/secret_store.h"
 #include "projections/live_views.h"
@@ -37,6 +38,9 @@ Result<InitResult> init_data_dir(const InitOptions& o) {
     options.admin_name = o.admin_name;
     options.lifetime_days = o.lifetime_days;
 
+    auto data_keys = keys::DataKeys::open(o.data_dir, (*secrets)->pepper(), false);
+    if (!data_keys) return data_keys.error();
+    (*store)->log(events::kDefaultProject).set_personal_keys(*data_keys);
     projections::LiveViews views{projections::Views{}};
     service::CommandService commands(writer, (*store)->log(events::kDefaultProject), views);
     auto admin = service::bootstrap_iam(commands, **secrets, options, ctx);

@@ -213,7 +213,15 @@ BOOST_AUTO_TEST_CASE(type_names_are_frozen) {
                                                            {17, "email.failed"},
                                                            {18, "signing_key.rotated"},
                                                            {19, "audit.read"},
-                                                           {20, "checkpoint"}};
+                                                           {20, "checkpoint"},
+                                                           {21, "key.updated"},
+                                                           {22, "project.created"},
+                                                           {23, "project.updated"},
+                                                           {24, "project.suspended"},
+                                                           {25, "project.resumed"},
+                                                           {26, "project.deleted"},
+                                                           {27, "token.revoked"},
+                                                           {28, "principal.erased"}};
   for (const auto& [id, name] : frozen) {
     BOOST_TEST(type_name(static_cast<EventType>(id)) == name);
     BOOST_TEST(static_cast<int>(*type_from_name(name)) == id);

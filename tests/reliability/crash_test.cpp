@@ -33,6 +33,7 @@
 #include "domain/credentials.h"
 #include "events/codec.h"
 #include "events/event_log.h"
+#include "keys/data_keys.h"
 #include "keys/ids.h"
 #include "projections/views.h"
 #include "replay/rebuild.h"
@@ -382,6 +383,9 @@ class CrashTest {
     for (int attempt = 0;; ++attempt) {
       auto log = events::open_rocksdb_log(server_.data_dir() + "/log", events::OpenMode::read_only);
       if (!log) return violation(when + ": cannot open the log: " + log.error().message);
+      auto data_keys = keys::open_data_keys(server_.data_dir(), /*read_only=*/true);
+      if (!data_keys) return violation(when + ": cannot open the data keys");
+      (*log)->set_personal_keys(*data_keys);
       const events::Seq head = (*log)->head().seq;
       replay::RebuildStats stats;
       auto with = replay::rebuild(**log, head, true, &stats);

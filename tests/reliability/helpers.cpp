@@ -3,9 +3,10 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "keys/secret_store.h"
 #include "base/encoding.h"
 #include "events/event_log.h"
+#include "keys/data_keys.h"
+#include "keys/secret_store.h"
 #include "tests/support/http_client.h"
 
 namespace latchkey::test {
@@ -64,6 +65,9 @@ std::vector<events::Event> read_log_if(const std::string& data_dir,
   auto log =
       events::open_rocksdb_log(keys::SecretStore::log_dir(data_dir), events::OpenMode::read_only);
   if (!log) throw std::runtime_error("cannot open the log: " + log.error().message);
+  if (auto data_keys = keys::open_data_keys(data_dir, /*read_only=*/true)) {
+    (*log)->set_personal_keys(*data_keys);
+  }
   std::vector<events::Event> out;
   const auto st = (*log)->scan(1, UINT64_MAX, [&](const events::Event& e) {
     if (keep(e)) out.push_back(e);

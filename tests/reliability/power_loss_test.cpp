@@ -76,9 +76,9 @@ const char* kind_name(CutAt k) {
 
 // The audited event types, and the field of each that a response names.
 const std::map<std::string, std::string> kAudited = {
-    {"token.issued", "jti"},        {"key.created", "apikey"}, {"key.deleted", "apikey"},
-    {"user.created", "id"},         {"user.deleted", "id"},    {"service_account.created", "id"},
-    {"signing_key.rotated", "kid"},
+    {"token.issued", "jti"},        {"key.created", "apikey"},  {"key.deleted", "apikey"},
+    {"user.created", "id"},         {"user.deleted", "id"},     {"service_account.created", "id"},
+    {"signing_key.rotated", "kid"}, {"principal.erased", "id"},
 };
 
 struct Options {
@@ -342,7 +342,41 @@ class PowerLossTest {
     const Key k = alive_.empty() ? admin_ : alive_[rng_() % alive_.size()];
     if (!login(k, "login with a surviving key"))
       violation(when + ": a surviving key cannot log in");
+    check_erasures(when);
     return true;
+  }
+
+  // Once a server has started, every acknowledged erasure is complete, even
+  // one the cut stopped between its event and the key's destruction: no
+  // user.created of an erased user reads in clear.
+  void check_erasures(const std::string& when) {
+    std::set<std::string> erased;
+    {
+      std::lock_guard lock(mu_);
+      erased = erased_;
+    }
+    if (erased.empty()) return;
+    const auto created =
+        cli({"audit", "--data", data(), "--type", "user.created", "--format", "ndjson"}, when);
+    if (!created) return;
+    std::size_t seen = 0;
+    std::istringstream lines(created->out);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) continue;
+      const auto e = nlohmann::json::parse(line);
+      if (!erased.count(e["data"]["id"].get<std::string>())) continue;
+      ++seen;
+      for (const char* field : {"name", "email"}) {
+        if (e["data"][field] != "[erased]")
+          violation(when + ": erased user " + e["data"]["id"].get<std::string>() + " shows its " +
+                    field + " after a restart");
+      }
+    }
+    erasures_checked_ = seen;
+    // Erasures the cut had stopped half-way, finished by this start.
+    const std::string err = server_->stderr_text();
+    for (std::size_t at = 0; (at = err.find("erasure finished", at)) != std::string::npos; ++at)
+      ++erasures_finished_at_start_;
   }
 
   // POST /iam/login; on 200 the token's jti is acknowledged.
@@ -429,8 +463,17 @@ class PowerLossTest {
           ack("key.deleted", k.apikey, "delete key");
           break;
         case 2:
-          if (!call("delete user", "DELETE", "/iam/users/" + id, nullptr, token, 204)) return;
-          ack("user.deleted", id, "delete user");
+          if (rng() % 2 == 0) {
+            if (!call("delete user", "DELETE", "/iam/users/" + id, nullptr, token, 204)) return;
+            ack("user.deleted", id, "delete user");
+          } else {
+            if (!call("erase user", "POST", "/iam/users/" + id + "/erase", nullptr, token, 200))
+              return;
+            ack("user.deleted", id, "erase user");
+            ack("principal.erased", id, "erase user");
+            std::lock_guard lock(mu_);
+            erased_.insert(id);
+          }
           break;
         default: {
           std::lock_guard lock(mu_);
@@ -620,7 +663,9 @@ class PowerLossTest {
     std::cout << "; " << missed_ << " aimed cuts found nothing to aim at); landed inside "
               << in_flush_ << " memtable flushes, " << in_snapshot_ << " snapshot writes ("
               << snapshot_lost_ << " of them lost) and " << in_rotation_
-              << " signing-key rotations; " << checked_ << " acknowledged events checked (";
+              << " signing-key rotations; " << erasures_checked_
+              << " erased users read [erased] after the last start (" << erasures_finished_at_start_
+              << " erasures finished by a start); " << checked_ << " acknowledged events checked (";
     first = true;
     for (const auto& [type, n] : acked_by_type_) {
       std::cout << (first ? "" : ", ") << n << " " << type;
@@ -653,6 +698,9 @@ class PowerLossTest {
   long at_cut_flush_ = -1, at_cut_snapshot_ = -1;
   std::string at_cut_kid_;
   std::set<std::string> rotated_;  // GUARDED_BY(mu_): kids of acknowledged rotations
+  std::set<std::string> erased_;   // GUARDED_BY(mu_): ids of acknowledged erasures
+  std::size_t erasures_checked_ = 0;
+  std::size_t erasures_finished_at_start_ = 0;
   int in_flush_ = 0, in_snapshot_ = 0, snapshot_lost_ = 0, in_rotation_ = 0;
   std::size_t checked_ = 0, lost_ = 0;
   std::map<std::string, std::size_t> acked_by_type_;

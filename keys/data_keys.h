@@ -1,0 +1,81 @@
+#pragma once
+// The data keys that seal personal data in events, one per principal
+// (events/personal.h), in one file beside the pepper:
+//
+//   DIR/datakeys   records: u8 kind | varint id length | id | body
+//                    kind 1 (key):    body = the key wrapped (AES-256-GCM)
+//                    kind 2 (erased): no body; the principal's key is gone
+//
+// The wrapping key is derived from the pepper (HMAC-SHA256 with a fixed
+// label), so the file alone opens nothing. A new key is appended and synced
+// before any event sealed with it is written. Erasing rewrites the file
+// without the key (temp file, fsync, rename, fsync of the directory) and
+// keeps the id as erased, so later events about it store nothing. A record
+// torn by a crash at the tail is a key no event used: it is dropped on open.
+
+#include <array>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "base/error.h"
+#include "events/personal.h"
+#include "keys/ids.h"
+
+namespace latchkey::keys {
+
+class DataKeys final : public events::PersonalKeys {
+ public:
+  // Opens DIR/datakeys (created if absent, unless read_only). Errors:
+  // corruption for a record that does not open (other than a torn tail),
+  // unavailable on I/O errors.
+  static Result<std::shared_ptr<DataKeys>> open(const std::string& dir, const Pepper& pepper,
+                                                bool read_only);
+  ~DataKeys() override;
+  DataKeys(const DataKeys&) = delete;
+  DataKeys& operator=(const DataKeys&) = delete;
+
+  Result<std::optional<std::string>> seal(std::string_view subject,
+                                          std::string_view plain) override;
+  std::optional<std::string> open(std::string_view subject, std::string_view sealed) const override;
+
+  // Destroys `subject`'s key, durably: once this returns, no file of the
+  // store holds it. Idempotent. Errors: unavailable when the file cannot be
+  // rewritten (the key is then still there). Any thread.
+  Status erase(std::string_view subject);
+  bool erased(std::string_view subject) const;
+  bool has_key(std::string_view subject) const;
+
+  static std::string path(const std::string& dir) { return dir + "/datakeys"; }
+
+ private:
+  using Key = std::array<char, 32>;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  DataKeys(std::string dir, std::string kek, bool read_only)
+      : dir_(std::move(dir)), kek_(std::move(kek)), read_only_(read_only) {}
+  std::string record_of_key(std::string_view id, const Key& key) const;
+  std::string file_without(std::string_view erased_id) const;  // REQUIRES: mu_ held
+
+  const std::string dir_;
+  const std::string kek_;
+  const bool read_only_;
+  int fd_ = -1;           // appends; -1 when read-only
+  std::size_t size_ = 0;  // bytes of whole records in the file   GUARDED_BY(mu_)
+  bool broken_ = false;   // a failed append's tail is still there GUARDED_BY(mu_)
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Key, Hash, std::equal_to<>> keys_;  // GUARDED_BY(mu_)
+  std::unordered_set<std::string, Hash, std::equal_to<>> erased_;     // GUARDED_BY(mu_)
+};
+
+// The data keys beside the pepper of `secrets_dir` (a SecretStore's
+// directory), for a reader of the log: tools, tests. Errors: those of
+// SecretStore::open and DataKeys::open.
+Result<std::shared_ptr<DataKeys>> open_data_keys(const std::string& secrets_dir, bool read_only);
+
+}  // namespace latchkey::keys
