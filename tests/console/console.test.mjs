@@ -974,6 +974,28 @@ try {
     assert.match(new URL(page.url()).hash, /from=/);
   });
 
+  await step('erase asks first; the user is gone and its name reads [erased] in the audit', async () => {
+    await openNav('Users', 'Users');
+    await page.click('#new-principal');
+    await page.fill('#new-name', 'Erin Erasable');
+    await page.fill('#new-email', 'erin.erasable@example.com');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('main h1', { hasText: 'Erin Erasable' }).waitFor();
+    const id = new URL(page.url()).hash.split('/').pop();
+    await page.click('#erase-principal');
+    const confirm = page.locator('dialog.confirm');
+    await confirm.waitFor();
+    assert.match(await confirm.textContent(), /Erin Erasable/);
+    await confirm.getByRole('button', { name: 'Erase' }).click();
+    await page.locator('main h1', { hasText: 'Users' }).waitFor();
+    await page.evaluate((p) => { location.hash = `#/audit?principal_id=${p}`; }, id);
+    await page.locator('main h1', { hasText: 'Audit' }).waitFor();
+    await page.locator('table.events tbody tr[data-type="principal.erased"]').waitFor();
+    const text = await page.textContent('table.events');
+    assert.ok(!text.includes('Erin Erasable'), 'the erased name is still shown');
+    assert.ok(!text.includes('erin.erasable@example.com'), 'the erased email is still shown');
+  });
+
   await step('an auditor\'s keys see the read-only screens only', async () => {
     await openNav('Service Accounts', 'Service Accounts');
     await page.click('#new-principal');

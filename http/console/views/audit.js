@@ -11,7 +11,7 @@ import { principalHref, limitText } from './principals.js';
 export const EVENT_TYPES = [
   'system.initialized', 'user.created', 'user.updated', 'user.deleted',
   'service_account.created', 'service_account.updated', 'service_account.deleted',
-  'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'token.revoked', 'login.failed',
+  'principal.erased', 'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'token.revoked', 'login.failed',
   'login.locked', 'settings.changed', 'email.sent', 'email.failed', 'signing_key.rotated',
   'audit.read', 'checkpoint',
 ];
@@ -25,7 +25,7 @@ function subjects(e) {
   if (d.apikey) out.apikeys.push(d.apikey);
   if (Array.isArray(d.keys_deactivated)) out.apikeys.push(...d.keys_deactivated);
   if (d.principal_id) out.principal = d.principal_id;
-  else if (/^(user|service_account)\./.test(e.type) && d.id) out.principal = d.id;
+  else if (/^(user|service_account|principal)\./.test(e.type) && d.id) out.principal = d.id;
   return out;
 }
 
@@ -55,6 +55,8 @@ function summary(e) {
           ` → ${limitText.rate(d.rate_per_minute)}`,
         d.description != null && `description: “${d.old_description || ''}” → “${d.description}”`,
       ].filter(Boolean).join('; ');
+    case 'principal.erased':
+      return 'personal data erased: name, email, key descriptions and addresses read [erased]';
     case 'token.issued':
       return `token ${d.jti ? d.jti.slice(0, 8) : ''}… valid ${d.exp - d.iat} s`;
     case 'token.revoked':

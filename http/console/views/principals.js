@@ -181,6 +181,8 @@ export async function principalView(ctx, kind, id) {
     h('div.actions', null,
       h('button.danger.left', { type: 'button', id: 'delete-principal', onclick: removePrincipal },
         `Delete ${meta.singular}`),
+      h('button.danger.left', { type: 'button', id: 'erase-principal', onclick: erasePrincipal },
+        'Erase personal data'),
       h('button.primary', { type: 'submit' }, 'Save')));
   profile.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -207,6 +209,23 @@ export async function principalView(ctx, kind, id) {
     if (!ok) return;
     try {
       await api('DELETE', base);
+      ctx.navigate(meta.route);
+    } catch (err) {
+      profileStatus.error(err.message);
+    }
+  }
+
+  async function erasePrincipal() {
+    const ok = await confirmDialog({
+      title: 'Erase personal data?',
+      message: `Erase “${p.name}”? It is deleted, and its name, email, key descriptions ` +
+        'and source addresses become unreadable everywhere, in the audit log and backups too, ' +
+        'for good. The log still verifies.',
+      action: 'Erase',
+    });
+    if (!ok) return;
+    try {
+      await api('POST', `${base}/erase`);
       ctx.navigate(meta.route);
     } catch (err) {
       profileStatus.error(err.message);
