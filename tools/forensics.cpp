@@ -1,5 +1,8 @@
 #include "tools/forensics.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -8,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/durable_dirs.h"
 #include "events/codec.h"
 #include "events/event_log.h"
 #include "events/verify.h"
@@ -339,6 +343,108 @@ int cmd_backup(const ForensicsOptions& o) {
   return 0;
 }
 
+// Every file under `dir` private to its owner: 0700 directories, 0600 files
+// (a server refuses to start on secrets others can read).
+void make_private(const fs::path& dir, std::error_code& ec) {
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    const bool is_dir = entry.is_directory(ec);
+    fs::permissions(entry.path(),
+                    is_dir ? fs::perms::owner_all : fs::perms::owner_read | fs::perms::owner_write,
+                    ec);
+  }
+}
+
+// Every file under `dir` synced, then every directory, so the restored copy
+// survives a power cut as a whole.
+Status sync_tree(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> dirs{dir};
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) {
+      dirs.push_back(entry.path());
+      continue;
+    }
+    const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return make_error(Errc::unavailable, "cannot sync " + entry.path().string());
+    }
+    ::close(fd);
+  }
+  if (ec) return make_error(Errc::unavailable, "cannot list " + dir.string() + ": " + ec.message());
+  for (const auto& d : dirs) {
+    if (auto st = sync_dir(d.string()); !st) return st;
+  }
+  return {};
+}
+
+// restore --from BACKUP --data DIR: a backup becomes a data directory a
+// server can start on, after every chain in it is verified and every
+// project's keys are found to open.
+int cmd_restore(const ForensicsOptions& o) {
+  std::error_code ec;
+  const fs::path from = o.from_dir;
+  const fs::path to = o.data;
+  if (!fs::exists(from / "log" / "CURRENT", ec)) return fail(o.from_dir + " holds no backup");
+  if (!fs::exists(from / "pepper", ec)) {
+    return fail(o.from_dir +
+                " was made with --no-secrets: it can be verified and audited where it is, not "
+                "served");
+  }
+  if (fs::exists(to, ec) && !fs::is_empty(to, ec)) return fail(o.data + " is not empty");
+  // Into a sibling first: DIR appears whole, or not at all.
+  const fs::path staging = to.string() + ".restoring";
+  fs::remove_all(staging, ec);
+  fs::copy(from, staging, fs::copy_options::recursive, ec);
+  if (ec) {
+    fs::remove_all(staging, ec);
+    return fail("cannot copy " + o.from_dir + ": " + ec.message());
+  }
+  make_private(staging, ec);
+  auto abandon = [&](const std::string& why) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    return fail(why + "; nothing was restored");
+  };
+  std::uint64_t events = 0;
+  std::size_t logs = 0;
+  {
+    auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(staging.string()),
+                                            events::OpenMode::read_only);
+    if (!store) return abandon("the backup's log does not open: " + store.error().message);
+    auto projects = (*store)->projects();
+    if (!projects) return abandon(projects.error().message);
+    for (const std::string& id : *projects) {
+      const auto r = events::verify_log((*store)->log(id));
+      const std::string name = id == events::kPlatformLog ? "the platform" : "project " + id;
+      if (!r.ok) {
+        return abandon(name + " fails verification at seq " + std::to_string(r.first_bad) + ": " +
+                       r.reason);
+      }
+      const std::string secrets = id == events::kDefaultProject ? staging.string()
+                                  : id == events::kPlatformLog
+                                      ? service::platform_secrets_dir(staging.string())
+                                      : service::project_secrets_dir(staging.string(), id);
+      if (auto keys = keys::open_data_keys(secrets, /*read_only=*/true); !keys) {
+        return abandon(name + "'s keys do not open: " + keys.error().message);
+      }
+      events += r.events;
+      ++logs;
+    }
+  }
+  if (auto st = sync_tree(staging); !st) return abandon(st.error().message);
+  fs::remove(to, ec);  // empty, if it exists
+  fs::rename(staging, to, ec);
+  if (ec) return abandon("cannot rename the copy to " + o.data + ": " + ec.message());
+  const fs::path parent = fs::absolute(to).parent_path();
+  if (auto st = sync_dir(parent.string()); !st) return fail(st.error().message);
+  std::cout << "restored " << o.from_dir << " into " << o.data << ": " << logs
+            << " chains verified, " << events << " events; start it with `latchkey serve --data "
+            << o.data << "`\n";
+  return 0;
+}
+
 int cmd_jwks(const ForensicsOptions& o) {
   auto log = open_reader(o.data, o.project);
   if (!log) return fail(log.error().message);
@@ -455,6 +561,11 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.backup->add_flag("--no-secrets", o.no_secrets,
                      "Leave out the pepper and signing keys (a copy for auditors)");
 
+  o.restore = app.add_subcommand(
+      "restore", "Make a backup a data directory again: copied, verified, made private");
+  o.restore->add_option("--from", o.from_dir, "The backup (made by latchkey backup)")->required();
+  o.restore->add_option("--data", o.data, "The new data directory (absent or empty)")->required();
+
   o.jwks = app.add_subcommand("jwks", "Print the public signing keys announced in the log");
   data(o.jwks);
   project(o.jwks, "The project (default: default)");
@@ -476,6 +587,7 @@ int run_forensics_command(CLI::App&, const ForensicsOptions& o) {
   if (o.replay_diff->parsed()) return cmd_replay_diff(o);
   if (o.replay_timeline->parsed()) return cmd_replay_timeline(o);
   if (o.backup->parsed()) return cmd_backup(o);
+  if (o.restore->parsed()) return cmd_restore(o);
   if (o.jwks->parsed()) return cmd_jwks(o);
   if (o.rotate->parsed()) return cmd_rotate(o);
   return fail("no command");

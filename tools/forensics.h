@@ -34,6 +34,8 @@ struct ForensicsOptions {
   CLI::App* replay_diff = nullptr;
   CLI::App* replay_timeline = nullptr;
   CLI::App* backup = nullptr;
+  CLI::App* restore = nullptr;
+  std::string from_dir;
   CLI::App* jwks = nullptr;
   CLI::App* rotate = nullptr;
 };

@@ -81,7 +81,9 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_naming_its_options) {
     std::vector<std::string> options;  // as docs/cli.md lists them
   };
   const std::vector<Help> helps = {
-      {{}, {"init", "serve", "verify", "audit", "replay", "backup", "jwks", "rotate-signing-key"}},
+      {{},
+       {"init", "serve", "verify", "audit", "replay", "backup", "restore", "jwks",
+        "rotate-signing-key"}},
       {{"init"}, {"--data", "--alg", "--lifetime-days"}},
       {{"serve"}, {"--data", "--listen", "--tls-cert", "--tls-key", "--config", "--set"}},
       {{"verify"}, {"--data", "--jwks", "--format"}},
@@ -93,6 +95,7 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_naming_its_options) {
       {{"replay", "diff"}, {"--data", "--from", "--to"}},
       {{"replay", "timeline"}, {"--data", "--apikey", "--format"}},
       {{"backup"}, {"--data", "--to", "--no-secrets"}},
+      {{"restore"}, {"--from", "--data"}},
       {{"jwks"}, {"--data", "--all"}},
       {{"rotate-signing-key"}, {"--data", "--alg"}},
   };
