@@ -258,8 +258,10 @@ class EventStore {
 // exist). With no other process holding the log this is a RocksDB checkpoint
 // (hard links where possible); while a server runs, it is a consistent copy of
 // every record up to the head, made through a reader, with indexes and
-// snapshots rebuilt beside it. `how` says which was done.
-[[nodiscard]] Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
-                                        std::string* how = nullptr);
+// snapshots rebuilt beside it. `how` says which was done; `progress` is
+// called as events are copied (the copy only: a checkpoint is instant).
+[[nodiscard]] Status backup_rocksdb_log(
+    const std::string& from_dir, const std::string& to_dir, std::string* how = nullptr,
+    const std::function<void(Seq copied, Seq total)>& progress = {});
 
 }  // namespace latchkey::events

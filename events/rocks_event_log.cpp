@@ -257,7 +257,8 @@ class ProjectLog final : public EventLog {
   }
   // Copies the stored records 1..upto of `from` unchanged, with their index
   // entries and snapshots. REQUIRES: this log is empty.
-  Status copy_from(const EventLog& from, Seq upto);
+  Status copy_from(const EventLog& from, Seq upto,
+                   const std::function<void(Seq copied)>& progress = {});
 
  private:
   RocksStore& store_;
@@ -876,7 +877,8 @@ std::optional<StorageStats> ProjectLog::storage_stats() const { return store_.st
 
 Status ProjectLog::refresh() { return store_.refresh(); }
 
-Status ProjectLog::copy_from(const EventLog& from, Seq upto) {
+Status ProjectLog::copy_from(const EventLog& from, Seq upto,
+                             const std::function<void(Seq copied)>& progress) {
   auto& h = *store_.h_;
   rocksdb::WriteOptions wo;
   rocksdb::WriteBatch batch;
@@ -905,7 +907,9 @@ Status ProjectLog::copy_from(const EventLog& from, Seq upto) {
     last_time = e->time;
     last_seq = seq;
     last_hash = e->hash;
-    return batch.Count() < 4096 || flush();
+    if (batch.Count() < 4096) return true;
+    if (progress) progress(seq);
+    return flush();
   });
   if (!scanned) return scanned;
   if (!failure) return failure;
@@ -1190,8 +1194,8 @@ Result<std::unique_ptr<EventLog>> open_rocksdb_log(const std::string& dir, OpenM
   return std::unique_ptr<EventLog>(std::make_unique<DefaultLog>(std::move(*store)));
 }
 
-Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir,
-                          std::string* how) {
+Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir, std::string* how,
+                          const std::function<void(Seq copied, Seq total)>& progress) {
   std::error_code ec;
   if (fs::exists(to_dir, ec)) return make_error(Errc::exists, to_dir + " already exists");
   fs::create_directories(
@@ -1219,14 +1223,24 @@ Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir
   auto projects = (*reader)->projects();
   if (!projects) return projects.error();
   Seq copied = 0;
+  Seq total = 0;
+  for (const std::string& project : *projects) {
+    auto from = (*reader)->open_log(project);
+    if (!from) return from.error();
+    total += (*from)->head().seq;
+  }
   for (const std::string& project : *projects) {
     auto from = (*reader)->open_log(project);
     if (!from) return from.error();
     auto to = (*out)->open_log(project);
     if (!to) return to.error();
     const Seq upto = (*from)->head().seq;
-    if (auto st = (*to)->copy_from(**from, upto); !st) return st;
+    auto step = [&](Seq done) {
+      if (progress) progress(copied + done, total);
+    };
+    if (auto st = (*to)->copy_from(**from, upto, step); !st) return st;
     copied += upto;
+    step(0);
   }
   {
     std::shared_lock lock((*out)->handles_mu_);

@@ -5,7 +5,8 @@
 
 namespace latchkey::events {
 
-VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys) {
+VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys,
+                        const std::function<void(Seq done)>& progress) {
   VerifyReport report;
   Seq expected = 1;
   Digest prev{};
@@ -47,6 +48,7 @@ VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyK
     prev_time = e->time;
     report.events = seq;
     ++expected;
+    if (progress && (seq & 4095) == 0) progress(seq);
     return true;
   });
   if (!st && report.ok) {

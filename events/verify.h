@@ -4,11 +4,12 @@
 // time never decreases, and every checkpoint names the true head hash and, if
 // public keys are given, carries a valid signature by one of them.
 
+#include <functional>
 #include <map>
 #include <string>
 
-#include "events/event_log.h"
 #include "base/signing.h"
+#include "events/event_log.h"
 
 namespace latchkey::events {
 
@@ -25,6 +26,9 @@ struct VerifyReport {
 
 // `keys` by kid; when empty, checkpoint signatures are not checked (their head
 // hashes still are). An unknown kid or a bad signature with keys given fails.
-VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys = {});
+// `progress`, if given, is called with the number of records checked so far,
+// every few thousand records.
+VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys = {},
+                        const std::function<void(Seq done)>& progress = {});
 
 }  // namespace latchkey::events

@@ -1,5 +1,7 @@
 #include "tools/forensics.h"
 
+#include "tools/progress.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -115,7 +117,12 @@ int cmd_verify(const ForensicsOptions& o) {
     }
     if (keys.empty()) return fail(o.jwks_file + " holds no keys");
   }
-  const auto r = events::verify_log(**log, keys);
+  auto verify = [&](const events::EventLog& l, const std::string& name,
+                    const std::map<std::string, VerifyKey>& with) {
+    Progress bar("verify " + name, l.head().seq, "events", o.quiet);
+    return events::verify_log(l, with, [&](events::Seq done) { bar.update(done); });
+  };
+  const auto r = verify(**log, o.project == "platform" ? "platform" : o.project, keys);
   if (o.format == "json") {
     nlohmann::json j = {{"ok", r.ok},
                         {"events", r.events},
@@ -147,8 +154,8 @@ int cmd_verify(const ForensicsOptions& o) {
   int failed = 0;
   for (const std::string& id : *projects) {
     if (id == events::kDefaultProject) continue;
-    const auto rp = events::verify_log(log->store->log(id));
     const std::string name = id == events::kPlatformLog ? "platform" : "project " + id;
+    const auto rp = verify(log->store->log(id), name, {});
     if (o.format != "json") {
       if (rp.ok) {
         std::cout << name << ": ok: " << rp.events << " events, hash chain intact, head "
@@ -189,9 +196,16 @@ int cmd_audit(const ForensicsOptions& o) {
   std::vector<events::Event> table_rows;
   nlohmann::json json_events = nlohmann::json::array();
   std::optional<events::Seq> next;
+  // A long walk (--all, ndjson) shows how far through the log it is.
+  const events::Seq head = (*log)->head().seq;
+  Progress bar("audit", everything ? head : 0, "events", o.quiet || !everything);
   for (;;) {
     auto page = replay::audit_page(**log, *f);
     if (!page) return fail(page.error().message);
+    if (!page->events.empty()) {
+      const events::Seq at = page->events.back().seq;
+      bar.update(f->descending ? head - at + 1 : at);
+    }
     for (const auto& e : page->events) {
       if (format == "ndjson") {
         std::cout << events::to_json(e).dump() << "\n";
@@ -205,6 +219,7 @@ int cmd_audit(const ForensicsOptions& o) {
     if (!everything || !next) break;
     (f->descending ? f->before : f->after) = *next;
   }
+  bar.finish();
   if (format == "json") {
     std::cout << nlohmann::json{{"events", json_events},
                                 {"next", next ? nlohmann::json(std::to_string(*next))
@@ -305,8 +320,14 @@ int cmd_backup(const ForensicsOptions& o) {
   if (ec) return fail("cannot create " + o.to_dir + ": " + ec.message());
   fs::permissions(o.to_dir, fs::perms::owner_all, ec);
   std::string how;
+  Progress bar("backup", 0, "events", o.quiet);
   auto st = events::backup_rocksdb_log(keys::SecretStore::log_dir(o.data),
-                                       keys::SecretStore::log_dir(o.to_dir), &how);
+                                       keys::SecretStore::log_dir(o.to_dir), &how,
+                                       [&](events::Seq copied, events::Seq total) {
+                                         bar.set_total(total);
+                                         bar.update(copied);
+                                       });
+  bar.finish();
   if (!st) {
     fs::remove_all(o.to_dir, ec);
     return fail(st.error().message);
@@ -416,8 +437,10 @@ int cmd_restore(const ForensicsOptions& o) {
     auto projects = (*store)->projects();
     if (!projects) return abandon(projects.error().message);
     for (const std::string& id : *projects) {
-      const auto r = events::verify_log((*store)->log(id));
       const std::string name = id == events::kPlatformLog ? "the platform" : "project " + id;
+      const events::EventLog& l = (*store)->log(id);
+      Progress bar("restore: verify " + name, l.head().seq, "events", o.quiet);
+      const auto r = events::verify_log(l, {}, [&](events::Seq done) { bar.update(done); });
       if (!r.ok) {
         return abandon(name + " fails verification at seq " + std::to_string(r.first_bad) + ": " +
                        r.reason);
@@ -516,6 +539,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
       ->check(CLI::IsMember({"text", "json"}));
   project(o.verify,
           "Check only this project's chain (\"platform\": the platform's); default: every chain");
+  o.verify->add_flag("--quiet", o.quiet, "No progress bar on stderr");
 
   o.audit = app.add_subcommand("audit", "Query the audit log");
   data(o.audit);
@@ -531,6 +555,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
       ->check(CLI::IsMember({"asc", "desc"}));
   o.audit->add_option("--limit", o.limit, "Events per page (default 100)");
   o.audit->add_flag("--all", o.all, "Every page, not just the first");
+  o.audit->add_flag("--quiet", o.quiet, "No progress bar on stderr (ndjson, --all)");
   o.audit->add_option("--format", o.format, "table (default), json or ndjson (all pages)")
       ->check(CLI::IsMember({"table", "json", "ndjson"}));
   project(o.audit, "The project (default: default; \"platform\": the platform's own log)");
@@ -560,11 +585,13 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.backup->add_option("--to", o.to_dir, "A new directory for the copy")->required();
   o.backup->add_flag("--no-secrets", o.no_secrets,
                      "Leave out the pepper and signing keys (a copy for auditors)");
+  o.backup->add_flag("--quiet", o.quiet, "No progress bar on stderr");
 
   o.restore = app.add_subcommand(
       "restore", "Make a backup a data directory again: copied, verified, made private");
   o.restore->add_option("--from", o.from_dir, "The backup (made by latchkey backup)")->required();
   o.restore->add_option("--data", o.data, "The new data directory (absent or empty)")->required();
+  o.restore->add_flag("--quiet", o.quiet, "No progress bar on stderr");
 
   o.jwks = app.add_subcommand("jwks", "Print the public signing keys announced in the log");
   data(o.jwks);

@@ -24,6 +24,7 @@ struct ForensicsOptions {
   // backup
   std::string to_dir;
   bool no_secrets = false;
+  bool quiet = false;  // no progress bar on stderr (tools/progress.h)
   std::string alg = "ES256";
   bool all_keys = false;
 

@@ -155,4 +155,31 @@ BOOST_AUTO_TEST_CASE(errors_go_to_stderr_with_a_non_zero_exit) {
   BOOST_TEST(!fs::exists(dir / "nowhere"));
 }
 
+// The long offline commands draw a progress bar on stderr when it is a
+// terminal (here a pseudo-terminal made by script(1)), and never otherwise or
+// with --quiet: scripts and logs see only the results.
+BOOST_AUTO_TEST_CASE(long_commands_show_progress_on_a_terminal_only) {
+  test::TempDir dir;
+  const std::string data = dir / "data";
+  BOOST_TEST_REQUIRE(test::run_latchkey({"init", "--data", data}).exit_code == 0);
+  const std::string audit = test::latchkey_binary() + " audit --data " + data + " --format ndjson";
+  const auto on_terminal =
+      test::run_command({"script", "-qec", audit + " >/dev/null", "/dev/null"});
+  BOOST_TEST_REQUIRE(on_terminal.exit_code == 0, on_terminal.err);
+  BOOST_TEST(on_terminal.out.find("audit [") != std::string::npos, on_terminal.out);
+  BOOST_TEST(on_terminal.out.find("100%") != std::string::npos, on_terminal.out);
+  BOOST_TEST(on_terminal.out.find("/s") != std::string::npos, on_terminal.out);
+  // The line is erased once done: the terminal is left clean.
+  BOOST_TEST(on_terminal.out.ends_with("\r\033[K"), on_terminal.out);
+  const auto quiet =
+      test::run_command({"script", "-qec", audit + " --quiet >/dev/null", "/dev/null"});
+  BOOST_TEST(quiet.out.empty(), quiet.out);
+  const auto piped = test::run_latchkey({"audit", "--data", data, "--format", "ndjson"});
+  BOOST_TEST(piped.err.empty(), piped.err);
+  for (const char* command : {"verify", "backup", "restore"}) {
+    const auto help = test::run_latchkey({command, "--help"});
+    BOOST_TEST(help.out.find("--quiet") != std::string::npos, command);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
