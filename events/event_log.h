@@ -144,7 +144,8 @@ class EventLog {
   [[nodiscard]] virtual Result<std::optional<Snapshot>> find_snapshot(Seq at) const = 0;
   // Calls `edit` with each snapshot, oldest first; where it returns new
   // bytes, the snapshot is replaced, and then no file of the storage keeps
-  // the old bytes (RocksDB: the snapshots' key range is compacted). For an
+  // the old bytes (RocksDB: the snapshots' key range is compacted, even when
+  // nothing changed, so a repeat finishes a rewrite a crash stopped). For an
   // erasure: a snapshot must not keep what the log no longer shows. Errors:
   // unavailable when a snapshot cannot be read, written or compacted. Any
   // thread, but not concurrently with put_snapshot (the Snapshotter's lock).
