@@ -24,6 +24,12 @@ bool from_hex(std::string_view hex, std::span<std::uint8_t> out);
 
 // RFC 4648 section 5, without padding (as JOSE uses it).
 std::string base64url_encode(std::string_view bytes);
+
+// Appends `s` as a JSON string, quotes included: ", \ and control characters
+// escaped, every other byte as is (s must be UTF-8). For the few hot paths
+// that write small JSON without building a document (a login's token and
+// response).
+void append_json_string(std::string& out, std::string_view s);
 // The unpadded base64url of JOSE, in its one canonical spelling: nullopt on
 // padding, any other character, or stray bits in the last digit.
 std::optional<std::string> base64url_decode(std::string_view text);

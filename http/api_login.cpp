@@ -92,11 +92,17 @@ Api::Reply Api::login(const Call& c) const {
   auto token = d_.tokens.issue(claims);
   if (!token) co_return error(c, token.error());
   d_.metrics.login("ok");
-  Response r =
-      json(HttpStatus::ok, {{"access_token", *token},
-                            {"token_type", "Bearer"},
-                            {"expires_in", claims.exp - claims.iat},
-                            {"expires_at", format_rfc3339_seconds(claims.exp * kMicrosPerSecond)}});
+  // The seed's response, written directly (members in sorted order, as a
+  // JSON document would print them).
+  std::string out;
+  out.reserve(token->size() + 128);
+  out += "{\"access_token\":";
+  append_json_string(out, *token);
+  out += ",\"expires_at\":";
+  append_json_string(out, format_rfc3339_seconds(claims.exp * kMicrosPerSecond));
+  out += ",\"expires_in\":" + std::to_string(claims.exp - claims.iat);
+  out += ",\"token_type\":\"Bearer\"}";
+  Response r = json_response(HttpStatus::ok, std::move(out));
   r.headers.emplace_back("Cache-Control", "no-store");
   r.headers.emplace_back("Pragma", "no-cache");
   r.principal = claims.principal_id;

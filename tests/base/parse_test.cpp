@@ -2,6 +2,11 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
 
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/encoding.h"
 #include "base/parse.h"
 
 using namespace latchkey;
@@ -48,3 +53,23 @@ BOOST_AUTO_TEST_CASE(ranges_and_unsigned) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// append_json_string writes what a JSON parser reads back as the same string.
+BOOST_AUTO_TEST_CASE(json_strings_are_escaped_and_read_back_the_same) {
+  const std::vector<std::string> values = {"",
+                                           "plain",
+                                           "quote \" and backslash \\",
+                                           std::string("nul \0 inside", 12),
+                                           "tab\tnewline\ncr\r\x01\x1f",
+                                           "utf-8: caf\xc3\xa9 \xe2\x82\xac",
+                                           "https://acme.example.com"};
+  for (const auto& v : values) {
+    std::string out;
+    latchkey::append_json_string(out, v);
+    BOOST_TEST_CONTEXT(out) {
+      const auto parsed = nlohmann::json::parse(out);
+      BOOST_TEST(parsed.get<std::string>() == v);
+      for (const char c : out) BOOST_TEST(static_cast<unsigned char>(c) >= 0x20);
+    }
+  }
+}
