@@ -1,8 +1,8 @@
 // The power-loss test: login and admin load against a real server whose data
 // directory is on powerloss_fs (tests/powerloss), and the power is cut under
 // that load, again and again: at a random moment, or while RocksDB flushes a
-// memtable, while the Snapshotter writes a snapshot, or during a signing-key
-// rotation. The server is SIGKILLed at the same instant. Then, on the bytes
+// memtable, while the Snapshotter writes a snapshot, during a signing-key
+// rotation, or during an erasure. The server is SIGKILLed at the same instant. Then, on the bytes
 // that survived (the backing directory), with the CLI:
 //   - `latchkey verify` passes;
 //   - every event a 2xx promised before the cut is in the log (`latchkey
@@ -61,8 +61,9 @@ constexpr const char* kEatMyData = "/usr/lib/x86_64-linux-gnu/libeatmydata.so";
 
 // Where a cut is aimed. Every kind runs the same load; the kind decides the
 // moment of the cut.
-enum class CutAt { random, flush, snapshot, rotation };
-constexpr CutAt kKinds[] = {CutAt::random, CutAt::flush, CutAt::snapshot, CutAt::rotation};
+enum class CutAt { random, flush, snapshot, rotation, erasure };
+constexpr CutAt kKinds[] = {CutAt::random, CutAt::flush, CutAt::snapshot, CutAt::rotation,
+                            CutAt::erasure};
 
 const char* kind_name(CutAt k) {
   switch (k) {
@@ -70,6 +71,7 @@ const char* kind_name(CutAt k) {
     case CutAt::flush: return "flush";
     case CutAt::snapshot: return "snapshot";
     case CutAt::rotation: return "rotation";
+    case CutAt::erasure: return "erasure";
   }
   return "?";
 }
@@ -456,19 +458,29 @@ class PowerLossTest {
       if (!key) return;
       const Key k{(*key)["apikey"], (*key)["secretkey"]};
       ack("key.created", k.apikey, "create key");
-      switch (rng() % 4) {
+      switch (erase_often_ ? 2 : rng() % 4) {
         case 0:
         case 1:
           if (!call("delete key", "DELETE", keys + "/" + k.apikey, nullptr, token, 204)) return;
           ack("key.deleted", k.apikey, "delete key");
           break;
         case 2:
-          if (rng() % 2 == 0) {
+          if (!erase_often_ && rng() % 2 == 0) {
             if (!call("delete user", "DELETE", "/iam/users/" + id, nullptr, token, 204)) return;
             ack("user.deleted", id, "delete user");
           } else {
-            if (!call("erase user", "POST", "/iam/users/" + id + "/erase", nullptr, token, 200))
-              return;
+            {
+              std::lock_guard lock(mu_);
+              erasing_.insert(id);
+            }
+            const bool erased =
+                call("erase user", "POST", "/iam/users/" + id + "/erase", nullptr, token, 200)
+                    .has_value();
+            {
+              std::lock_guard lock(mu_);
+              erasing_.erase(id);
+            }
+            if (!erased) return;
             ack("user.deleted", id, "erase user");
             ack("principal.erased", id, "erase user");
             std::lock_guard lock(mu_);
@@ -510,6 +522,7 @@ class PowerLossTest {
       threads.emplace_back([this, w, t = *token] { admin_worker(w, t); });
     // A rotation now and then; often when a rotation is the target.
     const bool rotating = kind == CutAt::rotation;
+    erase_often_ = kind == CutAt::erasure;
     threads.emplace_back(
         [this, t = *token, rotating] { rotator(t, rotating ? 30 : 200, rotating ? 150 : 800); });
 
@@ -527,6 +540,11 @@ class PowerLossTest {
         case CutAt::flush: hit = watch_.flush_in_progress() >= 0; break;
         case CutAt::snapshot: hit = watch_.snapshot_in_progress() >= 0; break;
         case CutAt::rotation: hit = !rotation_in_progress().empty(); break;
+        case CutAt::erasure: {
+          std::lock_guard lock(mu_);
+          hit = !erasing_.empty();
+          break;
+        }
         case CutAt::random: break;
       }
       if (hit) break;
@@ -535,6 +553,12 @@ class PowerLossTest {
     // The power cut: the server dies and what was not synced is gone, at
     // the same instant. Responses already received stand.
     cutting_ = true;
+    {
+      // Erase requests in flight at the cut (their threads forget them as
+      // their connections drop).
+      std::lock_guard lock(mu_);
+      at_cut_erasing_ = erasing_;
+    }
     ::kill(server_->pid(), SIGKILL);
     fs_.cut();
     server_->stop(SIGKILL);  // reaps it
@@ -552,6 +576,8 @@ class PowerLossTest {
     at_cut_flush_ = watch_.flush_in_progress();
     at_cut_snapshot_ = watch_.snapshot_in_progress();
     at_cut_kid_ = rotation_in_progress();
+    std::lock_guard lock(mu_);
+    erasing_.clear();
   }
 
   // A signing key whose file is there and whose rotation was not yet
@@ -631,6 +657,19 @@ class PowerLossTest {
                (newest < at_cut_snapshot_ ? " (lost; newest on disk " + std::to_string(newest) + ")"
                                           : " (completed)");
     }
+    if (!at_cut_erasing_.empty()) {
+      ++in_erasure_;
+      std::size_t recorded = 0;
+      for (const auto& id : at_cut_erasing_) {
+        if (!found["principal.erased"].count(id)) continue;
+        // Not acknowledged, but in the log: the next start must finish it.
+        ++recorded;
+        std::lock_guard lock(mu_);
+        erased_.insert(id);
+      }
+      where += " inside " + std::to_string(at_cut_erasing_.size()) + " erasure(s) (" +
+               std::to_string(recorded) + " with principal.erased in the log)";
+    }
     if (!at_cut_kid_.empty()) {
       ++in_rotation_;
       const bool file = fs::exists(d + "/signing/" + at_cut_kid_ + ".pem");
@@ -662,8 +701,8 @@ class PowerLossTest {
     }
     std::cout << "; " << missed_ << " aimed cuts found nothing to aim at); landed inside "
               << in_flush_ << " memtable flushes, " << in_snapshot_ << " snapshot writes ("
-              << snapshot_lost_ << " of them lost) and " << in_rotation_
-              << " signing-key rotations; " << erasures_checked_
+              << snapshot_lost_ << " of them lost), " << in_erasure_ << " erasures and "
+              << in_rotation_ << " signing-key rotations; " << erasures_checked_
               << " erased users read [erased] after the last start (" << erasures_finished_at_start_
               << " erasures finished by a start); " << checked_ << " acknowledged events checked (";
     first = true;
@@ -701,7 +740,10 @@ class PowerLossTest {
   std::set<std::string> erased_;   // GUARDED_BY(mu_): ids of acknowledged erasures
   std::size_t erasures_checked_ = 0;
   std::size_t erasures_finished_at_start_ = 0;
-  int in_flush_ = 0, in_snapshot_ = 0, snapshot_lost_ = 0, in_rotation_ = 0;
+  int in_flush_ = 0, in_snapshot_ = 0, snapshot_lost_ = 0, in_rotation_ = 0, in_erasure_ = 0;
+  std::atomic<bool> erase_often_{false};  // a cut aimed at an erasure: erase every user
+  std::set<std::string> erasing_;         // GUARDED_BY(mu_): erase requests in flight
+  std::set<std::string> at_cut_erasing_;
   std::size_t checked_ = 0, lost_ = 0;
   std::map<std::string, std::size_t> acked_by_type_;
 };
