@@ -82,25 +82,50 @@ Result<std::shared_ptr<DataKeys>> DataKeys::open(const std::string& dir, const P
     good = bytes.size() - r.remaining();
   }
   if (read_only) return store;
+  // No descriptor is kept: a server of thousands of projects would hold one
+  // each, and a key is appended once per principal.
   const bool existed = !bytes.empty() || ::access(file.c_str(), F_OK) == 0;
-  store->fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (store->fd_ < 0) return make_error(Errc::unavailable, "cannot open " + file);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::unavailable, "cannot open " + file);
+  bool ok = true;
   if (good != bytes.size()) {
     // The torn tail of a crash: no event was sealed with it.
-    if (::ftruncate(store->fd_, static_cast<off_t>(good)) != 0 || ::fsync(store->fd_) != 0) {
-      return make_error(Errc::unavailable, "cannot repair " + file);
-    }
+    ok = ::ftruncate(fd, static_cast<off_t>(good)) == 0 && ::fsync(fd) == 0;
+  } else if (!existed) {
+    ok = ::fsync(fd) == 0;
   }
+  ::close(fd);
+  if (!ok) return make_error(Errc::unavailable, "cannot repair or sync " + file);
   if (!existed) {
-    if (::fsync(store->fd_) != 0) return make_error(Errc::unavailable, "cannot sync " + file);
     if (auto st = sync_dir(dir); !st) return st.error();
   }
   store->size_ = good;
   return store;
 }
 
-DataKeys::~DataKeys() {
-  if (fd_ >= 0) ::close(fd_);
+DataKeys::~DataKeys() = default;
+
+Status DataKeys::append(std::string_view record) {
+  const std::string file = path(dir_);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return make_error(Errc::unavailable, "cannot open " + file);
+  // A failed append before this one left a tail it could not cut: cut it now.
+  if (broken_ && ::ftruncate(fd, static_cast<off_t>(size_)) != 0) {
+    ::close(fd);
+    return make_error(Errc::unavailable, "cannot repair " + file);
+  }
+  broken_ = false;
+  Status st = write_all(fd, record, file);
+  if (st && ::fdatasync(fd) != 0) st = make_error(Errc::unavailable, "cannot sync " + file);
+  if (!st) {
+    // A part of the record may be in the file (a full disk): cut it off,
+    // or the next record would follow garbage. No event used this key.
+    if (::ftruncate(fd, static_cast<off_t>(size_)) != 0) broken_ = true;
+  } else {
+    size_ += record.size();
+  }
+  ::close(fd);
+  return st;
 }
 
 std::string DataKeys::record_of_key(std::string_view id, const Key& key) const {
@@ -132,28 +157,11 @@ Result<std::optional<std::string>> DataKeys::seal(std::string_view subject,
     } else if (erased_.contains(subject)) {
       return std::optional<std::string>{};
     } else {
-      if (broken_) {
-        // The tail of a failed append could not be cut off: try again.
-        if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0)
-          return make_error(Errc::unavailable, "cannot repair " + path(dir_));
-        broken_ = false;
-      }
-      if (fd_ < 0) return make_error(Errc::unavailable, "the data keys are open read-only");
+      if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
       Key fresh{};
       const std::string random = random_bytes(kAeadKeyBytes);
       std::memcpy(fresh.data(), random.data(), fresh.size());
-      const std::string record = record_of_key(subject, fresh);
-      Status st = write_all(fd_, record, path(dir_));
-      if (st && ::fdatasync(fd_) != 0) {
-        st = make_error(Errc::unavailable, "cannot sync " + path(dir_));
-      }
-      if (!st) {
-        // A part of the record may be in the file (a full disk): cut it off,
-        // or the next record would follow garbage. No event used this key.
-        if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) broken_ = true;
-        return st.error();
-      }
-      size_ += record.size();
+      if (auto st = append(record_of_key(subject, fresh)); !st) return st.error();
       key = fresh;
       keys_.emplace(std::string(subject), fresh);
     }
@@ -201,10 +209,6 @@ Status DataKeys::erase(std::string_view subject) {
   const std::string file = path(dir_);
   const std::string content = file_without(subject);
   if (auto st = write_private_file(file, content); !st) return st;
-  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return make_error(Errc::unavailable, "cannot open " + file);
-  ::close(fd_);
-  fd_ = fd;
   broken_ = false;
   size_ = content.size();
   keys_.erase(std::string(subject));

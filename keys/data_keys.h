@@ -61,11 +61,11 @@ class DataKeys final : public events::PersonalKeys {
       : dir_(std::move(dir)), kek_(std::move(kek)), read_only_(read_only) {}
   std::string record_of_key(std::string_view id, const Key& key) const;
   std::string file_without(std::string_view erased_id) const;  // REQUIRES: mu_ held
+  Status append(std::string_view record);                      // REQUIRES: mu_ held
 
   const std::string dir_;
   const std::string kek_;
   const bool read_only_;
-  int fd_ = -1;           // appends; -1 when read-only
   std::size_t size_ = 0;  // bytes of whole records in the file   GUARDED_BY(mu_)
   bool broken_ = false;   // a failed append's tail is still there GUARDED_BY(mu_)
   mutable std::shared_mutex mu_;
