@@ -286,4 +286,33 @@ BOOST_AUTO_TEST_CASE(a_torn_last_record_is_dropped_and_appends_go_on_after_it) {
   BOOST_TEST((damaged.error().code == Errc::corruption));
 }
 
+BOOST_AUTO_TEST_CASE(many_principals_keep_their_keys_through_growth_reopen_and_erasure) {
+  test::TempDir dir;
+  const keys::Pepper pepper(std::string(32, 'p'));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.push_back("usr_" + std::to_string(1000000000000000 + i));
+  ids.push_back("a_subject_id_longer_than_twenty_three_bytes");
+  std::map<std::string, std::string> sealed;
+  {
+    auto dk = keys::DataKeys::open(dir.path(), pepper, false);
+    BOOST_TEST_REQUIRE(dk.has_value());
+    for (const auto& id : ids) sealed[id] = **(*dk)->seal(id, "value of " + id);
+    for (std::size_t i = 0; i < ids.size(); i += 7)
+      BOOST_TEST_REQUIRE((*dk)->erase(ids[i]).has_value());
+  }
+  auto dk = keys::DataKeys::open(dir.path(), pepper, true);
+  BOOST_TEST_REQUIRE(dk.has_value());
+  std::size_t opened = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto plain = (*dk)->open(ids[i], sealed[ids[i]]);
+    if (i % 7 == 0) {
+      BOOST_TEST(!plain.has_value(), ids[i]);
+    } else {
+      BOOST_TEST(plain.value_or("") == "value of " + ids[i]);
+      ++opened;
+    }
+  }
+  BOOST_TEST(opened == ids.size() - (ids.size() + 6) / 7);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
