@@ -408,7 +408,7 @@ Result<std::string> encode_stored(Event& e, PersonalKeys* keys) {
 
 std::string encode_stored(Event& e) { return *encode_stored(e, nullptr); }
 
-Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys) {
+Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys, Opening opening) {
   if (stored.size() < 1 + 32 + 32) return make_error(Errc::corruption, "record too short");
   const std::string_view canonical = stored.substr(0, stored.size() - 32);
   const std::string_view hash = stored.substr(stored.size() - 32);
@@ -439,8 +439,10 @@ Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys) {
     e.context.source_ip.assign(address);
     return e;
   }
-  bool ok = open_value(keys, address_subject(e), address, e.context.source_ip);
-  const std::string subject(principal_of(e.data));
+  bool ok = open_value(opening == Opening::all ? keys : nullptr, address_subject(e), address,
+                       e.context.source_ip);
+  // Personal fields are never ids: the subject's id stays where it is.
+  const std::string_view subject = principal_of(e.data);
   each_personal(e.data, [&](std::string& v) {
     std::string plain;
     ok = ok && open_value(keys, subject, v, plain);

@@ -30,11 +30,17 @@ std::string encode_canonical(const Event& e);
 // `keys`, personal data is sealed (and the error is that of keys->seal).
 Result<std::string> encode_stored(Event& e, PersonalKeys* keys);
 std::string encode_stored(Event& e);
+// What decode_stored opens of the sealed personal data: all of it, or the
+// data's fields alone, leaving the source address "[sealed]" (a rebuild of
+// the views, which never read it, saves one decryption per event).
+enum class Opening { all, data_only };
+
 // Decodes a stored value and checks its own hash. Errc::corruption on any
 // malformed input, unknown type or a hash that does not match; never throws,
 // never reads outside `stored`. Sealed personal data is opened with `keys`;
 // it reads "[erased]" once its key is gone and "[sealed]" without `keys`.
-Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys = nullptr);
+Result<Event> decode_stored(std::string_view stored, const PersonalKeys* keys = nullptr,
+                            Opening opening = Opening::all);
 
 // Data-only encoding (for tests and snapshots of event data).
 std::string encode_data(const Data& d);

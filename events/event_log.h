@@ -111,7 +111,8 @@ class EventLog {
   // scan() for a read that visits each record once and keeps what it needs
   // (a rebuild of the views): a storage with a block cache leaves these
   // blocks out of it, so loading thousands of projects does not fill the
-  // cache (memory that stays) with blocks nobody reads again.
+  // cache (memory that stays) with blocks nobody reads again. Sealed source
+  // addresses are not opened (they read "[sealed]"): the views never keep them.
   [[nodiscard]] virtual Status scan_once(Seq from, Seq to,
                                          const std::function<bool(const Event&)>& fn) const {
     return scan(from, to, fn);

@@ -204,10 +204,10 @@ class ProjectLog final : public EventLog {
   }
   Result<Event> get(Seq seq) const override;
   Status scan(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
-    return scan(from, to, to - from < kLongScan, fn);
+    return scan(from, to, to - from < kLongScan, Opening::all, fn);
   }
   Status scan_once(Seq from, Seq to, const std::function<bool(const Event&)>& fn) const override {
-    return scan(from, to, false, fn);
+    return scan(from, to, false, Opening::data_only, fn);
   }
   Status scan_raw(const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status scan_index(Index index, std::string_view key, Seq from, Direction dir,
@@ -225,7 +225,8 @@ class ProjectLog final : public EventLog {
 
   // ---- for the store ----
   std::shared_ptr<PersonalKeys> personal_keys() const { return keys_.load(); }
-  Status scan(Seq from, Seq to, bool fill_cache, const std::function<bool(const Event&)>& fn) const;
+  Status scan(Seq from, Seq to, bool fill_cache, Opening opening,
+              const std::function<bool(const Event&)>& fn) const;
   const std::string& project() const { return project_; }
   bool unprefixed() const { return prefix_.empty(); }
   std::size_t cf(std::size_t legacy) const { return legacy + cf_offset_; }
@@ -661,7 +662,7 @@ Result<Event> ProjectLog::get(Seq seq) const {
   return decode_stored(value, keys_.load().get());
 }
 
-Status ProjectLog::scan(Seq from, Seq to, bool fill_cache,
+Status ProjectLog::scan(Seq from, Seq to, bool fill_cache, Opening opening,
                         const std::function<bool(const Event&)>& fn) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
@@ -678,7 +679,7 @@ Status ProjectLog::scan(Seq from, Seq to, bool fill_cache,
   std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
   const auto keys = keys_.load();
   for (it->Seek(key(bin::be64(from))); it->Valid(); it->Next()) {
-    auto e = decode_stored(it->value().ToStringView(), keys.get());
+    auto e = decode_stored(it->value().ToStringView(), keys.get(), opening);
     if (!e) {
       const Seq at = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
       return make_error(Errc::corruption, "event " + std::to_string(at) + ": " + e.error().message);

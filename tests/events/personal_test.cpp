@@ -14,6 +14,7 @@
 #include "base/encoding.h"
 #include "events/binary.h"
 #include "events/codec.h"
+#include "events/event_log.h"
 #include "events/personal.h"
 #include "keys/data_keys.h"
 #include "tests/support/temp_dir.h"
@@ -207,6 +208,37 @@ BOOST_AUTO_TEST_CASE(a_malformed_tag_is_corruption) {
   auto back = decode_stored(canonical);
   BOOST_TEST_REQUIRE(!back.has_value());
   BOOST_TEST((back.error().code == Errc::corruption));
+}
+
+BOOST_AUTO_TEST_CASE(a_rebuild_scan_leaves_addresses_sealed_and_a_query_opens_them) {
+  test::TempDir dir;
+  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+  BOOST_TEST_REQUIRE(log.has_value());
+  auto keys = std::make_shared<MemoryKeys>();
+  (*log)->set_personal_keys(keys);
+  const Draft d{EventType::user_created,
+                PrincipalCreated{"usr_ann00000000000", "Ann Quill", "ann@example.org", {}},
+                RequestContext{"usr_admin0000000000", "rid", "198.51.100.23"}};
+  BOOST_TEST_REQUIRE((*log)->append(std::span(&d, 1), 1).has_value());
+  Event scanned, once;
+  BOOST_TEST_REQUIRE((*log)
+                         ->scan(1, 1,
+                                [&](const Event& e) {
+                                  scanned = e;
+                                  return true;
+                                })
+                         .has_value());
+  BOOST_TEST_REQUIRE((*log)
+                         ->scan_once(1, 1,
+                                     [&](const Event& e) {
+                                       once = e;
+                                       return true;
+                                     })
+                         .has_value());
+  BOOST_TEST(scanned.context.source_ip == "198.51.100.23");
+  BOOST_TEST(once.context.source_ip == std::string(kSealed));  // the views never read it
+  BOOST_TEST(created(once).name == "Ann Quill");               // what the views keep is opened
+  BOOST_TEST(created(once).email == "ann@example.org");
 }
 
 // ---- keys::DataKeys -----------------------------------------------------
