@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -40,8 +41,7 @@ Status write_all(int fd, std::string_view bytes, const std::string& path) {
 Result<std::shared_ptr<DataKeys>> DataKeys::open(const std::string& dir, const Pepper& pepper,
                                                  bool read_only) {
   const Digest kek = pepper.hash("latchkey-datakey-wrap:v1");
-  std::shared_ptr<DataKeys> store(new DataKeys(
-      dir, std::string(reinterpret_cast<const char*>(kek.data()), kek.size()), read_only));
+  std::shared_ptr<DataKeys> store(new DataKeys(dir, kek, read_only));
   const std::string file = path(dir);
   std::string bytes;
   {
@@ -60,7 +60,7 @@ Result<std::shared_ptr<DataKeys>> DataKeys::open(const std::string& dir, const P
     if (kind == kKeyRecord) {
       const std::string_view wrapped = r.raw(kWrappedBytes);
       if (!r.ok()) break;  // torn tail
-      auto key = aead_open(store->kek_, wrap_aad(id), wrapped);
+      auto key = aead_open(store->kek(), wrap_aad(id), wrapped);
       if (!key) {
         // Only the last record can be torn; any other that does not open
         // means a different pepper or a damaged file.
@@ -71,16 +71,20 @@ Result<std::shared_ptr<DataKeys>> DataKeys::open(const std::string& dir, const P
       }
       if (key->size() != kAeadKeyBytes)
         return make_error(Errc::corruption, file + ": a bad data key");
-      std::memcpy(store->keys_[id].data(), key->data(), kAeadKeyBytes);
+      Key k{};
+      std::memcpy(k.data(), key->data(), kAeadKeyBytes);
+      store->put(id, k);
     } else if (kind == kErasedRecord && r.ok()) {
-      store->keys_.erase(id);
-      store->erased_.insert(id);
+      store->remove(id);
+      store->mark_erased(id);
     } else {
       if (!r.ok()) break;
       return make_error(Errc::corruption, file + ": unknown record");
     }
     good = bytes.size() - r.remaining();
   }
+  store->keys_.shrink_to_fit();
+  store->ids_.shrink_to_fit();
   if (read_only) return store;
   // No descriptor is kept: a server of thousands of projects would hold one
   // each, and a key is appended once per principal.
@@ -104,6 +108,53 @@ Result<std::shared_ptr<DataKeys>> DataKeys::open(const std::string& dir, const P
 }
 
 DataKeys::~DataKeys() = default;
+
+std::vector<DataKeys::Entry>::const_iterator DataKeys::find(std::string_view id) const {
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), id,
+                             [this](const Entry& e, std::string_view v) { return id_of(e) < v; });
+  return it != keys_.end() && id_of(*it) == id ? it : keys_.end();
+}
+
+void DataKeys::put(std::string_view id, const Key& key) {
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), id,
+                             [this](const Entry& e, std::string_view v) { return id_of(e) < v; });
+  if (it != keys_.end() && id_of(*it) == id) {
+    it->key = key;
+    return;
+  }
+  const Entry e{static_cast<std::uint32_t>(ids_.size()), static_cast<std::uint16_t>(id.size()),
+                key};
+  ids_.append(id);
+  keys_.insert(it, e);
+}
+
+void DataKeys::remove(std::string_view id) {
+  auto it = find(id);
+  if (it == keys_.end()) return;
+  keys_.erase(it);
+  // The arena keeps the id's bytes until it holds more garbage than ids.
+  std::size_t live = 0;
+  for (const Entry& e : keys_) live += e.id_size;
+  if (ids_.size() > 2 * live + 64) {
+    std::string compact;
+    compact.reserve(live);
+    for (Entry& e : keys_) {
+      const std::string_view v = id_of(e);
+      e.id_offset = static_cast<std::uint32_t>(compact.size());
+      compact.append(v);
+    }
+    ids_ = std::move(compact);
+  }
+}
+
+bool DataKeys::is_erased(std::string_view id) const {
+  return std::binary_search(erased_.begin(), erased_.end(), id, std::less<>{});
+}
+
+void DataKeys::mark_erased(std::string_view id) {
+  auto it = std::lower_bound(erased_.begin(), erased_.end(), id, std::less<>{});
+  if (it == erased_.end() || *it != id) erased_.insert(it, std::string(id));
+}
 
 Status DataKeys::append(std::string_view record) {
   const std::string file = path(dir_);
@@ -132,7 +183,7 @@ std::string DataKeys::record_of_key(std::string_view id, const Key& key) const {
   bin::Writer w;
   w.u8(kKeyRecord);
   w.bytes(id);
-  w.raw(aead_seal(kek_, random_bytes(kAeadNonceBytes), wrap_aad(id),
+  w.raw(aead_seal(kek(), random_bytes(kAeadNonceBytes), wrap_aad(id),
                   std::string_view(key.data(), key.size())));
   return w.take();
 }
@@ -143,18 +194,18 @@ Result<std::optional<std::string>> DataKeys::seal(std::string_view subject,
   bool found = false;
   {
     std::shared_lock lock(mu_);
-    if (auto it = keys_.find(subject); it != keys_.end()) {
-      key = it->second;
+    if (auto it = find(subject); it != keys_.end()) {
+      key = it->key;
       found = true;
-    } else if (erased_.contains(subject)) {
+    } else if (is_erased(subject)) {
       return std::optional<std::string>{};
     }
   }
   if (!found) {
     std::unique_lock lock(mu_);
-    if (auto it = keys_.find(subject); it != keys_.end()) {
-      key = it->second;
-    } else if (erased_.contains(subject)) {
+    if (auto it = find(subject); it != keys_.end()) {
+      key = it->key;
+    } else if (is_erased(subject)) {
       return std::optional<std::string>{};
     } else {
       if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
@@ -163,7 +214,7 @@ Result<std::optional<std::string>> DataKeys::seal(std::string_view subject,
       std::memcpy(fresh.data(), random.data(), fresh.size());
       if (auto st = append(record_of_key(subject, fresh)); !st) return st.error();
       key = fresh;
-      keys_.emplace(std::string(subject), fresh);
+      put(subject, fresh);
     }
   }
   const std::string_view k(key.data(), key.size());
@@ -175,24 +226,24 @@ std::optional<std::string> DataKeys::open(std::string_view subject, std::string_
   Key key{};
   {
     std::shared_lock lock(mu_);
-    auto it = keys_.find(subject);
+    auto it = find(subject);
     if (it == keys_.end()) return std::nullopt;
-    key = it->second;
+    key = it->key;
   }
   return aead_open(std::string_view(key.data(), key.size()), subject, sealed);
 }
 
 std::string DataKeys::file_without(std::string_view erased_id) const {
   std::string out;
-  for (const auto& [id, key] : keys_) {
-    if (id != erased_id) out += record_of_key(id, key);
+  for (const Entry& e : keys_) {
+    if (id_of(e) != erased_id) out += record_of_key(id_of(e), e.key);
   }
   bin::Writer w;
   for (const auto& id : erased_) {
     w.u8(kErasedRecord);
     w.bytes(id);
   }
-  if (!erased_.contains(erased_id)) {
+  if (!is_erased(erased_id)) {
     w.u8(kErasedRecord);
     w.bytes(erased_id);
   }
@@ -201,7 +252,7 @@ std::string DataKeys::file_without(std::string_view erased_id) const {
 
 Status DataKeys::erase(std::string_view subject) {
   std::unique_lock lock(mu_);
-  if (erased_.contains(subject) && !keys_.contains(subject)) return {};
+  if (is_erased(subject) && find(subject) == keys_.end()) return {};
   if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
   // The new file holds every other key (rewrapped under fresh nonces) and
   // the erased ids; it replaces the old one atomically. The old file's
@@ -211,8 +262,8 @@ Status DataKeys::erase(std::string_view subject) {
   if (auto st = write_private_file(file, content); !st) return st;
   broken_ = false;
   size_ = content.size();
-  keys_.erase(std::string(subject));
-  erased_.insert(std::string(subject));
+  remove(subject);
+  mark_erased(subject);
   return {};
 }
 
@@ -224,12 +275,12 @@ Result<std::shared_ptr<DataKeys>> open_data_keys(const std::string& secrets_dir,
 
 bool DataKeys::erased(std::string_view subject) const {
   std::shared_lock lock(mu_);
-  return erased_.contains(subject);
+  return is_erased(subject);
 }
 
 bool DataKeys::has_key(std::string_view subject) const {
   std::shared_lock lock(mu_);
-  return keys_.contains(subject);
+  return find(subject) != keys_.end();
 }
 
 }  // namespace latchkey::keys

@@ -18,8 +18,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "base/error.h"
 #include "events/personal.h"
@@ -53,24 +52,36 @@ class DataKeys final : public events::PersonalKeys {
 
  private:
   using Key = std::array<char, 32>;
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // The keys, sorted by id, with the ids in one arena: a server holds one
+  // store per project, so a node and a heap string per key would cost more
+  // than the keys themselves.
+  struct Entry {
+    std::uint32_t id_offset;
+    std::uint16_t id_size;
+    Key key;
   };
-  DataKeys(std::string dir, std::string kek, bool read_only)
-      : dir_(std::move(dir)), kek_(std::move(kek)), read_only_(read_only) {}
+  DataKeys(std::string dir, const Digest& kek, bool read_only)
+      : dir_(std::move(dir)), kek_(kek), read_only_(read_only) {}
+  std::string_view kek() const { return {reinterpret_cast<const char*>(kek_.data()), kek_.size()}; }
+  std::string_view id_of(const Entry& e) const { return {ids_.data() + e.id_offset, e.id_size}; }
+  std::vector<Entry>::const_iterator find(std::string_view id) const;  // REQUIRES: mu_ held
+  void put(std::string_view id, const Key& key);                       // REQUIRES: mu_ held
+  void remove(std::string_view id);                                    // REQUIRES: mu_ held
+  bool is_erased(std::string_view id) const;                           // REQUIRES: mu_ held
+  void mark_erased(std::string_view id);                               // REQUIRES: mu_ held
   std::string record_of_key(std::string_view id, const Key& key) const;
   std::string file_without(std::string_view erased_id) const;  // REQUIRES: mu_ held
   Status append(std::string_view record);                      // REQUIRES: mu_ held
 
   const std::string dir_;
-  const std::string kek_;
+  const Digest kek_;
   const bool read_only_;
-  std::size_t size_ = 0;  // bytes of whole records in the file   GUARDED_BY(mu_)
   bool broken_ = false;   // a failed append's tail is still there GUARDED_BY(mu_)
+  std::size_t size_ = 0;  // bytes of whole records in the file   GUARDED_BY(mu_)
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Key, Hash, std::equal_to<>> keys_;  // GUARDED_BY(mu_)
-  std::unordered_set<std::string, Hash, std::equal_to<>> erased_;     // GUARDED_BY(mu_)
+  std::vector<Entry> keys_;          // sorted by id       GUARDED_BY(mu_)
+  std::string ids_;                  // the ids of keys_   GUARDED_BY(mu_)
+  std::vector<std::string> erased_;  // sorted             GUARDED_BY(mu_)
 };
 
 // The data keys beside the pepper of `secrets_dir` (a SecretStore's
