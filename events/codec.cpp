@@ -67,6 +67,8 @@ const TypeInfo kTypes[kMaxEventType + 1] = {
     {"project.deleted", idx<ProjectChanged>(), 1},
     {"token.revoked", idx<TokenRevoked>(), 1},
     {"principal.erased", idx<PrincipalErased>(), 1},
+    {"log.archived", idx<LogCut>(), 1},
+    {"log.history_deleted", idx<LogCut>(), 1},
 };
 
 bool known(std::uint16_t t) { return t >= 1 && t <= kMaxEventType; }
@@ -173,6 +175,12 @@ std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash) 
   return "latchkey-checkpoint:v1:" + std::to_string(head_seq) + ":" + to_hex(head_hash);
 }
 
+std::string cut_message(EventType type, std::uint64_t through, const Digest& through_hash,
+                        const Digest& snapshot_hash) {
+  return std::string("latchkey-cut:v1:") + type_name(type) + ":" + std::to_string(through) + ":" +
+         to_hex(through_hash) + ":" + to_hex(snapshot_hash);
+}
+
 Subjects subjects_of(const Event& e) {
   Subjects s;
   std::visit(
@@ -252,6 +260,7 @@ Result<Data> decode_data(EventType type, std::uint16_t version, std::string_view
     case idx<SigningKeyRotated>(): decode(std::in_place_type<SigningKeyRotated>); break;
     case idx<AuditRead>(): decode(std::in_place_type<AuditRead>); break;
     case idx<Checkpoint>(): decode(std::in_place_type<Checkpoint>); break;
+    case idx<LogCut>(): decode(std::in_place_type<LogCut>); break;
     case idx<KeyUpdated>(): decode(std::in_place_type<KeyUpdated>); break;
     case idx<ProjectChanged>(): decode(std::in_place_type<ProjectChanged>); break;
     case idx<TokenRevoked>(): decode(std::in_place_type<TokenRevoked>); break;

@@ -50,8 +50,12 @@ enum class EventType : std::uint16_t {
   token_revoked = 27,
   // A principal's personal data made unreadable (its data key destroyed).
   principal_erased = 28,
+  // The log's own life (docs/data-lifecycle.md): events moved to archive
+  // segments, and archived history deleted by retention.
+  log_archived = 29,
+  log_history_deleted = 30,
 };
-constexpr std::uint16_t kMaxEventType = 28;
+constexpr std::uint16_t kMaxEventType = 30;
 
 // "user.created", ...; nullptr for an id this build does not know.
 const char* type_name(EventType t) noexcept;
@@ -394,13 +398,43 @@ struct PrincipalErased {
   }
 };
 
+// log.archived | log.history_deleted: a signed cut of the log.
+// archived: events 1..through are in archive segments and no longer in the
+// live store; the state as of `through` is the snapshot whose SHA-256 is
+// snapshot_hash. history_deleted: the archive segments of events
+// 1..through are deleted (retention); what remains verifies from here.
+struct LogCut {
+  std::uint64_t through = 0;
+  Digest through_hash{};  // the hash of event `through`
+  Digest snapshot_hash{};
+  std::uint64_t events = 0;  // events this cut moved (archived) or deleted
+  std::uint64_t bytes = 0;   // archived: bytes of the segments written; deleted: bytes freed
+  std::string kid;
+  std::string alg;
+  std::string signature;  // base64url, over cut_message(type, through, through_hash, snapshot_hash)
+  template <class V>
+  void fields(V& v) {
+    v("through", through);
+    v("through_hash", through_hash);
+    v("snapshot_hash", snapshot_hash);
+    v("events", events);
+    v("bytes", bytes);
+    v("kid", kid);
+    v("alg", alg);
+    v("signature", signature);
+  }
+};
+
 // The bytes a checkpoint signature covers.
 std::string checkpoint_message(std::uint64_t head_seq, const Digest& head_hash);
+// The bytes a log.archived or log.history_deleted signature covers.
+std::string cut_message(EventType type, std::uint64_t through, const Digest& through_hash,
+                        const Digest& snapshot_hash);
 
 using Data = std::variant<SystemInitialized, PrincipalCreated, PrincipalUpdated, PrincipalDeleted,
                           KeyCreated, KeyChanged, TokenIssued, LoginFailed, LoginLocked,
                           SettingsChanged, EmailOutcome, SigningKeyRotated, AuditRead, Checkpoint,
-                          KeyUpdated, ProjectChanged, TokenRevoked, PrincipalErased>;
+                          KeyUpdated, ProjectChanged, TokenRevoked, PrincipalErased, LogCut>;
 
 // The actor of events caused by a caller without a token: the outcomes of
 // POST /iam/login, most of the log. The actor index leaves them out (see

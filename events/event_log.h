@@ -61,6 +61,28 @@ struct StorageStats {
   std::uint64_t write_stall_micros = 0;  // time writes spent delayed or stopped, since the open
 };
 
+// Where the log's history is (docs/data-lifecycle.md). Events 1..deleted_through
+// are gone (retention deleted their archive segments); deleted_through+1 ..
+// archived_through are in archive segments, read transparently; the rest is
+// in the live store. pending_through > archived_through while a cut is half
+// done: segments written, the live copies not yet removed.
+struct History {
+  Seq archived_through = 0;
+  Digest archived_hash{};  // the hash of event archived_through
+  Micros archived_time = 0;
+  Seq deleted_through = 0;
+  Digest deleted_hash{};    // the hash of event deleted_through: the chain goes on from it
+  Micros deleted_time = 0;  // the time of event deleted_through
+  Seq pending_through = 0;
+  std::uint64_t segments = 0;
+  std::uint64_t segment_bytes = 0;
+};
+
+struct ArchiveProgress {
+  Seq done = 0;   // events written to segments so far by this call
+  Seq total = 0;  // events this call writes
+};
+
 // Contracts (as RocksDB's db.h states them): every method says what it returns
 // on each failure. Thread safety: the const methods and put_snapshot may be
 // called from any thread at any time; append and recover only by the one
@@ -167,6 +189,36 @@ class EventLog {
   // keeps what it had). Any thread.
   [[nodiscard]] virtual Status refresh() = 0;
 
+  // ---- the log's life (docs/data-lifecycle.md) ----
+  // Where the history is. Never fails; any thread.
+  [[nodiscard]] virtual History history() const { return {}; }
+  // Writes events max(archived, pending)+1 .. through to archive segments,
+  // durably, leaving the live store as it is (a cut follows). Returns the
+  // new pending_through. Errors: invalid_request past the head; corruption
+  // when the chain does not link; unavailable on I/O errors or for a log
+  // that keeps no archives. Any thread, one archiving at a time.
+  [[nodiscard]] virtual Result<Seq> write_archive(
+      Seq /*through*/, const std::function<void(const ArchiveProgress&)>& /*progress*/ = {}) {
+    return make_error(Errc::unavailable, "this log keeps no archives");
+  }
+  // Removes from the live store what the written segments hold (events and
+  // their index entries, through pending_through); reads go to the segments
+  // from then on, and the space comes back as the storage compacts. Errors:
+  // unavailable on a write error (reads are unaffected; a repeat finishes
+  // it). Any thread, one archiving at a time.
+  [[nodiscard]] virtual Status cut_archived() {
+    return make_error(Errc::unavailable, "this log keeps no archives");
+  }
+  // The last event of an archived segment that is <= at_most (0: none):
+  // how far delete_archived(at_most) deletes. Never fails; any thread.
+  [[nodiscard]] virtual Seq archive_boundary(Seq /*at_most*/) const { return 0; }
+  // Deletes the archive segments whose events are all <= through (retention):
+  // the events are gone, and deleted_through moves to the last one deleted.
+  // Returns the events deleted. Errors: unavailable on I/O errors.
+  [[nodiscard]] virtual Result<Seq> delete_archived(Seq /*through*/) {
+    return make_error(Errc::unavailable, "this log keeps no archives");
+  }
+
   // From now on, appends seal personal data with `keys` and reads open it
   // (events/personal.h). Without keys (the default) it is written in clear,
   // and sealed data reads "[sealed]". Any thread.
@@ -185,6 +237,11 @@ struct LogOptions {
   // Each column family's memtable: when one is full it is flushed to a table
   // file. RocksDB's own default; tests make it tiny so flushes are frequent.
   std::size_t write_buffer_bytes = 64u << 20;
+  // Where archive segments are (one directory per project inside); empty:
+  // "archive" beside the log's directory.
+  std::string archive_dir;
+  // At most this many events per archive segment (a read decompresses one).
+  Seq archive_segment_events = 100'000;
 };
 
 // Opens the RocksDB-backed log of the default project under `dir` (the

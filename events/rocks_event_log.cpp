@@ -10,6 +10,11 @@
 //   idx_time       be64(time) be64(last seq of the batch) -> ""
 //   snapshots      be64(seq)                      -> view snapshot bytes
 //   default        "format" -> "1"
+//                  "archive" 0x00 project -> the log's History (archived,
+//                  deleted and index-cleaned through; see encode_history)
+//
+// Archived events live in segment files beside the database (archive.h);
+// the live store keeps only what follows the cut.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +31,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <tuple>
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
@@ -35,10 +41,12 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include "base/durable_dirs.h"
 #include "base/parse.h"
+#include "events/archive.h"
 #include "events/binary.h"
 #include "events/codec.h"
 #include "events/event_log.h"
@@ -222,6 +230,25 @@ class ProjectLog final : public EventLog {
   void set_personal_keys(std::shared_ptr<PersonalKeys> keys) override {
     keys_.store(std::move(keys));
   }
+  History history() const override {
+    std::shared_lock lock(cut_mu_);
+    return history_;
+  }
+  Result<Seq> write_archive(Seq through,
+                            const std::function<void(const ArchiveProgress&)>& progress) override;
+  Status cut_archived() override;
+  Result<Seq> delete_archived(Seq through) override;
+  // Whether this log can be written now. REQUIRES: the handles lock.
+  Status writable() const;
+  Seq archive_boundary(Seq at_most) const override {
+    std::shared_lock lock(cut_mu_);
+    Seq out = 0;
+    for (const auto& s : segments_) {
+      if (s.last > at_most || s.last > history_.archived_through) break;
+      out = s.last;
+    }
+    return out;
+  }
 
   // ---- for the store ----
   std::shared_ptr<PersonalKeys> personal_keys() const { return keys_.load(); }
@@ -249,6 +276,12 @@ class ProjectLog final : public EventLog {
                  std::string_view value) const;
   void put_time(rocksdb::WriteBatch& batch, RocksHandles& h, Micros t, Seq last) const;
   Status load_head(RocksHandles& h, OpenMode mode);
+  // Reads the History and the segment list. REQUIRES: the handles lock.
+  Status load_history(RocksHandles& h, OpenMode mode);
+  // Removes the index entries of archived events left by a cut a crash
+  // stopped (they are skipped meanwhile). Any thread.
+  Status clean_archived_index();
+  std::string meta_key() const { return std::string("archive\0", 8) + project_; }
   // A reader of a directory from before projects has no p_* families: a
   // prefixed log there is empty. REQUIRES: the handles lock.
   bool absent() const;
@@ -269,6 +302,26 @@ class ProjectLog final : public EventLog {
   mutable std::mutex head_mu_;
   Head head_;  // GUARDED_BY(head_mu_)
   std::atomic<std::shared_ptr<PersonalKeys>> keys_;
+
+  // Readers hold cut_mu_ shared from reading history_ until their iterator
+  // exists (RocksDB iterators see the store as of their creation); a cut
+  // takes it exclusively, so no reader misses events between the two.
+  mutable std::shared_mutex cut_mu_;
+  History history_;                             // GUARDED_BY(cut_mu_)
+  Seq index_clean_through_ = 0;                 // GUARDED_BY(cut_mu_)
+  std::vector<archive::SegmentInfo> segments_;  // GUARDED_BY(cut_mu_), by first
+  std::mutex archiving_mu_;                     // one archiving at a time
+  mutable std::mutex segment_cache_mu_;
+  mutable std::shared_ptr<const archive::Segment> segment_cache_;  // GUARDED_BY(segment_cache_mu_)
+
+  std::string archive_dir() const;
+  void put_history(rocksdb::WriteBatch& batch, const History& hist, Seq index_clean) const;
+  // The segment holding `seq`, read (one is cached). REQUIRES: cut_mu_ held.
+  Result<std::shared_ptr<const archive::Segment>> segment_for(Seq seq) const;
+  // Calls fn(seq, stored) for archived events from..to (by segment) until it
+  // returns false; sets *stopped then. REQUIRES: cut_mu_ held.
+  Status scan_archived(Seq from, Seq to, bool* stopped,
+                       const std::function<bool(Seq, std::string_view)>& fn) const;
 };
 
 class RocksStore final : public EventStore {
@@ -277,6 +330,9 @@ class RocksStore final : public EventStore {
              bool unprefixed_default)
       : h_(std::move(h)),
         dir_(std::move(dir)),
+        archive_dir_(options.archive_dir.empty()
+                         ? (fs::path(dir_).parent_path() / "archive").string()
+                         : options.archive_dir),
         mode_(mode),
         options_(options),
         unprefixed_default_(unprefixed_default) {
@@ -448,11 +504,17 @@ class RocksStore final : public EventStore {
     for (std::size_t cf = kLogCf; cf <= kSnapshotsCf; ++cf) {
       batch.DeleteRange(h_->cf(log->cf(cf)), begin, end);
     }
+    batch.Delete(log->meta_key());
     rocksdb::WriteOptions wo;
     wo.sync = true;
     const rocksdb::Status st = h_->db->Write(wo, &batch);
     if (!st.ok()) return from_status(st, Errc::unavailable, "cannot drop " + std::string(project));
     log->set_head(Head{});
+    {
+      std::error_code ec;
+      fs::remove_all(archive::project_dir(archive_dir_, project), ec);
+      if (auto lst = log->load_history(*h_, mode_); !lst) return lst;
+    }
     // The space comes back as compaction rewrites the range; ask for it now,
     // in RocksDB's background threads, without waiting.
     for (std::size_t cf = kLogCf; cf <= kSnapshotsCf; ++cf) {
@@ -566,6 +628,7 @@ class RocksStore final : public EventStore {
   std::unique_ptr<RocksHandles> h_;  // null only if a reopen found no way to open at all
   bool stand_in_ = false;            // h_ is read-only after a failed reopen (appending thread)
   const std::string dir_;
+  const std::string archive_dir_;
   const OpenMode mode_;
   const LogOptions options_;
   rocksdb::WriteOptions write_options_;
@@ -601,6 +664,7 @@ Status ProjectLog::load_head(RocksHandles& h, OpenMode mode) {
     set_head(Head{});
     return {};
   }
+  if (auto st = load_history(h, mode); !st) return st;
   // Read once, when the log is opened: its blocks stay out of the cache.
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
@@ -613,6 +677,11 @@ Status ProjectLog::load_head(RocksHandles& h, OpenMode mode) {
   if (!it->status().ok())
     return from_status(it->status(), Errc::unavailable, "cannot read the log");
   Head head;
+  {
+    // Everything archived (not the case while a server runs: its cut markers follow the cut).
+    std::shared_lock cut(cut_mu_);
+    head = Head{history_.archived_through, history_.archived_time, history_.archived_hash};
+  }
   if (it->Valid() && it->key().starts_with(prefix_)) {
     const std::string_view k = it->key().ToStringView().substr(prefix_.size());
     const std::string_view value = it->value().ToStringView();
@@ -654,6 +723,18 @@ Result<Event> ProjectLog::get(Seq seq) const {
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
   if (absent()) return make_error(Errc::not_found, "no event " + std::to_string(seq));
+  std::shared_lock cut(cut_mu_);
+  if (seq != 0 && seq <= history_.archived_through) {
+    if (seq <= history_.deleted_through) {
+      return make_error(Errc::not_found,
+                        "event " + std::to_string(seq) +
+                            " was deleted by retention, with the history through " +
+                            std::to_string(history_.deleted_through));
+    }
+    auto seg = segment_for(seq);
+    if (!seg) return seg.error();
+    return decode_stored((*seg)->record(seq), keys_.load().get());
+  }
   std::string value;
   const rocksdb::Status st = store_.h_->db->Get(rocksdb::ReadOptions(), store_.h_->cf(cf(kLogCf)),
                                                 key(bin::be64(seq)), &value);
@@ -667,6 +748,27 @@ Status ProjectLog::scan(Seq from, Seq to, bool fill_cache, Opening opening,
   std::shared_lock handles_lock(store_.handles_mu_);
   if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
   if (absent()) return {};
+  const auto keys = keys_.load();
+  std::shared_lock cut(cut_mu_);
+  if (from <= history_.archived_through) {
+    bool stopped = false;
+    Status failed;
+    const Status st =
+        scan_archived(from, std::min(to, history_.archived_through), &stopped,
+                      [&](Seq seq, std::string_view stored) {
+                        auto e = decode_stored(stored, keys.get(), opening);
+                        if (!e) {
+                          failed = make_error(Errc::corruption, "event " + std::to_string(seq) +
+                                                                    ": " + e.error().message);
+                          return false;
+                        }
+                        return fn(*e);
+                      });
+    if (!st) return st;
+    if (!failed) return failed;
+    if (stopped || to <= history_.archived_through) return {};
+    from = history_.archived_through + 1;
+  }
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2u << 20;
   // A long scan or a rebuild reads each block once: keeping those blocks out
@@ -677,7 +779,7 @@ Status ProjectLog::scan(Seq from, Seq to, bool fill_cache, Opening opening,
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
-  const auto keys = keys_.load();
+  cut.unlock();
   for (it->Seek(key(bin::be64(from))); it->Valid(); it->Next()) {
     auto e = decode_stored(it->value().ToStringView(), keys.get(), opening);
     if (!e) {
@@ -699,11 +801,21 @@ Status ProjectLog::scan_raw(
   rocksdb::ReadOptions ro;
   ro.readahead_size = 2u << 20;
   ro.fill_cache = false;  // the whole log, once
+  std::shared_lock cut(cut_mu_);
+  if (history_.archived_through > history_.deleted_through) {
+    bool stopped = false;
+    const Status st =
+        scan_archived(history_.deleted_through + 1, history_.archived_through, &stopped,
+                      [&](Seq seq, std::string_view stored) { return fn(bin::be64(seq), stored); });
+    if (!st || stopped) return st;
+  }
   const std::string upper = end_key();
   rocksdb::Slice upper_slice(upper);
   if (!upper.empty()) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
-  for (it->Seek(prefix_); it->Valid(); it->Next()) {
+  const Seq first_live = history_.archived_through + 1;
+  cut.unlock();
+  for (it->Seek(key(bin::be64(first_live))); it->Valid(); it->Next()) {
     if (!fn(it->key().ToStringView().substr(prefix_.size()), it->value().ToStringView())) return {};
   }
   if (!it->status().ok())
@@ -734,11 +846,53 @@ Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Directi
     prefix = key(k);
     prefix.push_back('\0');
   }
+  std::shared_lock cut(cut_mu_);
+  const Seq archived = history_.archived_through;
+  // The archived part: forward, it comes first; backward, last.
+  auto archived_entries = [&](bool* stopped) -> Status {
+    if (archived <= history_.deleted_through) return {};
+    const Seq lo = dir == Direction::forward ? std::max(from, history_.deleted_through + 1)
+                                             : history_.deleted_through + 1;
+    const Seq hi = dir == Direction::forward || from == 0 ? archived : std::min(from, archived);
+    if (lo > hi) return {};
+    std::vector<const archive::SegmentInfo*> segs;
+    for (const auto& s : segments_) {
+      if (s.last >= lo && s.first <= hi) segs.push_back(&s);
+    }
+    if (dir == Direction::backward) std::reverse(segs.begin(), segs.end());
+    for (const archive::SegmentInfo* s : segs) {
+      auto seg = segment_for(s->first);
+      if (!seg) return seg.error();
+      const auto& entries = (*seg)->entries(index, k);
+      auto visit = [&](const IndexEntry& e) {
+        if (e.seq < lo || e.seq > hi) return true;
+        if (!fn(e)) {
+          *stopped = true;
+          return false;
+        }
+        return true;
+      };
+      if (dir == Direction::forward) {
+        for (const IndexEntry& e : entries) {
+          if (!visit(e)) return {};
+        }
+      } else {
+        for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+          if (!visit(*e)) return {};
+        }
+      }
+    }
+    return {};
+  };
+  if (dir == Direction::forward && from <= archived) {
+    bool stopped = false;
+    if (auto st = archived_entries(&stopped); !st || stopped) return st;
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(family))));
   auto valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
   if (dir == Direction::forward) {
-    it->Seek(prefix + bin::be64(from));
+    it->Seek(prefix + bin::be64(std::max(from, archived + 1)));
   } else {
     it->SeekForPrev(prefix + bin::be64(from == 0 ? UINT64_MAX : from));
   }
@@ -747,6 +901,11 @@ Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Directi
     const std::string_view v = it->value().ToStringView();
     IndexEntry entry;
     entry.seq = bin::read_be64(ik.substr(ik.size() - 8));
+    // Entries of archived events that a cut has not removed yet.
+    if (entry.seq <= archived) {
+      if (dir == Direction::forward) continue;
+      break;
+    }
     bin::Reader r(v);
     if (fixed_type) {
       entry.type = *fixed_type;
@@ -759,6 +918,10 @@ Status ProjectLog::scan_index(Index index, std::string_view k, Seq from, Directi
   }
   if (!it->status().ok())
     return from_status(it->status(), Errc::unavailable, "cannot read an index");
+  if (dir == Direction::backward) {
+    bool stopped = false;
+    return archived_entries(&stopped);
+  }
   return {};
 }
 
@@ -769,13 +932,27 @@ Result<Seq> ProjectLog::seq_at_time(Micros t) const {
   std::unique_ptr<rocksdb::Iterator> it(
       store_.h_->db->NewIterator(rocksdb::ReadOptions(), store_.h_->cf(cf(kIdxTimeCf))));
   if (t < 0) return Seq{0};
+  std::shared_lock cut(cut_mu_);
   it->SeekForPrev(key(bin::be64(static_cast<std::uint64_t>(t)) + bin::be64(UINT64_MAX)));
   if (!it->status().ok())
     return from_status(it->status(), Errc::unavailable, "cannot read the time index");
-  if (!it->Valid() || !it->key().starts_with(prefix_)) return Seq{0};
-  const std::string_view k = it->key().ToStringView().substr(prefix_.size());
-  if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
-  return bin::read_be64(k.substr(8));
+  if (it->Valid() && it->key().starts_with(prefix_)) {
+    const std::string_view k = it->key().ToStringView().substr(prefix_.size());
+    if (k.size() != 16) return make_error(Errc::corruption, "malformed time index entry");
+    const Seq seq = bin::read_be64(k.substr(8));
+    if (seq > history_.archived_through) return seq;
+  }
+  // Before the live store: the segments, or the deleted history.
+  if (t >= history_.archived_time) return history_.archived_through;
+  for (auto s = segments_.rbegin(); s != segments_.rend(); ++s) {
+    if (s->first_time > t) continue;
+    if (t >= s->last_time) return s->last;
+    auto seg = segment_for(s->first);
+    if (!seg) return seg.error();
+    return (*seg)->seq_at_time(t);
+  }
+  if (history_.deleted_through > 0 && t >= history_.deleted_time) return history_.deleted_through;
+  return Seq{0};
 }
 
 Status ProjectLog::put_snapshot(const Snapshot& s) {
@@ -882,6 +1059,388 @@ std::optional<StorageStats> ProjectLog::storage_stats() const { return store_.st
 
 Status ProjectLog::refresh() { return store_.refresh(); }
 
+// ---- the log's life ----
+
+namespace {
+
+// encode_history: be64 archived_through | archived_hash | be64 archived_time |
+//   be64 deleted_through | deleted_hash | be64 deleted_time | be64 index_clean_through
+std::string encode_history(const History& h, Seq index_clean) {
+  bin::Writer w;
+  w.u64(h.archived_through);
+  w.digest(h.archived_hash);
+  w.u64(static_cast<std::uint64_t>(h.archived_time));
+  w.u64(h.deleted_through);
+  w.digest(h.deleted_hash);
+  w.u64(static_cast<std::uint64_t>(h.deleted_time));
+  w.u64(index_clean);
+  return w.take();
+}
+
+}  // namespace
+
+std::string ProjectLog::archive_dir() const { return store_.archive_dir_; }
+
+void ProjectLog::put_history(rocksdb::WriteBatch& batch, const History& hist,
+                             Seq index_clean) const {
+  batch.Put(meta_key(), encode_history(hist, index_clean));
+}
+
+Status ProjectLog::load_history(RocksHandles& h, OpenMode mode) {
+  std::string value;
+  const rocksdb::Status st = h.db->Get(rocksdb::ReadOptions(), meta_key(), &value);
+  if (!st.ok() && !st.IsNotFound()) {
+    return from_status(st, Errc::unavailable, "cannot read the log's history");
+  }
+  History hist;
+  Seq index_clean = 0;
+  if (st.ok()) {
+    bin::Reader r(value);
+    hist.archived_through = r.u64();
+    hist.archived_hash = r.digest();
+    hist.archived_time = static_cast<Micros>(r.u64());
+    hist.deleted_through = r.u64();
+    hist.deleted_hash = r.digest();
+    hist.deleted_time = static_cast<Micros>(r.u64());
+    index_clean = r.u64();
+    if (!r.ok() || !r.at_end()) return make_error(Errc::corruption, "malformed log history");
+  }
+  std::vector<archive::SegmentInfo> segments;
+  if (hist.archived_through > 0 || mode != OpenMode::read_only) {
+    auto listed = archive::list_segments(archive_dir(), project_);
+    if (!listed) return listed.error();
+    for (auto& s : *listed) {
+      if (s.last <= hist.deleted_through) {
+        // Retention deleted these after recording it: a crash stopped the removal.
+        if (mode != OpenMode::read_only) {
+          std::error_code ec;
+          fs::remove(s.path, ec);
+        }
+        continue;
+      }
+      segments.push_back(std::move(s));
+    }
+  }
+  hist.pending_through = hist.archived_through;
+  for (const auto& s : segments) {
+    if (s.first == hist.pending_through + 1) hist.pending_through = s.last;
+    hist.segment_bytes += s.file_bytes;
+  }
+  hist.segments = segments.size();
+  std::unique_lock lock(cut_mu_);
+  history_ = hist;
+  index_clean_through_ = index_clean;
+  segments_ = std::move(segments);
+  return {};
+}
+
+Result<std::shared_ptr<const archive::Segment>> ProjectLog::segment_for(Seq seq) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), seq,
+                             [](Seq s, const archive::SegmentInfo& i) { return s < i.first; });
+  if (it == segments_.begin() || (--it)->last < seq) {
+    return make_error(Errc::not_found, "event " + std::to_string(seq) +
+                                           " is archived, but no segment in " + archive_dir() +
+                                           " holds it");
+  }
+  {
+    std::lock_guard lock(segment_cache_mu_);
+    if (segment_cache_ && segment_cache_->info().path == it->path) return segment_cache_;
+  }
+  auto seg = archive::Segment::load(it->path);
+  if (!seg) return seg.error();
+  std::lock_guard lock(segment_cache_mu_);
+  segment_cache_ = *seg;
+  return *seg;
+}
+
+Status ProjectLog::scan_archived(Seq from, Seq to, bool* stopped,
+                                 const std::function<bool(Seq, std::string_view)>& fn) const {
+  from = std::max(from, history_.deleted_through + 1);
+  while (from <= to) {
+    auto seg = segment_for(from);
+    if (!seg) return seg.error();
+    const Seq last = std::min(to, (*seg)->info().last);
+    for (Seq s = from; s <= last; ++s) {
+      if (!fn(s, (*seg)->record(s))) {
+        *stopped = true;
+        return {};
+      }
+    }
+    from = last + 1;
+  }
+  return {};
+}
+
+Result<Seq> ProjectLog::write_archive(Seq through,
+                                      const std::function<void(const ArchiveProgress&)>& progress) {
+  std::lock_guard archiving(archiving_mu_);
+  if (store_.mode_ == OpenMode::read_only)
+    return make_error(Errc::unavailable, "the log is open read-only");
+  if (through > head().seq) return make_error(Errc::invalid_request, "past the head");
+  Seq start;
+  Digest prev;
+  {
+    std::shared_lock cut(cut_mu_);
+    start = history_.pending_through + 1;
+    prev = history_.pending_through == history_.archived_through || segments_.empty()
+               ? history_.archived_hash
+               : segments_.back().last_hash;
+  }
+  if (through < start) return start - 1;
+  const Seq total = through - start + 1;
+  std::optional<archive::SegmentWriter> writer;
+  Status failure;
+  Seq written = start - 1;
+  auto finish = [&]() -> bool {
+    auto info = writer->finish(archive_dir());
+    writer.reset();
+    if (!info) {
+      failure = info.error();
+      return false;
+    }
+    written = info->last;
+    std::unique_lock cut(cut_mu_);
+    history_.pending_through = info->last;
+    history_.segments += 1;
+    history_.segment_bytes += info->file_bytes;
+    segments_.push_back(std::move(*info));
+    return true;
+  };
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_) return make_error(Errc::unavailable, "the event log is being reopened");
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2u << 20;
+  ro.fill_cache = false;
+  const std::string upper = key(bin::be64(through + 1));
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(store_.h_->db->NewIterator(ro, store_.h_->cf(cf(kLogCf))));
+  Seq expected = start;
+  for (it->Seek(key(bin::be64(start))); it->Valid(); it->Next()) {
+    const Seq seq = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
+    const std::string_view stored = it->value().ToStringView();
+    // Without the data keys: the index needs no personal field, and the
+    // segment keeps the sealed bytes as they are.
+    auto e = decode_stored(stored, nullptr, Opening::data_only);
+    if (!e)
+      return make_error(Errc::corruption,
+                        "event " + std::to_string(seq) + ": " + e.error().message);
+    if (seq != expected || e->seq != seq || e->prev_hash != prev) {
+      return make_error(Errc::corruption, "the chain does not link at event " +
+                                              std::to_string(expected) + "; run `latchkey verify`");
+    }
+    if (!writer) writer.emplace(project_, seq, prev);
+    writer->add(*e, stored);
+    prev = e->hash;
+    ++expected;
+    if (writer->count() >= store_.options_.archive_segment_events) {
+      if (!finish()) return failure.error();
+      if (progress) progress(ArchiveProgress{seq - start + 1, total});
+    }
+  }
+  if (!it->status().ok())
+    return from_status(it->status(), Errc::unavailable, "cannot read the log");
+  if (expected != through + 1) {
+    return make_error(Errc::corruption, "event " + std::to_string(expected) + " is missing");
+  }
+  if (writer && !finish()) return failure.error();
+  if (progress) progress(ArchiveProgress{total, total});
+  return written;
+}
+
+Status ProjectLog::writable() const {
+  if (store_.mode_ == OpenMode::read_only)
+    return make_error(Errc::unavailable, "the log is open read-only");
+  if (!store_.h_ || store_.stand_in_)
+    return make_error(Errc::unavailable, "the event log cannot be written");
+  return {};
+}
+
+Status ProjectLog::cut_archived() {
+  std::lock_guard archiving(archiving_mu_);
+  {
+    std::shared_lock handles_lock(store_.handles_mu_);
+    if (auto st = writable(); !st) return st;
+    auto& h = *store_.h_;
+    std::unique_lock cut(cut_mu_);
+    if (history_.pending_through > history_.archived_through) {
+      const Seq to = history_.pending_through;
+      const archive::SegmentInfo& last = segments_.back();
+      History next = history_;
+      next.archived_through = to;
+      next.archived_hash = last.last_hash;
+      next.archived_time = last.last_time;
+      // One small write moves the cut: from then on no read looks at the
+      // live copies of these events (reads go to the segments), and the
+      // copies and their index entries are removed after it, in steps.
+      // Point deletions, not ranges: a range deletion's bounds would take
+      // the memtables' insert hints (see UpToNul).
+      rocksdb::WriteBatch batch;
+      put_history(batch, next, index_clean_through_);
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      const rocksdb::Status st = h.db->Write(wo, &batch);
+      if (!st.ok()) return from_status(st, Errc::unavailable, "cannot cut the log");
+      history_ = next;
+    }
+  }
+  return clean_archived_index();
+}
+
+Status ProjectLog::clean_archived_index() {
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (!store_.h_ || store_.stand_in_) return {};
+  auto& h = *store_.h_;
+  Seq from, to;
+  std::vector<archive::SegmentInfo> segs;
+  History hist;
+  {
+    std::shared_lock cut(cut_mu_);
+    from = index_clean_through_ + 1;
+    to = history_.archived_through;
+    hist = history_;
+    for (const auto& s : segments_) {
+      if (s.last >= from && s.first <= to) segs.push_back(s);
+    }
+  }
+  if (from > to) return {};
+  rocksdb::WriteOptions wo;
+  rocksdb::WriteBatch batch;
+  auto flush = [&]() -> Status {
+    if (batch.Count() == 0) return {};
+    const rocksdb::Status st = h.db->Write(wo, &batch);
+    batch.Clear();
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot clean the archived index");
+    return {};
+  };
+  // The live copies and their index entries, one by one, in steps that
+  // do not hold up the group commit.
+  for (const auto& info : segs) {
+    auto seg = archive::Segment::load(info.path);
+    if (!seg) return seg.error();
+    for (Seq s = std::max(from, info.first); s <= std::min(to, info.last); ++s) {
+      auto e = decode_stored((*seg)->record(s), nullptr, Opening::data_only);
+      if (!e)
+        return make_error(Errc::corruption,
+                          "event " + std::to_string(s) + ": " + e.error().message);
+      const Subjects sub = subjects_of(*e);
+      batch.Delete(h.cf(cf(kLogCf)), key(bin::be64(s)));
+      batch.Delete(h.cf(cf(kIdxTypeCf)), key(type_prefix(e->type) + bin::be64(s)));
+      if (!sub.principal_id.empty())
+        batch.Delete(h.cf(cf(kIdxPrincipalCf)), key(index_key(sub.principal_id, s)));
+      for (const auto& k : sub.apikeys) batch.Delete(h.cf(cf(kIdxApikeyCf)), key(index_key(k, s)));
+      if (indexed_actor(e->context.actor))
+        batch.Delete(h.cf(cf(kIdxActorCf)), key(index_key(e->context.actor, s)));
+      if (batch.Count() >= 4096) {
+        if (auto st = flush(); !st) return st;
+      }
+    }
+  }
+  {
+    // Time entries are in time order, and time never decreases along the log.
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(cf(kIdxTimeCf))));
+    for (it->Seek(key("")); it->Valid() && it->key().starts_with(prefix_); it->Next()) {
+      const std::string_view k = it->key().ToStringView().substr(prefix_.size());
+      if (k.size() != 16) break;
+      if (bin::read_be64(k.substr(8)) > to) break;
+      batch.Delete(h.cf(cf(kIdxTimeCf)), it->key());
+      if (batch.Count() >= 4096) {
+        if (auto st = flush(); !st) return st;
+      }
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), Errc::unavailable, "cannot read the time index");
+  }
+  {
+    std::unique_lock cut(cut_mu_);
+    put_history(batch, history_, to);
+    if (auto st = flush(); !st) return st;
+    index_clean_through_ = to;
+  }
+  // The space comes back as compaction drops what the deletions cover. The
+  // ranges that hold only archived events (the log's records, the type and
+  // time indexes) are compacted now, on this (the archiver's) thread, not
+  // exclusively: RocksDB's own flushes and compactions go on meanwhile. The
+  // subjects' indexes interleave old and new entries: their table files full
+  // of deletions are compacted in the background (see the collector at the
+  // open).
+  std::vector<std::tuple<std::size_t, std::string, std::string>> ranges;
+  ranges.emplace_back(kLogCf, key(bin::be64(from)), key(bin::be64(to + 1)));
+  ranges.emplace_back(kIdxTimeCf, key(""),
+                      key(bin::be64(static_cast<std::uint64_t>(hist.archived_time) + 1)));
+  for (std::uint16_t t = 1; t <= kMaxEventType; ++t) {
+    const std::string p = type_prefix(static_cast<EventType>(t));
+    ranges.emplace_back(kIdxTypeCf, key(p + bin::be64(from)), key(p + bin::be64(to + 1)));
+  }
+  for (const auto& [family, begin, end] : ranges) {
+    rocksdb::Slice b(begin), e(end);
+    rocksdb::CompactRangeOptions co;
+    co.exclusive_manual_compaction = false;
+    const rocksdb::Status st = h.db->CompactRange(co, h.cf(cf(family)), &b, &e);
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot compact the live log");
+  }
+  return {};
+}
+
+Result<Seq> ProjectLog::delete_archived(Seq through) {
+  std::lock_guard archiving(archiving_mu_);
+  std::shared_lock handles_lock(store_.handles_mu_);
+  if (auto st = writable(); !st) return st.error();
+  auto& h = *store_.h_;
+  std::vector<archive::SegmentInfo> gone;
+  {
+    std::unique_lock cut(cut_mu_);
+    History next = history_;
+    for (const auto& s : segments_) {
+      if (s.last > through || s.last > history_.archived_through) break;
+      gone.push_back(s);
+    }
+    if (gone.empty()) return Seq{0};
+    next.deleted_through = gone.back().last;
+    next.deleted_hash = gone.back().last_hash;
+    next.deleted_time = gone.back().last_time;
+    // Recorded first, then the files go: a crash between leaves files that
+    // the next open removes. Snapshots of the deleted history go too: they
+    // would only rebuild states whose events are gone.
+    rocksdb::WriteBatch batch;
+    put_history(batch, next, index_clean_through_);
+    {
+      rocksdb::ReadOptions ro;
+      ro.fill_cache = false;
+      std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(cf(kSnapshotsCf))));
+      for (it->Seek(key("")); it->Valid() && it->key().starts_with(prefix_); it->Next()) {
+        const Seq seq = bin::read_be64(it->key().ToStringView().substr(prefix_.size()));
+        if (seq >= next.deleted_through) break;
+        batch.Delete(h.cf(cf(kSnapshotsCf)), it->key());
+      }
+      if (!it->status().ok())
+        return from_status(it->status(), Errc::unavailable, "cannot read snapshots");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const rocksdb::Status st = h.db->Write(wo, &batch);
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot record the deletion");
+    for (const auto& s : gone) {
+      next.segments -= 1;
+      next.segment_bytes -= std::min(next.segment_bytes, s.file_bytes);
+    }
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<long>(gone.size()));
+    history_ = next;
+  }
+  {
+    std::lock_guard lock(segment_cache_mu_);
+    segment_cache_.reset();
+  }
+  for (const auto& s : gone) {
+    std::error_code ec;
+    fs::remove(s.path, ec);
+  }
+  if (auto st = sync_dir(archive::project_dir(archive_dir(), project_)); !st) return st.error();
+  return gone.back().last - gone.front().first + 1;
+}
+
 Status ProjectLog::copy_from(const EventLog& from, Seq upto,
                              const std::function<void(Seq copied)>& progress) {
   auto& h = *store_.h_;
@@ -898,8 +1457,12 @@ Status ProjectLog::copy_from(const EventLog& from, Seq upto,
     if (!st.ok()) failure = from_status(st, Errc::unavailable, "cannot write the copy");
     return st.ok();
   };
+  // Archived events stay in their segments (the backup copies those files);
+  // the copy records the same history.
+  const History archived = from.history();
   const Status scanned = from.scan_raw([&](std::string_view k, std::string_view value) {
     const Seq seq = bin::read_be64(k);
+    if (seq <= archived.archived_through) return true;
     if (seq > upto) return false;
     auto e = decode_stored(value);
     if (!e) {
@@ -919,6 +1482,11 @@ Status ProjectLog::copy_from(const EventLog& from, Seq upto,
   if (!scanned) return scanned;
   if (!failure) return failure;
   if (last_seq != 0) put_time(batch, h, last_time, last_seq);
+  if (archived.archived_through > 0) {
+    History copy = archived;
+    copy.pending_through = copy.archived_through;
+    put_history(batch, copy, copy.archived_through);
+  }
   for (Seq at = upto;;) {
     auto snap = from.find_snapshot(at);
     if (!snap) return snap.error();
@@ -929,7 +1497,7 @@ Status ProjectLog::copy_from(const EventLog& from, Seq upto,
   }
   if (!flush()) return failure;
   set_head(Head{last_seq, last_time, last_hash});
-  return {};
+  return load_history(h, store_.mode_);
 }
 
 // open_rocksdb_log's result: the default project's log, owning its store.
@@ -971,6 +1539,14 @@ class DefaultLog final : public EventLog {
   void set_personal_keys(std::shared_ptr<PersonalKeys> keys) override {
     log_.set_personal_keys(std::move(keys));
   }
+  History history() const override { return log_.history(); }
+  Result<Seq> write_archive(Seq through,
+                            const std::function<void(const ArchiveProgress&)>& progress) override {
+    return log_.write_archive(through, progress);
+  }
+  Status cut_archived() override { return log_.cut_archived(); }
+  Result<Seq> delete_archived(Seq through) override { return log_.delete_archived(through); }
+  Seq archive_boundary(Seq at_most) const override { return log_.archive_boundary(at_most); }
 
  private:
   std::unique_ptr<RocksStore> store_;
@@ -1093,6 +1669,12 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.compression = rocksdb::kLZ4Compression;
   cf_opts.write_buffer_size = options.write_buffer_bytes;
+  // Archiving deletes the live copies of old events and their index entries
+  // (point deletions, in key order): a table file whose last 128 entries
+  // hold 64 deletions or more is compacted on its own, in the background,
+  // so the space comes back without rewriting whole families.
+  cf_opts.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (std::size_t i = 0; i < std::size(kColumnFamilies); ++i) {

@@ -8,8 +8,12 @@ namespace latchkey::events {
 VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyKey>& keys,
                         const std::function<void(Seq done)>& progress) {
   VerifyReport report;
-  Seq expected = 1;
-  Digest prev{};
+  const History history = log.history();
+  Seq expected = history.deleted_through + 1;
+  Digest prev = history.deleted_hash;
+  report.deleted = history.deleted_through;
+  report.archived = history.archived_through - history.deleted_through;
+  report.events = history.deleted_through;
   Micros prev_time = INT64_MIN;
   auto fail = [&](Seq at, std::string why) {
     report.ok = false;
@@ -44,6 +48,34 @@ VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyK
       ++report.checkpoints;
       report.last_checkpoint = seq;
     }
+    if (const auto* cut = std::get_if<LogCut>(&e->data)) {
+      if (cut->through >= seq) return fail(seq, "a cut names an event after itself");
+      if (e->type == EventType::log_history_deleted && cut->through == history.deleted_through) {
+        if (cut->through_hash != history.deleted_hash) {
+          return fail(seq, "the deleted history's cut names another hash than the chain starts at");
+        }
+        report.from_signed_cut = true;
+      } else if (cut->through > history.deleted_through) {
+        // An event already checked above: its hash, as stored, is the one the cut names.
+        auto at = log.get(cut->through);
+        if (!at) return fail(seq, "the event this cut names cannot be read: " + at.error().message);
+        if (at->hash != cut->through_hash) {
+          return fail(seq, "a cut names another hash than event " + std::to_string(cut->through));
+        }
+      }
+      if (!keys.empty()) {
+        const auto it = keys.find(cut->kid);
+        if (it == keys.end()) return fail(seq, "cut signed by an unknown key " + cut->kid);
+        const auto sig = base64url_decode(cut->signature);
+        if (!sig ||
+            !it->second.verify(
+                cut_message(e->type, cut->through, cut->through_hash, cut->snapshot_hash), *sig)) {
+          return fail(seq, "cut signature is not valid");
+        }
+        ++report.cuts_signed_ok;
+      }
+      ++report.cuts;
+    }
     prev = e->hash;
     prev_time = e->time;
     report.events = seq;
@@ -55,6 +87,13 @@ VerifyReport verify_log(const EventLog& log, const std::map<std::string, VerifyK
     report.ok = false;
     report.first_bad = expected;
     report.reason = st.error().message;
+  }
+  if (report.ok && history.deleted_through > 0 && !report.from_signed_cut) {
+    report.ok = false;
+    report.first_bad = history.deleted_through + 1;
+    report.reason = "the history through event " + std::to_string(history.deleted_through) +
+                    " was deleted, and no log.history_deleted event vouches for where the chain "
+                    "resumes";
   }
   report.head_hash = prev;
   return report;

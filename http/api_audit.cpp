@@ -3,6 +3,7 @@
 // a failed record fails the request.
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "domain/credentials.h"
 #include "events/codec.h"
 #include "http/api.h"
@@ -45,6 +46,26 @@ ChunkSource ndjson_stream(const events::EventLog& log, replay::AuditFilter filte
     state->limit = std::min(kStreamPage, *left);
     return true;
   };
+}
+
+// Where retention deleted the oldest history and `f` reaches into it, the
+// answer is shorter than the question: it says so, in the body (JSON) and in
+// a header (NDJSON too), instead of ending silently.
+std::optional<events::History> deleted_under(const events::EventLog& log,
+                                             const replay::AuditFilter& f) {
+  const events::History h = log.history();
+  if (h.deleted_through == 0) return std::nullopt;
+  if (f.from && *f.from > h.deleted_time) return std::nullopt;
+  if (!f.descending && f.after > h.deleted_through) return std::nullopt;
+  return h;
+}
+
+void say_deleted(Response& r, const events::History& h) {
+  r.headers.emplace_back("Latchkey-History-Deleted-Through", std::to_string(h.deleted_through));
+}
+
+nlohmann::json deleted_json(const events::History& h) {
+  return {{"through_seq", h.deleted_through}, {"through_time", format_rfc3339(h.deleted_time)}};
 }
 
 }  // namespace
@@ -100,14 +121,18 @@ Api::Reply Api::audit(const Call& c) const {
     Response r;
     r.content_type = "application/x-ndjson";
     r.stream = ndjson_stream(d_.log, *filter, limit);
+    if (auto h = deleted_under(d_.log, *filter)) say_deleted(r, *h);
     auto op = recorded(c, "audit", filter->describe() + "&format=ndjson", 0, std::move(r));
     co_return co_await std::move(op);
   }
   auto page = replay::audit_page(d_.log, *filter);
   if (!page) co_return error(c, page.error());
   const std::size_t returned = page->events.size();
-  Response r = json(HttpStatus::ok,
-                    {{"events", events_json(page->events)}, {"next", cursor_json(page->next)}});
+  nlohmann::json body = {{"events", events_json(page->events)}, {"next", cursor_json(page->next)}};
+  const auto deleted = deleted_under(d_.log, *filter);
+  if (deleted) body["history_deleted"] = deleted_json(*deleted);
+  Response r = json(HttpStatus::ok, body);
+  if (deleted) say_deleted(r, *deleted);
   auto op = recorded(c, "audit", filter->describe(), returned, std::move(r));
   co_return co_await std::move(op);
 }
@@ -168,9 +193,12 @@ Api::Reply Api::key_timeline(const Call& c) const {
   auto page = replay::audit_page(d_.log, *filter);
   if (!page) co_return error(c, page.error());
   const std::size_t returned = page->events.size();
-  Response r = json(HttpStatus::ok, {{"apikey", apikey},
-                                     {"events", events_json(page->events)},
-                                     {"next", cursor_json(page->next)}});
+  nlohmann::json body = {
+      {"apikey", apikey}, {"events", events_json(page->events)}, {"next", cursor_json(page->next)}};
+  const auto deleted = deleted_under(d_.log, *filter);
+  if (deleted) body["history_deleted"] = deleted_json(*deleted);
+  Response r = json(HttpStatus::ok, body);
+  if (deleted) say_deleted(r, *deleted);
   auto op = recorded(c, "timeline", filter->describe(), returned, std::move(r));
   co_return co_await std::move(op);
 }

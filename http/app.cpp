@@ -15,6 +15,7 @@
 #include "domain/projects.h"
 #include "events/event_log.h"
 #include "http/api.h"
+#include "http/archiver.h"
 #include "http/checkpointer.h"
 #include "http/console.h"
 #include "http/host_routing.h"
@@ -63,6 +64,7 @@ class ServerApp final : public App, public ProjectDirectory {
     if (!secrets) return secrets.error();
     events::LogOptions log_options;
     log_options.write_buffer_bytes = static_cast<std::size_t>(config_.write_buffer_bytes);
+    log_options.archive_dir = config_.archive_dir;
     auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(config_.data_dir),
                                             events::OpenMode::read_write, log_options);
     if (!store) return store.error();
@@ -295,6 +297,9 @@ class ServerApp final : public App, public ProjectDirectory {
     }
     signals_->serve([this] { stop(); });
     checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *this, config_, server_log_);
+    archiver_ = std::make_unique<Archiver>(*this, config_, clock_, server_log_);
+    archiver_->add_metrics(metrics_);
+    archiver_->start();
     if (mailer_)
       reminders_ =
           std::make_unique<Reminders>(*this, *mailer_, clock_, config_, metrics_, server_log_);
@@ -309,6 +314,8 @@ class ServerApp final : public App, public ProjectDirectory {
     for (std::size_t i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_->run(); });
     ioc_->run();
     for (auto& t : pool) t.join();
+    // Its cut events go through the writer: it stops first.
+    if (archiver_) archiver_->stop();
     // No reminder is started from here on.
     if (reminders_) reminders_->stop();
     // Every request has had its response. Mail still under way (a reminder)
@@ -344,6 +351,7 @@ class ServerApp final : public App, public ProjectDirectory {
     mailer_.reset();
     reminders_.reset();
     checkpoints_.reset();
+    archiver_.reset();
     server_.reset();
     platform_api_.reset();
     close_projects();
@@ -724,6 +732,7 @@ class ServerApp final : public App, public ProjectDirectory {
   std::unique_ptr<PlatformApi> platform_api_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Checkpointer> checkpoints_;
+  std::unique_ptr<Archiver> archiver_;
   std::unique_ptr<Reminders> reminders_;
 };
 

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <functional>
+#include <sstream>
 
 #include "base/parse.h"
 
@@ -58,6 +60,34 @@ Setter integer(const char* name, std::int64_t Config::*m, std::int64_t min, std:
         const auto* i = v.as_integer();
         return range(c, i ? std::optional<std::int64_t>(i->get()) : std::nullopt);
       }};
+}
+
+std::string format_number(double d) {
+  std::ostringstream s;
+  s << d;
+  return s.str();
+}
+
+Setter number(const char* name, double Config::*m, double min, double max) {
+  auto range = [=](Config& c, std::optional<double> n) -> Status {
+    if (!n || !(*n >= min && *n <= max)) {
+      return bad(name, "must be a number from " + format_number(min) + " to " + format_number(max));
+    }
+    c.*m = *n;
+    return {};
+  };
+  return {[range](Config& c, const std::string& v) {
+            std::optional<double> n;
+            char* end = nullptr;
+            const double d = v.empty() ? 0 : std::strtod(v.c_str(), &end);
+            if (!v.empty() && end == v.c_str() + v.size()) n = d;
+            return range(c, n);
+          },
+          [range](Config& c, const toml::node& v) {
+            if (const auto* i = v.as_integer()) return range(c, static_cast<double>(i->get()));
+            const auto* f = v.as_floating_point();
+            return range(c, f ? std::optional<double>(f->get()) : std::nullopt);
+          }};
 }
 
 Setter boolean(const char* name, bool Config::*m) {
@@ -163,6 +193,15 @@ const std::vector<Entry>& entries() {
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),
       // RocksDB raises anything below 64 KiB to 64 KiB.
+      entry("data.archive_after_days",
+            number("data.archive_after_days", &Config::archive_after_days, 0, 365 * 100)),
+      entry("data.retention_days",
+            number("data.retention_days", &Config::retention_days, 0, 365 * 100)),
+      entry("data.archive_dir", str("data.archive_dir", &Config::archive_dir)),
+      entry("data.archive_check_seconds",
+            integer("data.archive_check_seconds", &Config::archive_check_seconds, 1, 86400)),
+      entry("data.archive_min_events",
+            integer("data.archive_min_events", &Config::archive_min_events, 1, 1LL << 40)),
       entry("data.write_buffer_bytes",
             integer("data.write_buffer_bytes", &Config::write_buffer_bytes, 64 << 10, 1LL << 30)),
       entry("tokens.issuer", str("tokens.issuer", &Config::issuer)),
@@ -249,6 +288,16 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
   }
   for (const auto& [name, value] : flags) {
     if (auto st = c.set(name, value); !st) return st.error();
+  }
+  if (c.retention_days > 0 && c.retention_days < c.archive_after_days) {
+    return make_error(Errc::invalid_request,
+                      "data.retention_days must be 0 (keep for ever) or at least "
+                      "data.archive_after_days: only archived events are deleted");
+  }
+  if (c.retention_days > 0 && c.archive_after_days == 0) {
+    return make_error(Errc::invalid_request,
+                      "data.retention_days deletes archived events: set data.archive_after_days "
+                      "too");
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return make_error(Errc::invalid_request,

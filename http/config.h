@@ -43,6 +43,17 @@ struct Config {
   std::string data_dir = "./data";
   std::int64_t snapshot_every_events = 100'000;
   std::int64_t write_buffer_bytes = 64 << 20;  // the log's memtable, per column family
+  // The log's life (docs/data-lifecycle.md): events older than this many days
+  // move to archive segments (0: never), and archived events older than
+  // retention_days are deleted (0: kept for ever). Fractions of a day work.
+  double archive_after_days = 0;
+  double retention_days = 0;
+  std::string archive_dir;                  // empty: DATA/archive
+  std::int64_t archive_check_seconds = 60;  // how often the archiver looks
+  // A cut waits until this many events are due, or until the oldest of them
+  // is twice archive_after_days old (a quiet project), so that segments are
+  // not made of a few events each.
+  std::int64_t archive_min_events = 10'000;
   // [tokens]
   std::string issuer = "latchkey";
   std::string algorithm = "ES256";  // for new signing keys: ES256 | EdDSA

@@ -321,6 +321,8 @@ struct Applier {
   void operator()(const events::AuditRead&) {}
 
   void operator()(const events::Checkpoint&) { v.last_checkpoint = e.seq; }
+  // The log's own life: the views are the same before and after a cut.
+  void operator()(const events::LogCut&) {}
   // The platform's registry of projects is projections/projects.h.
   void operator()(const events::ProjectChanged&) {}
 

@@ -1,5 +1,8 @@
 #include "replay/rebuild.h"
 
+#include "base/clock.h"
+#include "base/encoding.h"
+
 namespace latchkey::replay {
 
 Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use_snapshots,
@@ -18,6 +21,16 @@ Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use
         local.snapshot_seq = (*snap)->seq;
       }
     }
+  }
+  // Where retention deleted the oldest history, only a snapshot taken since
+  // can start a rebuild: folding from what is left would give a wrong state.
+  if (const events::History h = log.history();
+      h.deleted_through > 0 && views.seq < h.deleted_through) {
+    return make_error(Errc::not_found, "the state at event " + std::to_string(at) +
+                                           " cannot be rebuilt: the history through event " +
+                                           std::to_string(h.deleted_through) + " (" +
+                                           format_rfc3339(h.deleted_time) +
+                                           ") was deleted by retention");
   }
   if (views.seq < at) {
     const Status st = log.scan_once(views.seq + 1, at, [&](const events::Event& e) {
@@ -72,6 +85,17 @@ void Snapshotter::notify(Seq head) {
 }
 
 Status Snapshotter::snapshot_now() { return take(log_.head().seq); }
+
+Result<Digest> Snapshotter::snapshot_at(Seq at) {
+  std::lock_guard lock(take_mu_);
+  auto views = rebuild(log_, at, true);
+  if (!views) return views.error();
+  if (views->seq != at) return make_error(Errc::invalid_request, "no event " + std::to_string(at));
+  std::string bytes = projections::snapshot(*views);
+  const Digest hash = sha256(bytes);
+  if (auto st = log_.put_snapshot(events::Snapshot{at, std::move(bytes)}); !st) return st.error();
+  return hash;
+}
 
 Status Snapshotter::erase_principal(const std::string& principal_id) {
   // Under take_mu_: a snapshot being taken from views that still held the

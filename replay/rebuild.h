@@ -46,6 +46,9 @@ class Snapshotter {
   void notify(Seq head);
   // Takes a snapshot of the current head now (blocking). For tests and tools.
   Status snapshot_now();
+  // Stores a snapshot of the views as of `at` (blocking), whatever was taken
+  // before: the state at an archive cut. Returns the SHA-256 of its bytes.
+  Result<Digest> snapshot_at(Seq at);
   // After `principal_id`'s data key is destroyed: every stored snapshot that
   // still shows its personal data is rewritten to show "[erased]", and the
   // old bytes are compacted away. Blocks other snapshots meanwhile.

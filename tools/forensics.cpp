@@ -56,9 +56,16 @@ std::string_view log_name(const std::string& project) {
   return project == "platform" ? events::kPlatformLog : std::string_view(project);
 }
 
-Result<Reader> open_reader(const std::string& data, const std::string& project = "default") {
-  auto store =
-      events::open_rocksdb_store(keys::SecretStore::log_dir(data), events::OpenMode::read_only);
+std::string archive_dir_of(const std::string& data, const std::string& archive_dir) {
+  return archive_dir.empty() ? (fs::path(data) / "archive").string() : archive_dir;
+}
+
+Result<Reader> open_reader(const std::string& data, const std::string& project = "default",
+                           const std::string& archive_dir = "") {
+  events::LogOptions options;
+  options.archive_dir = archive_dir_of(data, archive_dir);
+  auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(data),
+                                          events::OpenMode::read_only, options);
   if (!store) return store.error();
   Reader r;
   r.log = &(*store)->log(log_name(project));
@@ -102,8 +109,22 @@ void print_table(const std::vector<events::Event>& evs) {
   }
 }
 
+// What verify says about a chain's archives and deleted history.
+void print_history(const std::string& prefix, const events::VerifyReport& r, bool signatures) {
+  if (r.archived > 0) {
+    std::cout << prefix << "archives: " << r.archived
+              << " events read from archive segments, one chain with the live log\n";
+  }
+  if (r.deleted > 0) {
+    std::cout << prefix << "history: events 1.." << r.deleted
+              << " deleted by retention; verified from the cut after them (log.history_deleted";
+    std::cout << (signatures ? (r.cuts_signed_ok > 0 ? ", signature valid" : "") : ", hash only")
+              << ")\n";
+  }
+}
+
 int cmd_verify(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   std::map<std::string, VerifyKey> keys;
   if (!o.jwks_file.empty()) {
@@ -133,6 +154,11 @@ int cmd_verify(const ForensicsOptions& o) {
                         {"checkpoints", r.checkpoints},
                         {"checkpoints_signature_verified", r.checkpoints_signed_ok},
                         {"last_checkpoint", r.last_checkpoint},
+                        {"archived_events", r.archived},
+                        {"deleted_through", r.deleted},
+                        {"from_signed_cut", r.from_signed_cut},
+                        {"cuts", r.cuts},
+                        {"cuts_signature_verified", r.cuts_signed_ok},
                         {"head_hash", to_hex(r.head_hash)}};
     if (!r.ok) {
       j["first_bad_seq"] = r.first_bad;
@@ -146,6 +172,7 @@ int cmd_verify(const ForensicsOptions& o) {
     if (!keys.empty()) std::cout << ", " << r.checkpoints_signed_ok << " with valid signatures";
     if (r.last_checkpoint) std::cout << "; the last at seq " << r.last_checkpoint;
     std::cout << "\n";
+    print_history("", r, !keys.empty());
   }
   if (!r.ok) {
     std::cerr << "latchkey: verification failed at seq " << r.first_bad << ": " << r.reason << "\n";
@@ -164,6 +191,7 @@ int cmd_verify(const ForensicsOptions& o) {
       if (rp.ok) {
         std::cout << name << ": ok: " << rp.events << " events, hash chain intact, head "
                   << to_hex(rp.head_hash) << "\n";
+        print_history(name + ": ", rp, false);
       }
     }
     if (!rp.ok) {
@@ -191,7 +219,7 @@ Result<replay::AuditFilter> filter_of(const ForensicsOptions& o) {
 }
 
 int cmd_audit(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   auto f = filter_of(o);
   if (!f) return fail(f.error().message);
@@ -239,7 +267,7 @@ int cmd_audit(const ForensicsOptions& o) {
 }
 
 int cmd_replay_state(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   auto point = replay::parse_point(**log, o.at);
   if (!point) return fail(point.error().message);
@@ -267,7 +295,7 @@ int cmd_replay_state(const ForensicsOptions& o) {
 }
 
 int cmd_replay_diff(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   auto from = replay::parse_point(**log, o.diff_from);
   if (!from) return fail(from.error().message);
@@ -280,7 +308,7 @@ int cmd_replay_diff(const ForensicsOptions& o) {
 }
 
 int cmd_replay_timeline(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   std::vector<events::Event> all;
   events::Seq after = 0;
@@ -335,6 +363,15 @@ int cmd_backup(const ForensicsOptions& o) {
   if (!st) {
     fs::remove_all(o.to_dir, ec);
     return fail(st.error().message);
+  }
+  {
+    // The archive segments, after the log: the copy's history names no
+    // segment written later. Segments are written once and never change.
+    const fs::path from = archive_dir_of(o.data, o.archive_dir);
+    if (fs::exists(from, ec)) {
+      fs::copy(from, fs::path(o.to_dir) / "archive", fs::copy_options::recursive, ec);
+      if (ec) return fail("cannot copy " + from.string() + ": " + ec.message());
+    }
   }
   if (!o.no_secrets) {
     // The platform's and each project's pepper and signing keys, as they are.
@@ -469,7 +506,7 @@ int cmd_restore(const ForensicsOptions& o) {
 }
 
 int cmd_jwks(const ForensicsOptions& o) {
-  auto log = open_reader(o.data, o.project);
+  auto log = open_reader(o.data, o.project, o.archive_dir);
   if (!log) return fail(log.error().message);
   auto views = replay::rebuild(**log, (*log)->head().seq);
   if (!views) return fail(views.error().message);
@@ -524,6 +561,10 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   auto data = [&](CLI::App* c) {
     c->add_option("--data", o.data, "Data directory")->capture_default_str();
   };
+  auto archive = [&](CLI::App* c) {
+    c->add_option("--archive", o.archive_dir,
+                  "Where the archive segments are (default: DATA/archive)");
+  };
   auto project = [&](CLI::App* c, const char* help) {
     c->add_option("--project", o.project, help);
   };
@@ -531,6 +572,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.verify =
       app.add_subcommand("verify", "Check the whole log: dense sequence, hash chain, checkpoints");
   data(o.verify);
+  archive(o.verify);
   o.verify
       ->add_option("--jwks", o.jwks_file,
                    "Also check every checkpoint's signature against these public keys")
@@ -543,6 +585,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
 
   o.audit = app.add_subcommand("audit", "Query the audit log");
   data(o.audit);
+  archive(o.audit);
   o.audit->add_option("--principal-id", o.principal_id, "Events about this principal");
   o.audit->add_option("--apikey", o.apikey, "Events about this key");
   o.audit->add_option("--type", o.type, "Events of this type, e.g. token.issued");
@@ -564,17 +607,20 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
   o.replay->require_subcommand(1);
   o.replay_state = o.replay->add_subcommand("state", "The state at an instant or sequence number");
   data(o.replay_state);
+  archive(o.replay_state);
   project(o.replay_state, "The project (default: default)");
   o.replay_state->add_option("--at", o.at, "RFC 3339 time or sequence number")->required();
   o.replay_state->add_option("--format", o.format, "json (default) or table")
       ->check(CLI::IsMember({"json", "table"}));
   o.replay_diff = o.replay->add_subcommand("diff", "What changed between two points");
   data(o.replay_diff);
+  archive(o.replay_diff);
   project(o.replay_diff, "The project (default: default)");
   o.replay_diff->add_option("--from", o.diff_from, "RFC 3339 time or sequence number")->required();
   o.replay_diff->add_option("--to", o.diff_to, "RFC 3339 time or sequence number")->required();
   o.replay_timeline = o.replay->add_subcommand("timeline", "Every event that touched one key");
   data(o.replay_timeline);
+  archive(o.replay_timeline);
   project(o.replay_timeline, "The project (default: default)");
   o.replay_timeline->add_option("--apikey", o.apikey, "The key")->required();
   o.replay_timeline->add_option("--format", o.format, "table (default), json or ndjson")
@@ -582,6 +628,7 @@ void add_forensics_commands(CLI::App& app, ForensicsOptions& o) {
 
   o.backup = app.add_subcommand("backup", "Copy the data directory (works while the server runs)");
   data(o.backup);
+  archive(o.backup);
   o.backup->add_option("--to", o.to_dir, "A new directory for the copy")->required();
   o.backup->add_flag("--no-secrets", o.no_secrets,
                      "Leave out the pepper and signing keys (a copy for auditors)");

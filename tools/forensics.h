@@ -11,6 +11,8 @@ namespace latchkey::tools {
 
 struct ForensicsOptions {
   std::string data = "./data";
+  // Where the archive segments are (empty: DATA/archive).
+  std::string archive_dir;
   // The project whose log a command reads ("platform": the platform's own).
   std::string project = "default";
   std::string format;

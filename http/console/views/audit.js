@@ -13,7 +13,7 @@ export const EVENT_TYPES = [
   'service_account.created', 'service_account.updated', 'service_account.deleted',
   'principal.erased', 'key.created', 'key.updated', 'key.disabled', 'key.enabled', 'key.deleted', 'token.issued', 'token.revoked', 'login.failed',
   'login.locked', 'settings.changed', 'email.sent', 'email.failed', 'signing_key.rotated',
-  'audit.read', 'checkpoint',
+  'audit.read', 'checkpoint', 'log.archived', 'log.history_deleted',
 ];
 
 const PAGE = 50;
@@ -57,6 +57,11 @@ function summary(e) {
       ].filter(Boolean).join('; ');
     case 'principal.erased':
       return 'personal data erased: name, email, key descriptions and addresses read [erased]';
+    case 'log.archived':
+      return `events up to #${d.through} moved to the archive (${d.events} events), signed`;
+    case 'log.history_deleted':
+      return `archived events up to #${d.through} deleted by retention (${d.events} events); ` +
+        'the chain verifies from here';
     case 'token.issued':
       return `token ${d.jti ? d.jti.slice(0, 8) : ''}… valid ${d.exp - d.iat} s`;
     case 'token.revoked':
