@@ -120,6 +120,23 @@ Result<Header> decode_header(bin::Reader& r, const std::string& path) {
   return out;
 }
 
+// Where the previous record's hash sits in a stored record (codec.cpp:
+// format, seq, time, type, version, actor, request id, address, then it).
+// `after`: the bytes that must follow (32 in a stored record, none packed).
+std::optional<std::size_t> prev_hash_offset(std::string_view record, std::size_t after) {
+  bin::Reader r(record);
+  r.u8();
+  r.varint();
+  r.svarint();
+  r.u16();
+  r.u16();
+  r.bytes();
+  r.bytes();
+  r.bytes();
+  if (!r.ok() || r.remaining() < after) return std::nullopt;
+  return r.position();
+}
+
 Result<std::string> read_file(const std::string& path, std::size_t limit = SIZE_MAX) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -150,8 +167,15 @@ void SegmentWriter::add(const Event& e, std::string_view stored) {
   last_time_ = e.time;
   last_hash_ = e.hash;
   ++next_;
+  // Packed: without the two hashes a record carries (the previous record's
+  // and its own), which the reader derives again from the chain. They are a
+  // third of a login's bytes and do not compress.
+  const std::string_view canonical = stored.substr(0, stored.size() - 32);
+  const std::size_t at = prev_hash_offset(canonical, 32).value_or(0);
   bin::Writer w;
-  w.bytes(stored);
+  w.varint(canonical.size() - 32);
+  w.raw(canonical.substr(0, at));
+  w.raw(canonical.substr(at + 32));
   records_ += w.str();
   times_.push_back(e.time);
   const IndexEntry entry{e.seq, e.type, e.time};
@@ -242,14 +266,36 @@ Result<std::shared_ptr<const Segment>> Segment::load(const std::string& path) {
   if (!records) return records.error();
   seg->records_ = std::move(*records);
   const std::size_t n = static_cast<std::size_t>(h->info.last - h->info.first + 1);
-  seg->records_view_.reserve(n);
-  bin::Reader rr(seg->records_);
+  // Unpacked: each record gets back the previous one's hash and its own,
+  // and the last must end where the header says the chain does.
+  const std::string packed = std::move(seg->records_);
+  seg->records_.clear();
+  seg->records_.reserve(packed.size() + n * 64);
+  std::vector<std::size_t> ends;
+  ends.reserve(n);
+  bin::Reader rr(packed);
+  Digest prev = h->info.prev_hash;
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view rec = rr.bytes();
-    if (!rr.ok()) return make_error(Errc::corruption, path + ": malformed records");
-    seg->records_view_.push_back(rec);
+    const auto at = prev_hash_offset(rec, 0);
+    if (!rr.ok() || !at) return make_error(Errc::corruption, path + ": malformed records");
+    const std::size_t start = seg->records_.size();
+    seg->records_.append(rec.substr(0, *at));
+    seg->records_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    seg->records_.append(rec.substr(*at));
+    prev = sha256(std::string_view(seg->records_).substr(start));
+    seg->records_.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    ends.push_back(seg->records_.size());
   }
   if (!rr.at_end()) return make_error(Errc::corruption, path + ": records past the last");
+  if (prev != h->info.last_hash) {
+    return make_error(Errc::corruption,
+                      path + ": the records do not hash to the segment's last hash");
+  }
+  seg->records_view_.reserve(n);
+  for (std::size_t i = 0, start = 0; i < n; start = ends[i], ++i) {
+    seg->records_view_.push_back(std::string_view(seg->records_).substr(start, ends[i] - start));
+  }
   auto index = decompress(index_z, h->index_raw, path);
   if (!index) return index.error();
   bin::Reader ir(*index);

@@ -6,12 +6,17 @@
 //     "LKARCH01"
 //     varint header size | header: project, first, last, first/last time,
 //                          the hash before first, the hash of last, frame sizes
-//     zstd frame: the stored records first..last, byte for byte (varint size | bytes)
+//     zstd frame: the stored records first..last, packed (varint size | bytes):
+//                 each without the previous record's hash and its own hash
+//                 (a third of a login's bytes, and incompressible); the reader
+//                 puts them back from the chain, so a read gives the stored
+//                 records byte for byte, and the last must hash to the
+//                 header's last hash
 //     zstd frame: the index: per record its time; per (index, key) its entries
 //     SHA-256 of everything before it
 //
-// The records are kept as the log stored them, so the hash chain and the
-// sealed personal data carry over unchanged. A segment is written to a
+// The records read back exactly as the log stored them, so the hash chain and
+// the sealed personal data carry over unchanged. A segment is written to a
 // temporary name, synced, renamed and its directory synced: it is either
 // there whole or not at all. Internal to events/ (the log's implementation).
 

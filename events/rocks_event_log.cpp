@@ -33,6 +33,7 @@
 #include <thread>
 #include <tuple>
 
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
@@ -41,7 +42,6 @@
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
-#include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include "base/durable_dirs.h"
@@ -100,6 +100,33 @@ class InfoLog final : public rocksdb::Logger {
 
 // Scans longer than this many events bypass the block cache.
 constexpr Seq kLongScan = 10'000;
+
+// Drops the live copies of archived events (records and index entries: every
+// key of the log's families ends with the event's seq) when a compaction
+// meets them: no deletion goes through the write path that logins wait on.
+class ArchivedFilter final : public rocksdb::CompactionFilter {
+ public:
+  ArchivedFilter(std::shared_ptr<const Cuts> cuts, bool prefixed)
+      : cuts_(std::move(cuts)), prefixed_(prefixed) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& key, const rocksdb::Slice& /*value*/,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    const std::string_view k = key.ToStringView();
+    if (k.size() < 8) return false;
+    std::string_view project = kDefaultProject;
+    if (prefixed_) {
+      const auto nul = k.find('\0');
+      if (nul == std::string_view::npos) return false;
+      project = k.substr(0, nul);
+    }
+    const Seq cut = cuts_->get(project);
+    return cut != 0 && bin::read_be64(k.substr(k.size() - 8)) <= cut;
+  }
+  const char* Name() const override { return "latchkey.ArchivedFilter"; }
+
+ private:
+  std::shared_ptr<const Cuts> cuts_;
+  bool prefixed_;
+};
 
 Error from_status(const rocksdb::Status& s, Errc code, const std::string& what) {
   return make_error(code, what, s.ToString());
@@ -278,9 +305,9 @@ class ProjectLog final : public EventLog {
   Status load_head(RocksHandles& h, OpenMode mode);
   // Reads the History and the segment list. REQUIRES: the handles lock.
   Status load_history(RocksHandles& h, OpenMode mode);
-  // Removes the index entries of archived events left by a cut a crash
-  // stopped (they are skipped meanwhile). Any thread.
-  Status clean_archived_index();
+  // Compacts away the live copies of archived events (see ArchivedFilter);
+  // until then reads skip them. Any thread.
+  Status compact_archived();
   std::string meta_key() const { return std::string("archive\0", 8) + project_; }
   // A reader of a directory from before projects has no p_* families: a
   // prefixed log there is empty. REQUIRES: the handles lock.
@@ -307,15 +334,15 @@ class ProjectLog final : public EventLog {
   // exists (RocksDB iterators see the store as of their creation); a cut
   // takes it exclusively, so no reader misses events between the two.
   mutable std::shared_mutex cut_mu_;
-  History history_;                             // GUARDED_BY(cut_mu_)
-  Seq index_clean_through_ = 0;                 // GUARDED_BY(cut_mu_)
+  History history_;            // GUARDED_BY(cut_mu_)
+  Seq compacted_through_ = 0;  // subjects' indexes compacted since  GUARDED_BY(cut_mu_)
   std::vector<archive::SegmentInfo> segments_;  // GUARDED_BY(cut_mu_), by first
   std::mutex archiving_mu_;                     // one archiving at a time
   mutable std::mutex segment_cache_mu_;
   mutable std::shared_ptr<const archive::Segment> segment_cache_;  // GUARDED_BY(segment_cache_mu_)
 
   std::string archive_dir() const;
-  void put_history(rocksdb::WriteBatch& batch, const History& hist, Seq index_clean) const;
+  void put_history(rocksdb::WriteBatch& batch, const History& hist, Seq unused) const;
   // The segment holding `seq`, read (one is cached). REQUIRES: cut_mu_ held.
   Result<std::shared_ptr<const archive::Segment>> segment_for(Seq seq) const;
   // Calls fn(seq, stored) for archived events from..to (by segment) until it
@@ -326,9 +353,10 @@ class ProjectLog final : public EventLog {
 
 class RocksStore final : public EventStore {
  public:
-  RocksStore(std::unique_ptr<RocksHandles> h, std::string dir, OpenMode mode, LogOptions options,
-             bool unprefixed_default)
-      : h_(std::move(h)),
+  RocksStore(std::unique_ptr<RocksHandles> h, std::shared_ptr<Cuts> cuts, std::string dir,
+             OpenMode mode, LogOptions options, bool unprefixed_default)
+      : cuts_(std::move(cuts)),
+        h_(std::move(h)),
         dir_(std::move(dir)),
         archive_dir_(options.archive_dir.empty()
                          ? (fs::path(dir_).parent_path() / "archive").string()
@@ -456,10 +484,10 @@ class RocksStore final : public EventStore {
     {
       std::unique_lock lock(handles_mu_);  // waits for readers in flight
       h_.reset();
-      auto h = open_rocksdb_handles(dir_, OpenMode::read_write, options_);
+      auto h = open_rocksdb_handles(dir_, OpenMode::read_write, options_, cuts_);
       if (!h) {
         // Readers keep a read-only stand-in; the next append tries again.
-        auto retry = open_rocksdb_handles(dir_, OpenMode::read_only, options_);
+        auto retry = open_rocksdb_handles(dir_, OpenMode::read_only, options_, cuts_);
         if (retry) h_ = std::move(*retry);
         stand_in_ = true;
         Error e = h.error();
@@ -625,8 +653,9 @@ class RocksStore final : public EventStore {
   // Readers hold handles_mu_ shared while they use h_; recover() replaces h_
   // under the exclusive lock.
   mutable std::shared_mutex handles_mu_;
-  std::unique_ptr<RocksHandles> h_;  // null only if a reopen found no way to open at all
-  bool stand_in_ = false;            // h_ is read-only after a failed reopen (appending thread)
+  const std::shared_ptr<Cuts> cuts_;  // before h_: its filters read it
+  std::unique_ptr<RocksHandles> h_;   // null only if a reopen found no way to open at all
+  bool stand_in_ = false;             // h_ is read-only after a failed reopen (appending thread)
   const std::string dir_;
   const std::string archive_dir_;
   const OpenMode mode_;
@@ -1064,8 +1093,8 @@ Status ProjectLog::refresh() { return store_.refresh(); }
 namespace {
 
 // encode_history: be64 archived_through | archived_hash | be64 archived_time |
-//   be64 deleted_through | deleted_hash | be64 deleted_time | be64 index_clean_through
-std::string encode_history(const History& h, Seq index_clean) {
+//   be64 deleted_through | deleted_hash | be64 deleted_time
+std::string encode_history(const History& h) {
   bin::Writer w;
   w.u64(h.archived_through);
   w.digest(h.archived_hash);
@@ -1073,7 +1102,6 @@ std::string encode_history(const History& h, Seq index_clean) {
   w.u64(h.deleted_through);
   w.digest(h.deleted_hash);
   w.u64(static_cast<std::uint64_t>(h.deleted_time));
-  w.u64(index_clean);
   return w.take();
 }
 
@@ -1082,8 +1110,8 @@ std::string encode_history(const History& h, Seq index_clean) {
 std::string ProjectLog::archive_dir() const { return store_.archive_dir_; }
 
 void ProjectLog::put_history(rocksdb::WriteBatch& batch, const History& hist,
-                             Seq index_clean) const {
-  batch.Put(meta_key(), encode_history(hist, index_clean));
+                             Seq /*unused*/) const {
+  batch.Put(meta_key(), encode_history(hist));
 }
 
 Status ProjectLog::load_history(RocksHandles& h, OpenMode mode) {
@@ -1093,7 +1121,6 @@ Status ProjectLog::load_history(RocksHandles& h, OpenMode mode) {
     return from_status(st, Errc::unavailable, "cannot read the log's history");
   }
   History hist;
-  Seq index_clean = 0;
   if (st.ok()) {
     bin::Reader r(value);
     hist.archived_through = r.u64();
@@ -1102,7 +1129,6 @@ Status ProjectLog::load_history(RocksHandles& h, OpenMode mode) {
     hist.deleted_through = r.u64();
     hist.deleted_hash = r.digest();
     hist.deleted_time = static_cast<Micros>(r.u64());
-    index_clean = r.u64();
     if (!r.ok() || !r.at_end()) return make_error(Errc::corruption, "malformed log history");
   }
   std::vector<archive::SegmentInfo> segments;
@@ -1129,8 +1155,8 @@ Status ProjectLog::load_history(RocksHandles& h, OpenMode mode) {
   hist.segments = segments.size();
   std::unique_lock lock(cut_mu_);
   history_ = hist;
-  index_clean_through_ = index_clean;
   segments_ = std::move(segments);
+  store_.cuts_->set(project_, hist.archived_through);
   return {};
 }
 
@@ -1271,116 +1297,76 @@ Status ProjectLog::cut_archived() {
       next.archived_hash = last.last_hash;
       next.archived_time = last.last_time;
       // One small write moves the cut: from then on no read looks at the
-      // live copies of these events (reads go to the segments), and the
-      // copies and their index entries are removed after it, in steps.
-      // Point deletions, not ranges: a range deletion's bounds would take
-      // the memtables' insert hints (see UpToNul).
+      // live copies of these events (reads go to the segments), and
+      // compactions drop them (ArchivedFilter). No deletion is written:
+      // millions of them, in the queue the logins' group commits wait in,
+      // held logins up for seconds (docs/benchmarks.md, "Archives").
       rocksdb::WriteBatch batch;
-      put_history(batch, next, index_clean_through_);
+      put_history(batch, next, 0);
       rocksdb::WriteOptions wo;
       wo.sync = true;
       const rocksdb::Status st = h.db->Write(wo, &batch);
       if (!st.ok()) return from_status(st, Errc::unavailable, "cannot cut the log");
       history_ = next;
+      store_.cuts_->set(project_, to);
     }
   }
-  return clean_archived_index();
+  return compact_archived();
 }
 
-Status ProjectLog::clean_archived_index() {
+Status ProjectLog::compact_archived() {
   std::shared_lock handles_lock(store_.handles_mu_);
-  if (!store_.h_ || store_.stand_in_) return {};
+  if (!writable()) return {};
   auto& h = *store_.h_;
-  Seq from, to;
-  std::vector<archive::SegmentInfo> segs;
-  History hist;
+  Seq to, compacted;
+  Micros to_time;
   {
     std::shared_lock cut(cut_mu_);
-    from = index_clean_through_ + 1;
     to = history_.archived_through;
-    hist = history_;
-    for (const auto& s : segments_) {
-      if (s.last >= from && s.first <= to) segs.push_back(s);
-    }
+    to_time = history_.archived_time;
+    compacted = compacted_through_;
   }
-  if (from > to) return {};
-  rocksdb::WriteOptions wo;
-  rocksdb::WriteBatch batch;
-  auto flush = [&]() -> Status {
-    if (batch.Count() == 0) return {};
-    const rocksdb::Status st = h.db->Write(wo, &batch);
-    batch.Clear();
-    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot clean the archived index");
-    return {};
-  };
-  // The live copies and their index entries, one by one, in steps that
-  // do not hold up the group commit.
-  for (const auto& info : segs) {
-    auto seg = archive::Segment::load(info.path);
-    if (!seg) return seg.error();
-    for (Seq s = std::max(from, info.first); s <= std::min(to, info.last); ++s) {
-      auto e = decode_stored((*seg)->record(s), nullptr, Opening::data_only);
-      if (!e)
-        return make_error(Errc::corruption,
-                          "event " + std::to_string(s) + ": " + e.error().message);
-      const Subjects sub = subjects_of(*e);
-      batch.Delete(h.cf(cf(kLogCf)), key(bin::be64(s)));
-      batch.Delete(h.cf(cf(kIdxTypeCf)), key(type_prefix(e->type) + bin::be64(s)));
-      if (!sub.principal_id.empty())
-        batch.Delete(h.cf(cf(kIdxPrincipalCf)), key(index_key(sub.principal_id, s)));
-      for (const auto& k : sub.apikeys) batch.Delete(h.cf(cf(kIdxApikeyCf)), key(index_key(k, s)));
-      if (indexed_actor(e->context.actor))
-        batch.Delete(h.cf(cf(kIdxActorCf)), key(index_key(e->context.actor, s)));
-      if (batch.Count() >= 4096) {
-        if (auto st = flush(); !st) return st;
-      }
-    }
-  }
-  {
-    // Time entries are in time order, and time never decreases along the log.
-    rocksdb::ReadOptions ro;
-    ro.fill_cache = false;
-    std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(cf(kIdxTimeCf))));
-    for (it->Seek(key("")); it->Valid() && it->key().starts_with(prefix_); it->Next()) {
-      const std::string_view k = it->key().ToStringView().substr(prefix_.size());
-      if (k.size() != 16) break;
-      if (bin::read_be64(k.substr(8)) > to) break;
-      batch.Delete(h.cf(cf(kIdxTimeCf)), it->key());
-      if (batch.Count() >= 4096) {
-        if (auto st = flush(); !st) return st;
-      }
-    }
-    if (!it->status().ok())
-      return from_status(it->status(), Errc::unavailable, "cannot read the time index");
-  }
-  {
-    std::unique_lock cut(cut_mu_);
-    put_history(batch, history_, to);
-    if (auto st = flush(); !st) return st;
-    index_clean_through_ = to;
-  }
-  // The space comes back as compaction drops what the deletions cover. The
-  // ranges that hold only archived events (the log's records, the type and
-  // time indexes) are compacted now, on this (the archiver's) thread, not
-  // exclusively: RocksDB's own flushes and compactions go on meanwhile. The
-  // subjects' indexes interleave old and new entries: their table files full
-  // of deletions are compacted in the background (see the collector at the
-  // open).
-  std::vector<std::tuple<std::size_t, std::string, std::string>> ranges;
-  ranges.emplace_back(kLogCf, key(bin::be64(from)), key(bin::be64(to + 1)));
-  ranges.emplace_back(kIdxTimeCf, key(""),
-                      key(bin::be64(static_cast<std::uint64_t>(hist.archived_time) + 1)));
-  for (std::uint16_t t = 1; t <= kMaxEventType; ++t) {
-    const std::string p = type_prefix(static_cast<EventType>(t));
-    ranges.emplace_back(kIdxTypeCf, key(p + bin::be64(from)), key(p + bin::be64(to + 1)));
-  }
-  for (const auto& [family, begin, end] : ranges) {
+  if (to == 0) return {};
+  auto compact = [&](std::size_t family, const std::string& begin, const std::string& end,
+                     bool whole_files) -> Status {
     rocksdb::Slice b(begin), e(end);
+    auto* f = h.cf(cf(family));
+    if (whole_files) {
+      // Table files holding archived events only go at once, unread.
+      const rocksdb::RangePtr range(&b, &e);
+      (void)rocksdb::DeleteFilesInRanges(h.db.get(), f, &range, 1, /*include_end=*/false);
+    }
     rocksdb::CompactRangeOptions co;
     co.exclusive_manual_compaction = false;
-    const rocksdb::Status st = h.db->CompactRange(co, h.cf(cf(family)), &b, &e);
+    const rocksdb::Status st =
+        h.db->CompactRange(co, f, begin.empty() ? nullptr : &b, end.empty() ? nullptr : &e);
     if (!st.ok()) return from_status(st, Errc::unavailable, "cannot compact the live log");
+    return {};
+  };
+  // The log's records and the time and type indexes keep archived events
+  // in ranges of their own: those ranges are compacted (by RocksDB's
+  // background threads, at their low priority) at each cut.
+  if (auto st = compact(kLogCf, key(""), key(bin::be64(to + 1)), true); !st) return st;
+  if (auto st = compact(kIdxTimeCf, key(""),
+                        key(bin::be64(static_cast<std::uint64_t>(to_time) + 1)), true);
+      !st) {
+    return st;
   }
+  for (std::uint16_t t = 1; t <= kMaxEventType; ++t) {
+    const std::string p = type_prefix(static_cast<EventType>(t));
+    if (auto st = compact(kIdxTypeCf, key(p), key(p + bin::be64(to + 1)), false); !st) return st;
+  }
+  // The subjects' indexes interleave archived and live entries: the whole
+  // of this log's range is rewritten, once the archived entries not yet
+  // compacted are a tenth of the live events (the live log stays within 10%
+  // of what its live events need).
+  const Seq live = head().seq > to ? head().seq - to : 0;
+  if ((to - compacted) * 10 < live) return {};
+  for (std::size_t family : {kIdxPrincipalCf, kIdxApikeyCf, kIdxActorCf}) {
+    if (auto st = compact(family, key(""), end_key(), false); !st) return st;
+  }
+  std::unique_lock cut(cut_mu_);
+  compacted_through_ = std::max(compacted_through_, to);
   return {};
 }
 
@@ -1405,7 +1391,7 @@ Result<Seq> ProjectLog::delete_archived(Seq through) {
     // the next open removes. Snapshots of the deleted history go too: they
     // would only rebuild states whose events are gone.
     rocksdb::WriteBatch batch;
-    put_history(batch, next, index_clean_through_);
+    put_history(batch, next, 0);
     {
       rocksdb::ReadOptions ro;
       ro.fill_cache = false;
@@ -1606,7 +1592,8 @@ RocksHandles::~RocksHandles() {
 }
 
 Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& dir, OpenMode mode,
-                                                           const LogOptions& options) {
+                                                           const LogOptions& options,
+                                                           std::shared_ptr<const Cuts> cuts) {
   std::error_code ec;
   const bool has_log = fs::exists(fs::path(dir) / "CURRENT", ec);
   if (mode == OpenMode::create_new && has_log) {
@@ -1669,17 +1656,16 @@ Result<std::unique_ptr<RocksHandles>> open_rocksdb_handles(const std::string& di
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.compression = rocksdb::kLZ4Compression;
   cf_opts.write_buffer_size = options.write_buffer_bytes;
-  // Archiving deletes the live copies of old events and their index entries
-  // (point deletions, in key order): a table file whose last 128 entries
-  // hold 64 deletions or more is compacted on its own, in the background,
-  // so the space comes back without rewriting whole families.
-  cf_opts.table_properties_collector_factories.push_back(
-      rocksdb::NewCompactOnDeletionCollectorFactory(128, 64));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (std::size_t i = 0; i < std::size(kColumnFamilies); ++i) {
     cfs.emplace_back(kColumnFamilies[i], cf_opts);
     cfs.back().options.memtable_insert_with_hint_prefix_extractor = insert_hint_prefix(i);
+    const std::size_t legacy = i > kSnapshotsCf ? i - kPrefixedCfOffset : i;
+    if (cuts && legacy >= kLogCf && legacy <= kIdxTimeCf) {
+      h->filters.push_back(std::make_unique<ArchivedFilter>(cuts, i > kSnapshotsCf));
+      cfs.back().options.compaction_filter = h->filters.back().get();
+    }
   }
 
   rocksdb::DB* raw = nullptr;
@@ -1744,7 +1730,8 @@ namespace {
 
 Result<std::unique_ptr<RocksStore>> open_store(const std::string& dir, OpenMode mode,
                                                const LogOptions& options) {
-  auto h = open_rocksdb_handles(dir, mode, options);
+  auto cuts = std::make_shared<Cuts>();
+  auto h = open_rocksdb_handles(dir, mode, options, cuts);
   if (!h) return h.error();
   // "format" (in the default column family) is 1: the default project's
   // records are unprefixed, as a data directory written before projects
@@ -1758,7 +1745,8 @@ Result<std::unique_ptr<RocksStore>> open_store(const std::string& dir, OpenMode 
                                                  ", newer than this latchkey understands");
   }
   const bool unprefixed_default = true;
-  return std::make_unique<RocksStore>(std::move(*h), dir, mode, options, unprefixed_default);
+  return std::make_unique<RocksStore>(std::move(*h), std::move(cuts), dir, mode, options,
+                                      unprefixed_default);
 }
 
 }  // namespace

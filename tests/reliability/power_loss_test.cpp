@@ -2,8 +2,10 @@
 // directory is on powerloss_fs (tests/powerloss), and the power is cut under
 // that load, again and again: at a random moment, or while RocksDB flushes a
 // memtable, while the Snapshotter writes a snapshot, during a signing-key
-// rotation, or during an erasure. The server is SIGKILLed at the same instant. Then, on the bytes
-// that survived (the backing directory), with the CLI:
+// rotation, during an erasure, or while the archiver writes segments (the
+// server archives every event older than a second, all along, so every
+// cut can also fall in a cut of the log). The server is SIGKILLed at the same instant. Then, on the
+// bytes that survived (the backing directory), with the CLI:
 //   - `latchkey verify` passes;
 //   - every event a 2xx promised before the cut is in the log (`latchkey
 //     audit`): the jti of each token, the apikey of each key created and
@@ -61,9 +63,9 @@ constexpr const char* kEatMyData = "/usr/lib/x86_64-linux-gnu/libeatmydata.so";
 
 // Where a cut is aimed. Every kind runs the same load; the kind decides the
 // moment of the cut.
-enum class CutAt { random, flush, snapshot, rotation, erasure };
-constexpr CutAt kKinds[] = {CutAt::random, CutAt::flush, CutAt::snapshot, CutAt::rotation,
-                            CutAt::erasure};
+enum class CutAt { random, flush, snapshot, rotation, erasure, archive };
+constexpr CutAt kKinds[] = {CutAt::random,   CutAt::flush,   CutAt::snapshot,
+                            CutAt::rotation, CutAt::erasure, CutAt::archive};
 
 const char* kind_name(CutAt k) {
   switch (k) {
@@ -72,6 +74,7 @@ const char* kind_name(CutAt k) {
     case CutAt::snapshot: return "snapshot";
     case CutAt::rotation: return "rotation";
     case CutAt::erasure: return "erasure";
+    case CutAt::archive: return "archive";
   }
   return "?";
 }
@@ -327,8 +330,12 @@ class PowerLossTest {
     so.env = server_env_;
     so.serve_args = {"--set", "data.snapshot_every_events=" + std::to_string(o_.snapshot_every),
                      "--set", "data.write_buffer_bytes=" + std::to_string(o_.write_buffer_bytes),
-                     "--set", "checkpoints.every_events=50",
-                     "--set", "server.access_log=off"};
+                     "--set", "checkpoints.every_events=50", "--set", "server.access_log=off",
+                     // Archiving all along: events older than ~1 s move to
+                     // segments every second (docs/data-lifecycle.md).
+                     "--set", "data.archive_after_days=0.00001", "--set",
+                     "data.archive_check_seconds=1", "--set", "data.archive_min_events=1", "--set",
+                     "server.metrics_public=true"};
     try {
       server_.emplace(so);
     } catch (const std::exception& e) {
@@ -545,6 +552,7 @@ class PowerLossTest {
           hit = !erasing_.empty();
           break;
         }
+        case CutAt::archive: hit = archiving(); break;
         case CutAt::random: break;
       }
       if (hit) break;
@@ -580,6 +588,15 @@ class PowerLossTest {
     erasing_.clear();
   }
 
+  // Whether the server is writing archive segments now (its /metrics).
+  bool archiving() {
+    const auto r = get(server_->url("/metrics"));
+    const std::string name = "\nlatchkey_archive_run_total_events ";
+    const auto at = r.body.find(name);
+    if (at == std::string::npos) return false;
+    return std::strtod(r.body.c_str() + at + name.size(), nullptr) > 0;
+  }
+
   // A signing key whose file is there and whose rotation was not yet
   // acknowledged: the kid, or "".
   std::string rotation_in_progress() {
@@ -592,6 +609,16 @@ class PowerLossTest {
 
   void check(const std::string& when) {
     const std::string d = durable_data();
+    if (const auto v = cli({"verify", "--data", d, "--project", "default"}, when)) {
+      // How much of the chain it read from archive segments (a cut of the
+      // log a power cut stopped is finished by the next start's archiver).
+      const std::string name = "archives: ";
+      if (const auto at = v->out.find(name); at != std::string::npos) {
+        archived_most_ = std::max<std::uint64_t>(
+            archived_most_, std::strtoull(v->out.c_str() + at + name.size(), nullptr, 10));
+        ++checks_with_archives_;
+      }
+    }
     cli({"verify", "--data", d}, when);
     // Every event, by type: the value of the field a response names.
     std::map<std::string, std::set<std::string>> found;
@@ -710,13 +737,17 @@ class PowerLossTest {
       std::cout << (first ? "" : ", ") << n << " " << type;
       first = false;
     }
-    std::cout << "), lost: " << lost_ << "; " << refused_ << " requests refused; " << server_starts_
-              << " server starts, " << cli_runs_ << " CLI runs; " << violations_ << " violations; "
+    std::cout << "), lost: " << lost_ << "; archives read by verify after " << checks_with_archives_
+              << " cuts (up to " << archived_most_ << " events); " << refused_
+              << " requests refused; " << server_starts_ << " server starts, " << cli_runs_
+              << " CLI runs; " << violations_ << " violations; "
               << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count()
               << " s" << std::endl;
   }
 
   Clock::time_point started_ = Clock::now();
+  std::uint64_t archived_most_ = 0;  // the most events verify read from archive segments
+  int checks_with_archives_ = 0;
   Options o_;
   std::mt19937 rng_;
   PowerlossMount fs_;
