@@ -5,6 +5,7 @@
 // cut, and a query that reaches into the deleted history says so.
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include <boost/test/unit_test.hpp>
@@ -16,6 +17,13 @@ namespace latchkey::e2e {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string random_hex(int n) {
+  static std::mt19937_64 rng(std::random_device{}());
+  std::string out;
+  for (int i = 0; i < n; ++i) out.push_back("abcdefghijklmnop"[rng() % 16]);
+  return out;
+}
 
 // A figure of /metrics (the server's metrics are public in these servers).
 double metric(Client& client, const std::string& name) {
@@ -60,8 +68,13 @@ BOOST_AUTO_TEST_SUITE(archive)
 BOOST_AUTO_TEST_CASE(archived_events_read_as_before_and_deleted_history_says_so) {
   test::TempDir dirs;
   std::string data;
-  Key key;
-  Principal user;
+  Key key, admin_key, erasable_key;
+  Principal user, erasable;
+  // Nothing in common with the other strings of a snapshot: its table file
+  // is compressed, and a shared run of bytes would be stored as a reference
+  // to the first one, not in clear (the control below would then fail).
+  const std::string erasable_name = "Erin Valdemar " + random_hex(8);
+  const std::string erasable_email = random_hex(10) + "@quokka-post.invalid";
   std::uint64_t early = 0;
   std::vector<std::pair<std::uint64_t, std::string>> timeline_before, audit_before;
   const std::string name = unique("Archie Quixotic ");
@@ -75,10 +88,14 @@ BOOST_AUTO_TEST_CASE(archived_events_read_as_before_and_deleted_history_says_so)
     o.env["LATCHKEY_SERVER_METRICS_PUBLIC"] = "true";
     ServerProcess server(o);
     Client client(server);
-    const std::string admin = client.login(first.at("apikey"), first.at("secretkey"));
+    admin_key = Key{first.at("apikey"), first.at("secretkey")};
+    const std::string admin = client.login(admin_key);
     user = client.create_user(admin, name, unique("archie.") + "@example.org", {"auditor"});
     key = client.create_key(admin, user);
     for (int i = 0; i < 20; ++i) client.login(key);
+    erasable = client.create_user(admin, erasable_name, erasable_email);
+    erasable_key = client.create_key(admin, erasable);
+    for (int i = 0; i < 3; ++i) client.login(erasable_key);
     early = client.get("/readyz", "").json().at("seq").get<std::uint64_t>();
     const auto tl = client.get("/iam/keys/" + key.apikey + "/timeline?limit=100", admin);
     BOOST_TEST_REQUIRE(tl.status == 200, tl.body);
@@ -131,7 +148,33 @@ BOOST_AUTO_TEST_CASE(archived_events_read_as_before_and_deleted_history_says_so)
     const auto then = client.get("/iam/replay/state?at=" + std::to_string(early), admin);
     BOOST_TEST_REQUIRE(then.status == 200, then.body);
     BOOST_TEST(then.body.find(user.id) != std::string::npos);
+    // Erasure reaches archived events: their sealed fields read [erased],
+    // and no file (segments, snapshots, logs) keeps the name in clear.
+    for (const std::string& needle : {erasable_name, erasable_email}) {
+      BOOST_TEST_REQUIRE(!test::files_containing(data, needle).empty(),
+                         "no snapshot holds " + needle + ": the search below would prove nothing");
+    }
+    const std::string root = client.login(admin_key);
+    const auto erased = client.post_empty(erasable.base + "/erase", root);
+    BOOST_TEST_REQUIRE(erased.status == 200, erased.body);
+    const auto its = client.get("/iam/audit?principal_id=" + erasable.id + "&limit=100", root);
+    BOOST_TEST_REQUIRE(its.status == 200, its.body);
+    bool saw_archived_login = false;
+    const json its_doc = its.json();
+    for (const auto& e : its_doc.at("events")) {
+      if (e.at("type") == "user.created") BOOST_TEST(e.at("data").at("name") == "[erased]");
+      if (e.at("type") == "token.issued") {
+        BOOST_TEST(e.at("source_ip") == "[erased]");
+        saw_archived_login = saw_archived_login || e.at("seq").get<std::uint64_t>() <= early + 5;
+      }
+    }
+    BOOST_TEST(saw_archived_login);
     BOOST_TEST(server.stop() == 0);
+    for (const std::string& needle : {erasable_name, erasable_email}) {
+      BOOST_TEST(test::files_containing(data, needle).empty(), needle);
+      BOOST_TEST(server.stderr_text().find(needle) == std::string::npos);
+      BOOST_TEST(server.stdout_text().find(needle) == std::string::npos);
+    }
   }
   // Offline: verify reads archives and live log as one chain; a backup holds the archives.
   {
@@ -165,6 +208,8 @@ BOOST_AUTO_TEST_CASE(archived_events_read_as_before_and_deleted_history_says_so)
     BOOST_TEST(test::run_latchkey({"verify", "--data", backup}).exit_code == 0);
     // Sealed in the segments as in the log: the name is nowhere in clear.
     BOOST_TEST(test::files_containing(data + "/archive", name).empty());
+    BOOST_TEST(test::files_containing(backup, erasable_name).empty());
+    BOOST_TEST(test::files_containing(backup, erasable_email).empty());
   }
   // Retention: archived events older than 5.2 s are deleted, after a signed cut.
   {
