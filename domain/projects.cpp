@@ -84,17 +84,27 @@ Result<std::vector<events::Draft>> update_project(const projections::ProjectRegi
   if (patch.login_rate_per_second && *patch.login_rate_per_second > kMaxProjectLoginRate)
     return make_error(Errc::invalid_request, "login_rate_per_second is 0 (unlimited) to " +
                                                  std::to_string(kMaxProjectLoginRate));
+  const std::uint64_t archive = patch.archive_after_seconds.value_or(p->archive_after_seconds);
+  const std::uint64_t retention = patch.retention_seconds.value_or(p->retention_seconds);
+  if (retention != 0 && retention < archive) {
+    return make_error(Errc::invalid_request,
+                      "retention_days must be 0 (the server's setting) or at least "
+                      "archive_after_days: only archived events are deleted");
+  }
   std::vector<events::Draft> out;
   const bool renamed = patch.name && *patch.name != p->name;
   const bool rate =
       patch.login_rate_per_second && *patch.login_rate_per_second != p->login_rate_per_second;
-  if (renamed || rate) {
+  const bool life = archive != p->archive_after_seconds || retention != p->retention_seconds;
+  if (renamed || rate || life) {
     events::ProjectChanged d;
     d.id = id;
     d.name = patch.name.value_or(p->name);
     d.old_name = p->name;
     d.login_rate_per_second = patch.login_rate_per_second.value_or(p->login_rate_per_second);
     d.old_login_rate_per_second = p->login_rate_per_second;
+    d.archive_after_seconds = archive;
+    d.retention_seconds = retention;
     out.push_back(draft(events::EventType::project_updated, std::move(d)));
   }
   if (patch.status && *patch.status != p->status) {
@@ -102,6 +112,8 @@ Result<std::vector<events::Draft>> update_project(const projections::ProjectRegi
     d.id = id;
     d.name = patch.name.value_or(p->name);
     d.login_rate_per_second = patch.login_rate_per_second.value_or(p->login_rate_per_second);
+    d.archive_after_seconds = archive;
+    d.retention_seconds = retention;
     out.push_back(draft(*patch.status == ProjectStatus::suspended
                             ? events::EventType::project_suspended
                             : events::EventType::project_resumed,

@@ -34,6 +34,9 @@ struct ProjectPatch {
   std::optional<std::string> name;
   std::optional<std::uint64_t> login_rate_per_second;
   std::optional<projections::ProjectStatus> status;  // active | suspended
+  // Seconds (0: the server's setting); retention, if set, at least the archiving age.
+  std::optional<std::uint64_t> archive_after_seconds;
+  std::optional<std::uint64_t> retention_seconds;
 };
 // project.updated (name, login rate), project.suspended, project.resumed, as
 // the patch changes them (none if nothing changes). not_found for an unknown or deleted project.

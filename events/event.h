@@ -356,6 +356,10 @@ struct ProjectChanged {
   // whole project; 0: unlimited), and on updated the rate before.
   std::uint64_t login_rate_per_second = 0;
   std::uint64_t old_login_rate_per_second = 0;
+  // v2, created and updated: the project's own archive_after_days and
+  // retention_days, in seconds (0: the server's data.* settings).
+  std::uint64_t archive_after_seconds = 0;
+  std::uint64_t retention_seconds = 0;
   template <class V>
   void fields(V& v) {
     v("id", id);
@@ -365,6 +369,8 @@ struct ProjectChanged {
     v("final_hash", final_hash);
     v("login_rate_per_second", login_rate_per_second);
     v("old_login_rate_per_second", old_login_rate_per_second);
+    v("archive_after_seconds", archive_after_seconds);
+    v("retention_seconds", retention_seconds);
   }
 };
 

@@ -26,7 +26,7 @@ Archiver::Archiver(ProjectDirectory& projects, const Config& config, const Clock
 Archiver::~Archiver() { stop(); }
 
 void Archiver::start() {
-  if (config_.archive_after_days <= 0 || thread_.joinable()) return;
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -62,8 +62,10 @@ void Archiver::pass() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    Status st = archive(*rt, now);
-    if (st) st = retain(*rt, now);
+    const Life life = life_of(*rt);
+    if (life.archive_after_days <= 0) continue;
+    Status st = archive(*rt, now, life);
+    if (st) st = retain(*rt, now, life);
     if (!st) {
       ++failures_;
       log_.error("archiving failed", {{"project", rt->id}, {"detail", st.error().detail}});
@@ -71,7 +73,7 @@ void Archiver::pass() {
     const events::History h = rt->log->history();
     segments += h.segments;
     bytes += h.segment_bytes;
-    auto cut = rt->log->seq_at_time(now - days(config_.archive_after_days));
+    auto cut = rt->log->seq_at_time(now - days(life.archive_after_days));
     if (cut && *cut > h.archived_through) due += *cut - h.archived_through;
   }
   due_ = due;
@@ -82,9 +84,18 @@ void Archiver::pass() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-Status Archiver::archive(ProjectRuntime& rt, Micros now) {
+Archiver::Life Archiver::life_of(const ProjectRuntime& rt) const {
+  Life life{config_.archive_after_days, config_.retention_days};
+  if (const auto p = projects_.registry().find(rt.id)) {
+    if (p->archive_after_seconds != 0) life.archive_after_days = p->archive_after_seconds / 86400.0;
+    if (p->retention_seconds != 0) life.retention_days = p->retention_seconds / 86400.0;
+  }
+  return life;
+}
+
+Status Archiver::archive(ProjectRuntime& rt, Micros now, const Life& life) {
   events::EventLog& log = *rt.log;
-  auto through = log.seq_at_time(now - days(config_.archive_after_days));
+  auto through = log.seq_at_time(now - days(life.archive_after_days));
   if (!through) return through.error();
   events::History h = log.history();
   // Segments that a stopped pass wrote past the cut: they are finished
@@ -99,7 +110,7 @@ Status Archiver::archive(ProjectRuntime& rt, Micros now) {
       *through - h.archived_through < static_cast<events::Seq>(config_.archive_min_events)) {
     auto oldest = log.get(h.archived_through + 1);
     if (!oldest) return oldest.error();
-    if (oldest->time > now - 2 * days(config_.archive_after_days)) return {};
+    if (oldest->time > now - 2 * days(life.archive_after_days)) return {};
   }
   const auto started = std::chrono::steady_clock::now();
   // The state at the cut, so the views rebuild without reading the archive.
@@ -149,10 +160,12 @@ Status Archiver::archive(ProjectRuntime& rt, Micros now) {
   return {};
 }
 
-Status Archiver::retain(ProjectRuntime& rt, Micros now) {
-  if (config_.retention_days <= 0) return {};
+Status Archiver::retain(ProjectRuntime& rt, Micros now, const Life& life) {
+  // Only archived events are deleted: a retention shorter than the archiving
+  // age (a project's own setting beside the server's) deletes nothing.
+  if (life.retention_days <= 0 || life.retention_days < life.archive_after_days) return {};
   events::EventLog& log = *rt.log;
-  auto older = log.seq_at_time(now - days(config_.retention_days));
+  auto older = log.seq_at_time(now - days(life.retention_days));
   if (!older) return older.error();
   const events::Seq through = log.archive_boundary(*older);
   const events::History h = log.history();

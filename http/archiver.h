@@ -1,7 +1,8 @@
 #pragma once
 // The log's life in a running server (docs/data-lifecycle.md). Every
 // data.archive_check_seconds, on its own thread, for the platform's chain
-// and each open project:
+// and each open project, with the project's own archive_after_days and
+// retention_days (platform API) or else the server's data.* settings:
 //   1. events older than data.archive_after_days are written to archive
 //      segments, after a snapshot of the views as of the last of them;
 //   2. a signed log.archived event records the cut (its sequence, its hash,
@@ -33,7 +34,7 @@ class Archiver {
   Archiver& operator=(const Archiver&) = delete;
   ~Archiver();
 
-  // Starts the thread (nothing to do when archive_after_days is 0).
+  // Starts the thread.
   void start();
   // Stops it, waiting for a pass in progress to reach a step's end.
   void stop();
@@ -41,10 +42,16 @@ class Archiver {
   void add_metrics(Metrics& metrics);
 
  private:
+  // A chain's settings: the project's own (platform API), else the server's.
+  struct Life {
+    double archive_after_days = 0;
+    double retention_days = 0;
+  };
+  Life life_of(const ProjectRuntime& rt) const;
   void run();
   void pass();
-  Status archive(ProjectRuntime& rt, Micros now);
-  Status retain(ProjectRuntime& rt, Micros now);
+  Status archive(ProjectRuntime& rt, Micros now, const Life& life);
+  Status retain(ProjectRuntime& rt, Micros now, const Life& life);
   // Appends a signed cut event through the project's writer; blocks.
   Status append_cut(ProjectRuntime& rt, events::EventType type, events::Seq through,
                     const Digest& snapshot_hash, std::uint64_t events, std::uint64_t bytes);

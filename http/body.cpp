@@ -160,6 +160,14 @@ std::optional<std::int64_t> Fields::integer(const char* name) {
   return std::nullopt;
 }
 
+std::optional<double> Fields::number(const char* name) {
+  const auto* v = get(name);
+  if (!v) return std::nullopt;
+  if (v->is_number()) return v->get<double>();
+  problem(std::string(name) + " must be a number");
+  return std::nullopt;
+}
+
 std::optional<bool> Fields::boolean(const char* name) {
   const auto* v = get(name);
   if (!v) return std::nullopt;

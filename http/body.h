@@ -48,6 +48,8 @@ class Fields {
   // "" when absent (and a problem: `name` is required).
   std::string required_string(const char* name);
   std::optional<std::int64_t> integer(const char* name);
+  // Any JSON number (e.g. days: 0.5).
+  std::optional<double> number(const char* name);
   std::optional<bool> boolean(const char* name);
   std::optional<std::vector<std::string>> strings(const char* name);
   // The first problem, or an unknown field; ok otherwise.

@@ -1,5 +1,7 @@
 #include "http/platform_api.h"
 
+#include <cmath>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -54,6 +56,8 @@ nlohmann::json project_json(const ProjectInfo& p) {
                    {"name", p.name},
                    {"status", projections::status_name(p.status)},
                    {"login_rate_per_second", p.login_rate_per_second},
+                   {"archive_after_days", static_cast<double>(p.archive_after_seconds) / 86400},
+                   {"retention_days", static_cast<double>(p.retention_seconds) / 86400},
                    {"created_at", format_rfc3339(p.created_at)},
                    {"updated_at", format_rfc3339(p.updated_at)}};
   return j;
@@ -206,6 +210,21 @@ PlatformApi::Reply PlatformApi::update(const Call& c) const {
                                                    std::to_string(domain::kMaxProjectLoginRate)));
     patch.login_rate_per_second = static_cast<std::uint64_t>(*rate);
   }
+  // The log's life, in days (fractions work); 0: the server's data.* setting.
+  auto days = [&f](const char* field, std::optional<std::uint64_t>& out) -> Status {
+    if (const auto d = f.number(field)) {
+      if (!(*d >= 0 && *d <= 36500)) {
+        return make_error(Errc::invalid_request,
+                          std::string(field) + " is 0 (the server's setting) to 36500");
+      }
+      out = static_cast<std::uint64_t>(std::llround(*d * 86400));
+    }
+    return {};
+  };
+  if (auto st = days("archive_after_days", patch.archive_after_seconds); !st)
+    co_return error(c, st.error());
+  if (auto st = days("retention_days", patch.retention_seconds); !st)
+    co_return error(c, st.error());
   const auto status = f.string("status");
   if (auto st = f.finish(); !st) co_return error(c, st.error());
   if (status) {

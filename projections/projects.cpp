@@ -26,6 +26,8 @@ void ProjectRegistry::apply(const events::Event& e) {
     p.name = d->name;
     p.created_at = p.updated_at = e.time;
     p.login_rate_per_second = d->login_rate_per_second;
+    p.archive_after_seconds = d->archive_after_seconds;
+    p.retention_seconds = d->retention_seconds;
     projects_.insert_or_assign(d->id, std::move(p));
     return;
   }
@@ -37,6 +39,8 @@ void ProjectRegistry::apply(const events::Event& e) {
     case T::project_updated:
       p.name = d->name;
       p.login_rate_per_second = d->login_rate_per_second;
+      p.archive_after_seconds = d->archive_after_seconds;
+      p.retention_seconds = d->retention_seconds;
       break;
     case T::project_suspended: p.status = ProjectStatus::suspended; break;
     case T::project_resumed: p.status = ProjectStatus::active; break;

@@ -27,6 +27,10 @@ struct ProjectInfo {
   Micros deleted_at = 0;                    // 0 unless deleted
   events::Seq final_seq = 0;                // deleted: the project's event count then
   std::uint64_t login_rate_per_second = 0;  // 0: unlimited
+  // Its own data.archive_after_days and data.retention_days, in seconds
+  // (0: the server's).
+  std::uint64_t archive_after_seconds = 0;
+  std::uint64_t retention_seconds = 0;
 };
 
 class ProjectRegistry {

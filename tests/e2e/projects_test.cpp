@@ -385,4 +385,58 @@ BOOST_AUTO_TEST_CASE(a_projects_login_rate_holds_it_back_and_not_its_neighbours)
   BOOST_TEST(updated.at(1).at("data").at("old_login_rate_per_second") == 3);
 }
 
+// A project's own archive_after_days (the platform API): its events move to
+// archive segments while the server's setting (none) holds for the others.
+BOOST_AUTO_TEST_CASE(a_project_archives_on_its_own_settings) {
+  ServerProcess::Options o;
+  o.env["LATCHKEY_DATA_ARCHIVE_CHECK_SECONDS"] = "1";
+  o.env["LATCHKEY_DATA_ARCHIVE_MIN_EVENTS"] = "1";
+  ServerProcess server(o);
+  Client client(server);
+  const std::string port = std::to_string(server.port());
+  const At base{client, "localhost:" + port};
+  const At arch_host{client, "arch.localhost:" + port};
+  const At keep_host{client, "keep.localhost:" + port};
+  const std::string op =
+      base.login(server.platform().apikey, server.platform().secretkey, "/platform/login");
+  const ProjectKeys arch = create_project(base, op, "arch", "Archiving");
+  const ProjectKeys keep = create_project(base, op, "keep", "Keeping");
+  // Bad values are refused and change nothing.
+  BOOST_TEST(base.patch("/platform/projects/arch", {{"archive_after_days", -1}}, op).status == 400);
+  BOOST_TEST(base.patch("/platform/projects/arch", {{"archive_after_days", "soon"}}, op).status ==
+             400);
+  BOOST_TEST(
+      base.patch("/platform/projects/arch", {{"archive_after_days", 10}, {"retention_days", 5}}, op)
+          .status == 400);
+  BOOST_TEST(base.get("/platform/projects/arch", op).json().at("archive_after_days") == 0);
+  const auto set = base.patch("/platform/projects/arch", {{"archive_after_days", 0.00001}}, op);
+  BOOST_TEST_REQUIRE(set.status == 200, set.body);
+  const json after = base.get("/platform/projects/arch", op).json();
+  BOOST_TEST(after.at("archive_after_days").get<double>() > 0);
+  BOOST_TEST(after.at("retention_days").get<double>() == 0);
+  for (int i = 0; i < 5; ++i) {
+    arch_host.login(arch.apikey, arch.secretkey);
+    keep_host.login(keep.apikey, keep.secretkey);
+  }
+  const std::string data = server.data_dir();
+  const auto segments = [&](const std::string& project) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(data + "/archive/" + project, ec)) {
+      n += f.path().extension() == ".lka" ? 1 : 0;
+    }
+    return n;
+  };
+  BOOST_TEST_REQUIRE(eventually([&] { return segments("arch") >= 1; }, std::chrono::seconds(30)));
+  BOOST_TEST(segments("keep") == 0u);
+  BOOST_TEST(segments("default") == 0u);
+  // Its audit reads on across the cut, from the first event.
+  const std::string admin = arch_host.login(arch.apikey, arch.secretkey);
+  const auto audit = arch_host.get("/iam/audit?limit=1000", admin);
+  BOOST_TEST_REQUIRE(audit.status == 200, audit.body);
+  const json doc = audit.json();
+  BOOST_TEST(doc.at("events").at(0).at("seq") == 1);
+  BOOST_TEST(server.stop() == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
