@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <future>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,18 @@ namespace latchkey::http {
 
 namespace {
 
-Micros days(double d) { return static_cast<Micros>(std::llround(d * kMicrosPerDay)); }
+// Settings are bounded (36,500 days, config and platform API); anything
+// past a million days, or not a number, counts as "never" rather than
+// overflowing.
+Micros days(double d) {
+  if (!(d < 1e6)) return std::numeric_limits<Micros>::max() / 2;
+  if (d <= 0) return 0;
+  return static_cast<Micros>(std::llround(d * kMicrosPerDay));
+}
+
+bool is_cut(events::EventType t) {
+  return t == events::EventType::log_archived || t == events::EventType::log_history_deleted;
+}
 
 }  // namespace
 
@@ -54,27 +66,43 @@ void Archiver::pass() {
   const auto started = std::chrono::steady_clock::now();
   const Micros now = clock_.now();
   std::vector<ProjectRuntime*> chains{&projects_.platform()};
-  const auto open = projects_.open_runtimes();  // held until the pass ends
+  auto open = projects_.open_runtimes();  // held until the pass ends
   for (const auto& rt : open) chains.push_back(rt.get());
+  // Projects that no request has opened since the start: their events age
+  // too, and their retention must hold. One look at each one's log; it is
+  // opened only when it has something due.
+  for (const auto& info : projects_.registry().all()) {
+    if (info.status == projections::ProjectStatus::deleted) continue;
+    if (projects_.open_runtime(info.id)) continue;
+    const Life life = life_of(info.id);
+    if (life.archive_after_days <= 0) continue;
+    events::EventLog& log = projects_.log_of(info.id);
+    auto p = plan(log, now, life);
+    auto r = retention_through(log, now, life);
+    if (!(p && p->go) && !(r && *r > 0)) continue;
+    if (auto rt = projects_.runtime(info.id)) {
+      open.push_back(rt);
+      chains.push_back(rt.get());
+    }
+  }
   std::uint64_t due = 0, segments = 0, bytes = 0;
   for (ProjectRuntime* rt : chains) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    const Life life = life_of(*rt);
+    const Life life = life_of(rt->id);
     if (life.archive_after_days <= 0) continue;
-    Status st = archive(*rt, now, life);
-    if (st) st = retain(*rt, now, life);
+    auto left = archive(*rt, now, life);
+    Status st = left ? retain(*rt, now, life) : Status{left.error()};
     if (!st) {
       ++failures_;
       log_.error("archiving failed", {{"project", rt->id}, {"detail", st.error().detail}});
     }
+    if (left) due += *left;
     const events::History h = rt->log->history();
     segments += h.segments;
     bytes += h.segment_bytes;
-    auto cut = rt->log->seq_at_time(now - days(life.archive_after_days));
-    if (cut && *cut > h.archived_through) due += *cut - h.archived_through;
   }
   due_ = due;
   segments_ = segments;
@@ -84,42 +112,69 @@ void Archiver::pass() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-Archiver::Life Archiver::life_of(const ProjectRuntime& rt) const {
+Archiver::Life Archiver::life_of(std::string_view project) const {
   Life life{config_.archive_after_days, config_.retention_days};
-  if (const auto p = projects_.registry().find(rt.id)) {
+  if (const auto p = projects_.registry().find(project)) {
     if (p->archive_after_seconds != 0) life.archive_after_days = p->archive_after_seconds / 86400.0;
     if (p->retention_seconds != 0) life.retention_days = p->retention_seconds / 86400.0;
   }
   return life;
 }
 
-Status Archiver::archive(ProjectRuntime& rt, Micros now, const Life& life) {
-  events::EventLog& log = *rt.log;
+Result<Archiver::Plan> Archiver::plan(events::EventLog& log, Micros now, const Life& life) const {
   auto through = log.seq_at_time(now - days(life.archive_after_days));
   if (!through) return through.error();
   events::History h = log.history();
   // Segments that a stopped pass wrote past the cut: they are finished
   // first (a new cut event if theirs is missing, then the cut).
-  if (h.pending_through > h.archived_through) *through = std::max(*through, h.pending_through);
+  const bool pending = h.pending_through > h.archived_through;
+  if (pending) *through = std::max(*through, h.pending_through);
   // The newest event stays live: the cut event follows it.
   const events::Seq head = log.head().seq;
-  if (head < 2) return {};
+  if (head < 2) return Plan{};
   if (*through >= head) *through = head - 1;
-  if (*through <= h.archived_through) return {};
-  if (h.pending_through <= h.archived_through &&
-      *through - h.archived_through < static_cast<events::Seq>(config_.archive_min_events)) {
+  if (*through <= h.archived_through) return Plan{};
+  const std::uint64_t due = *through - h.archived_through;
+  if (!pending && due <= 2) {
+    // Nothing but the archiver's own cut events since the last cut (a quiet
+    // chain): archiving them would append another, one tiny segment per
+    // pass for ever.
+    bool only_cuts = true;
+    for (events::Seq s = h.archived_through + 1; s <= *through && only_cuts; ++s) {
+      auto ev = log.get(s);
+      if (!ev) return ev.error();
+      only_cuts = is_cut(ev->type);
+    }
+    if (only_cuts) return Plan{};
+  }
+  if (!pending && due < static_cast<std::uint64_t>(config_.archive_min_events)) {
     auto oldest = log.get(h.archived_through + 1);
     if (!oldest) return oldest.error();
-    if (oldest->time > now - 2 * days(life.archive_after_days)) return {};
+    if (oldest->time > now - 2 * days(life.archive_after_days)) return Plan{*through, due, false};
   }
+  return Plan{*through, due, true};
+}
+
+Result<std::uint64_t> Archiver::archive(ProjectRuntime& rt, Micros now, const Life& life) {
+  events::EventLog& log = *rt.log;
+  auto planned = plan(log, now, life);
+  if (!planned) return planned.error();
+  if (!planned->go) {
+    // No new cut: what earlier cuts left in the live store's table files
+    // (a memtable flushed after its cut) is shed once it adds up.
+    if (auto st = log.cut_archived(); !st) return st.error();
+    return planned->due;
+  }
+  const events::Seq through = planned->through;
+  events::History h = log.history();
   const auto started = std::chrono::steady_clock::now();
   // The state at the cut, so the views rebuild without reading the archive.
-  auto snapshot_hash = rt.snapshotter->snapshot_at(*through);
+  auto snapshot_hash = rt.snapshotter->snapshot_at(through);
   if (!snapshot_hash) return snapshot_hash.error();
   const auto snapshotted = std::chrono::steady_clock::now();
   const events::Seq before = h.pending_through;
   run_done_ = 0;
-  run_total_ = *through - before;
+  run_total_ = through - before;
   // The segments (reading, decoding, compressing: CPU) are written by a
   // thread of the lowest priority, like RocksDB's flushes and compactions,
   // so they take what the logins leave. Only that thread: one that writes
@@ -128,7 +183,7 @@ Status Archiver::archive(ProjectRuntime& rt, Micros now, const Life& life) {
   Result<events::Seq> written = events::Seq{0};
   std::thread segments([&] {
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
-    written = log.write_archive(*through, [this](const events::ArchiveProgress& p) {
+    written = log.write_archive(through, [this](const events::ArchiveProgress& p) {
       run_done_ = p.done;
       run_total_ = p.total;
     });
@@ -138,38 +193,46 @@ Status Archiver::archive(ProjectRuntime& rt, Micros now, const Life& life) {
   run_done_ = 0;
   if (!written) return written.error();
   h = log.history();
-  if (auto st = append_cut(rt, events::EventType::log_archived, *through, *snapshot_hash,
-                           *through - h.archived_through, h.segment_bytes);
+  if (auto st = append_cut(rt, events::EventType::log_archived, through, *snapshot_hash,
+                           through - h.archived_through, h.segment_bytes);
       !st) {
-    return st;
+    return st.error();
   }
-  const events::Seq moved = *through - h.archived_through;
+  const events::Seq moved = through - h.archived_through;
   const auto written_at = std::chrono::steady_clock::now();
-  if (auto st = log.cut_archived(); !st) return st;
+  if (auto st = log.cut_archived(); !st) return st.error();
   const auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   archived_ += moved;
   log_.info("events archived",
             {{"project", rt.id},
-             {"through", *through},
+             {"through", through},
              {"events", moved},
              {"segments", log.history().segments},
              {"seconds", seconds(started, std::chrono::steady_clock::now())},
              {"snapshot_seconds", seconds(started, snapshotted)},
              {"write_seconds", seconds(snapshotted, written_at)},
              {"cut_seconds", seconds(written_at, std::chrono::steady_clock::now())}});
-  return {};
+  return 0;
 }
 
-Status Archiver::retain(ProjectRuntime& rt, Micros now, const Life& life) {
+Result<events::Seq> Archiver::retention_through(events::EventLog& log, Micros now,
+                                                const Life& life) const {
   // Only archived events are deleted: a retention shorter than the archiving
   // age (a project's own setting beside the server's) deletes nothing.
-  if (life.retention_days <= 0 || life.retention_days < life.archive_after_days) return {};
-  events::EventLog& log = *rt.log;
+  if (life.retention_days <= 0 || life.retention_days < life.archive_after_days) return 0;
   auto older = log.seq_at_time(now - days(life.retention_days));
   if (!older) return older.error();
   const events::Seq through = log.archive_boundary(*older);
+  return through > log.history().deleted_through ? through : 0;
+}
+
+Status Archiver::retain(ProjectRuntime& rt, Micros now, const Life& life) {
+  events::EventLog& log = *rt.log;
+  auto due = retention_through(log, now, life);
+  if (!due) return due.error();
+  if (*due == 0) return {};
+  const events::Seq through = *due;
   const events::History h = log.history();
-  if (through <= h.deleted_through) return {};
   if (auto st = append_cut(rt, events::EventType::log_history_deleted, through, Digest{},
                            through - h.deleted_through, 0);
       !st) {

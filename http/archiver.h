@@ -12,7 +12,8 @@
 //      log.history_deleted event records where the chain resumes, then their
 //      segments are deleted.
 // Each step can be stopped by a crash and is finished by the next pass. A
-// project that is not open is archived when it is next opened.
+// project that no request has opened since the start is opened by the pass
+// that finds something of it due.
 
 #include <atomic>
 #include <condition_variable>
@@ -47,10 +48,25 @@ class Archiver {
     double archive_after_days = 0;
     double retention_days = 0;
   };
-  Life life_of(const ProjectRuntime& rt) const;
+  Life life_of(std::string_view project) const;
+  // What a chain has due for archiving: the cut it would make, the events
+  // older than it still live, and whether to make it now (at least
+  // data.archive_min_events of them, or the oldest twice as old as the
+  // setting, or segments of a stopped pass to finish).
+  struct Plan {
+    events::Seq through = 0;
+    std::uint64_t due = 0;
+    bool go = false;
+  };
+  Result<Plan> plan(events::EventLog& log, Micros now, const Life& life) const;
+  // The archived events retention deletes now: through this sequence (0: none).
+  Result<events::Seq> retention_through(events::EventLog& log, Micros now, const Life& life) const;
   void run();
   void pass();
-  Status archive(ProjectRuntime& rt, Micros now, const Life& life);
+  // Archives what is due; returns how many events older than the cut stay
+  // live (fewer than data.archive_min_events, not yet old enough to go on
+  // their own).
+  Result<std::uint64_t> archive(ProjectRuntime& rt, Micros now, const Life& life);
   Status retain(ProjectRuntime& rt, Micros now, const Life& life);
   // Appends a signed cut event through the project's writer; blocks.
   Status append_cut(ProjectRuntime& rt, events::EventType type, events::Seq through,

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "tests/e2e/e2e.h"
 
@@ -436,6 +437,19 @@ BOOST_AUTO_TEST_CASE(a_project_archives_on_its_own_settings) {
   BOOST_TEST_REQUIRE(audit.status == 200, audit.body);
   const json doc = audit.json();
   BOOST_TEST(doc.at("events").at(0).at("seq") == 1);
+  // A quiet project stops growing segments: the cut events the archiver
+  // appended are not archived on their own, one segment per pass.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const std::size_t settled = segments("arch");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  BOOST_TEST(segments("arch") == settled);
+  // A project no request has opened is archived too (its retention must
+  // hold as well): nothing reaches "idle" but the platform API.
+  (void)create_project(base, op, "idle", "Idle");
+  BOOST_TEST_REQUIRE(
+      base.patch("/platform/projects/idle", {{"archive_after_days", 0.00001}}, op).status == 200);
+  BOOST_TEST_REQUIRE(eventually([&] { return segments("idle") >= 1; }, std::chrono::seconds(30)));
+  BOOST_TEST(segments("keep") == 0u);
   BOOST_TEST(server.stop() == 0);
 }
 
