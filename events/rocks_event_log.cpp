@@ -342,7 +342,7 @@ class ProjectLog final : public EventLog {
   mutable std::shared_ptr<const archive::Segment> segment_cache_;  // GUARDED_BY(segment_cache_mu_)
 
   std::string archive_dir() const;
-  void put_history(rocksdb::WriteBatch& batch, const History& hist, Seq unused) const;
+  void put_history(rocksdb::WriteBatch& batch, const History& hist) const;
   // The segment holding `seq`, read (one is cached). REQUIRES: cut_mu_ held.
   Result<std::shared_ptr<const archive::Segment>> segment_for(Seq seq) const;
   // Calls fn(seq, stored) for archived events from..to (by segment) until it
@@ -1109,8 +1109,7 @@ std::string encode_history(const History& h) {
 
 std::string ProjectLog::archive_dir() const { return store_.archive_dir_; }
 
-void ProjectLog::put_history(rocksdb::WriteBatch& batch, const History& hist,
-                             Seq /*unused*/) const {
+void ProjectLog::put_history(rocksdb::WriteBatch& batch, const History& hist) const {
   batch.Put(meta_key(), encode_history(hist));
 }
 
@@ -1302,7 +1301,7 @@ Status ProjectLog::cut_archived() {
       // millions of them, in the queue the logins' group commits wait in,
       // held logins up for seconds (docs/benchmarks.md, "Archives").
       rocksdb::WriteBatch batch;
-      put_history(batch, next, 0);
+      put_history(batch, next);
       rocksdb::WriteOptions wo;
       wo.sync = true;
       const rocksdb::Status st = h.db->Write(wo, &batch);
@@ -1327,35 +1326,67 @@ Status ProjectLog::compact_archived() {
     compacted = compacted_through_;
   }
   if (to == 0) return {};
-  auto compact = [&](std::size_t family, const std::string& begin, const std::string& end,
-                     bool whole_files) -> Status {
+  // Bytes of the table files (not the memtables) in [begin, end) of a family.
+  auto table_bytes = [&](std::size_t family, const std::string& begin, const std::string& end) {
+    rocksdb::SizeApproximationOptions so;
+    so.include_memtables = false;
+    so.include_files = true;
+    const rocksdb::Range range(begin, end);
+    std::uint64_t n = 0;
+    (void)h.db->GetApproximateSizes(so, h.cf(cf(family)), &range, 1, &n);
+    return n;
+  };
+  auto compact = [&](std::size_t family, const std::string& begin, const std::string& end) {
     rocksdb::Slice b(begin), e(end);
-    auto* f = h.cf(cf(family));
-    if (whole_files) {
-      // Table files holding archived events only go at once, unread.
-      const rocksdb::RangePtr range(&b, &e);
-      (void)rocksdb::DeleteFilesInRanges(h.db.get(), f, &range, 1, /*include_end=*/false);
-    }
     rocksdb::CompactRangeOptions co;
     co.exclusive_manual_compaction = false;
-    const rocksdb::Status st =
-        h.db->CompactRange(co, f, begin.empty() ? nullptr : &b, end.empty() ? nullptr : &e);
-    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot compact the live log");
+    const rocksdb::Status st = h.db->CompactRange(co, h.cf(cf(family)), &b, &e);
+    if (!st.ok()) return Status{from_status(st, Errc::unavailable, "cannot compact the live log")};
+    return Status{};
+  };
+  // The log's records and the time and type indexes keep archived events in
+  // ranges of their own. Table files holding archived events only go at
+  // once, unread; a range is compacted (by RocksDB's background threads, at
+  // their low priority) only when its files still hold more than a
+  // twentieth of this project's bytes in the family. Each cut compacting
+  // its range would rewrite the files that straddle the cut, flushing the
+  // memtables first, every pass: seconds of I/O beside the write-ahead
+  // log's syncs (docs/benchmarks.md, "Archives") for a few megabytes; what
+  // is left below the cut is dropped by the next compaction that reads it
+  // (ArchivedFilter), or by the next cut's once it adds up.
+  auto shed = [&](std::size_t family,
+                  const std::vector<std::pair<std::string, std::string>>& ranges) -> Status {
+    std::vector<rocksdb::Slice> bounds;
+    bounds.reserve(ranges.size() * 2);
+    for (const auto& [b, e] : ranges) {
+      bounds.emplace_back(b);
+      bounds.emplace_back(e);
+    }
+    std::vector<rocksdb::RangePtr> ptrs;
+    for (std::size_t i = 0; i < bounds.size(); i += 2)
+      ptrs.emplace_back(&bounds[i], &bounds[i + 1]);
+    (void)rocksdb::DeleteFilesInRanges(h.db.get(), h.cf(cf(family)), ptrs.data(), ptrs.size(),
+                                       /*include_end=*/false);
+    std::uint64_t archived = 0;
+    for (const auto& [b, e] : ranges) archived += table_bytes(family, b, e);
+    if (archived == 0 || archived * 20 < table_bytes(family, key(""), end_key())) return {};
+    for (const auto& [b, e] : ranges) {
+      if (auto st = compact(family, b, e); !st) return st;
+    }
     return {};
   };
-  // The log's records and the time and type indexes keep archived events
-  // in ranges of their own: those ranges are compacted (by RocksDB's
-  // background threads, at their low priority) at each cut.
-  if (auto st = compact(kLogCf, key(""), key(bin::be64(to + 1)), true); !st) return st;
-  if (auto st = compact(kIdxTimeCf, key(""),
-                        key(bin::be64(static_cast<std::uint64_t>(to_time) + 1)), true);
+  if (auto st = shed(kLogCf, {{key(""), key(bin::be64(to + 1))}}); !st) return st;
+  if (auto st =
+          shed(kIdxTimeCf, {{key(""), key(bin::be64(static_cast<std::uint64_t>(to_time) + 1))}});
       !st) {
     return st;
   }
+  std::vector<std::pair<std::string, std::string>> types;
   for (std::uint16_t t = 1; t <= kMaxEventType; ++t) {
     const std::string p = type_prefix(static_cast<EventType>(t));
-    if (auto st = compact(kIdxTypeCf, key(p), key(p + bin::be64(to + 1)), false); !st) return st;
+    types.emplace_back(key(p), key(p + bin::be64(to + 1)));
   }
+  if (auto st = shed(kIdxTypeCf, types); !st) return st;
   // The subjects' indexes interleave archived and live entries: the whole
   // of this log's range is rewritten, once the archived entries not yet
   // compacted are a tenth of the live events (the live log stays within 10%
@@ -1363,7 +1394,7 @@ Status ProjectLog::compact_archived() {
   const Seq live = head().seq > to ? head().seq - to : 0;
   if ((to - compacted) * 10 < live) return {};
   for (std::size_t family : {kIdxPrincipalCf, kIdxApikeyCf, kIdxActorCf}) {
-    if (auto st = compact(family, key(""), end_key(), false); !st) return st;
+    if (auto st = compact(family, key(""), end_key()); !st) return st;
   }
   std::unique_lock cut(cut_mu_);
   compacted_through_ = std::max(compacted_through_, to);
@@ -1391,7 +1422,7 @@ Result<Seq> ProjectLog::delete_archived(Seq through) {
     // the next open removes. Snapshots of the deleted history go too: they
     // would only rebuild states whose events are gone.
     rocksdb::WriteBatch batch;
-    put_history(batch, next, 0);
+    put_history(batch, next);
     {
       rocksdb::ReadOptions ro;
       ro.fill_cache = false;
@@ -1471,7 +1502,7 @@ Status ProjectLog::copy_from(const EventLog& from, Seq upto,
   if (archived.archived_through > 0) {
     History copy = archived;
     copy.pending_through = copy.archived_through;
-    put_history(batch, copy, copy.archived_through);
+    put_history(batch, copy);
   }
   for (Seq at = upto;;) {
     auto snap = from.find_snapshot(at);

@@ -274,4 +274,40 @@ BOOST_AUTO_TEST_CASE(a_dropped_project_leaves_no_archive) {
   BOOST_TEST(store->log("acme").head().seq == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_cut_gives_the_live_store_s_space_back) {
+  TempDir dir;
+  LogOptions o = small_segments();
+  o.archive_segment_events = 10'000;
+  o.sync = false;
+  o.write_buffer_bytes = 64 << 10;  // many table files
+  constexpr int kEvents = 20'000;
+  {
+    auto store = open_rocksdb_store(dir / "log", OpenMode::create_new, o);
+    BOOST_REQUIRE(store.has_value());
+    EventLog& log = (*store)->log("acme");
+    for (int i = 0; i < kEvents; i += 100) {
+      std::vector<Draft> batch;
+      for (int j = i; j < i + 100; ++j) {
+        batch.push_back(
+            j < 10 ? test::user_created(principal(j))
+                   : test::token_issued("lk_" + std::to_string(j % 10), principal(j % 10), j));
+      }
+      BOOST_REQUIRE(log.append(batch, 1000 * (i + 1)).has_value());
+    }
+  }  // closed: the memtables are flushed
+  auto store = open_rocksdb_store(dir / "log", OpenMode::read_write, o);
+  BOOST_REQUIRE(store.has_value());
+  EventLog& log = (*store)->log("acme");
+  const std::uint64_t before = (*store)->storage_stats()->live_sst_bytes;
+  BOOST_TEST_REQUIRE(before > 1'000'000u);
+  BOOST_REQUIRE(log.write_archive(kEvents * 9 / 10).has_value());
+  BOOST_REQUIRE(log.cut_archived());
+  // Nine tenths of the events moved to segments: the table files that held
+  // them are gone or rewritten without them (indexes included).
+  const std::uint64_t after = (*store)->storage_stats()->live_sst_bytes;
+  BOOST_TEST(after * 4 < before, "before " << before << " B, after " << after << " B");
+  BOOST_TEST(verify_log(log).ok);
+  BOOST_TEST(read_all(log).size() == static_cast<std::size_t>(kEvents));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
