@@ -168,21 +168,23 @@ Result<std::uint64_t> Archiver::archive(ProjectRuntime& rt, Micros now, const Li
   const events::Seq through = planned->through;
   events::History h = log.history();
   const auto started = std::chrono::steady_clock::now();
-  // The state at the cut, so the views rebuild without reading the archive.
-  auto snapshot_hash = rt.snapshotter->snapshot_at(through);
-  if (!snapshot_hash) return snapshot_hash.error();
-  const auto snapshotted = std::chrono::steady_clock::now();
   const events::Seq before = h.pending_through;
   run_done_ = 0;
   run_total_ = through - before;
-  // The segments (reading, decoding, compressing: CPU) are written by a
+  // The state at the cut (so the views rebuild without reading the archive)
+  // and the segments (reading, decoding, compressing: CPU) are built by a
   // thread of the lowest priority, like RocksDB's flushes and compactions,
-  // so they take what the logins leave. Only that thread: one that writes
-  // to the log would lead RocksDB's write groups, logins' appends included,
-  // at that priority.
+  // so they take what the logins leave. The snapshot is stored from this
+  // thread: one that writes to the log may lead RocksDB's write group,
+  // logins' appends included, and must not do it at that priority.
+  Result<replay::Snapshotter::Built> built = replay::Snapshotter::Built{};
   Result<events::Seq> written = events::Seq{0};
+  auto snapshotted = started;
   std::thread segments([&] {
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+    built = rt.snapshotter->build_at(through);
+    snapshotted = std::chrono::steady_clock::now();
+    if (!built) return;
     written = log.write_archive(through, [this](const events::ArchiveProgress& p) {
       run_done_ = p.done;
       run_total_ = p.total;
@@ -191,7 +193,10 @@ Result<std::uint64_t> Archiver::archive(ProjectRuntime& rt, Micros now, const Li
   segments.join();
   run_total_ = 0;
   run_done_ = 0;
+  if (!built) return built.error();
   if (!written) return written.error();
+  auto snapshot_hash = rt.snapshotter->store_built(std::move(*built));
+  if (!snapshot_hash) return snapshot_hash.error();
   h = log.history();
   if (auto st = append_cut(rt, events::EventType::log_archived, through, *snapshot_hash,
                            through - h.archived_through, h.segment_bytes);

@@ -97,10 +97,37 @@ Result<Digest> Snapshotter::snapshot_at(Seq at) {
   return hash;
 }
 
+Result<Snapshotter::Built> Snapshotter::build_at(Seq at) {
+  Built built;
+  built.erasures = erasures_.load();
+  auto views = rebuild(log_, at, true);
+  if (!views) return views.error();
+  if (views->seq != at) return make_error(Errc::invalid_request, "no event " + std::to_string(at));
+  built.seq = at;
+  built.bytes = projections::snapshot(*views);
+  return built;
+}
+
+Result<Digest> Snapshotter::store_built(Built built) {
+  {
+    std::lock_guard lock(take_mu_);
+    // Under take_mu_: an erasure either rewrote the stored snapshots before
+    // (counted: built again below) or rewrites this one after.
+    if (built.erasures == erasures_.load()) {
+      const Digest hash = sha256(built.bytes);
+      if (auto st = log_.put_snapshot(events::Snapshot{built.seq, std::move(built.bytes)}); !st)
+        return st.error();
+      return hash;
+    }
+  }
+  return snapshot_at(built.seq);
+}
+
 Status Snapshotter::erase_principal(const std::string& principal_id) {
   // Under take_mu_: a snapshot being taken from views that still held the
   // data finishes first, and is then rewritten like the others.
   std::lock_guard lock(take_mu_);
+  ++erasures_;
   return log_.rewrite_snapshots([&](Seq, std::string_view bytes) -> std::optional<std::string> {
     auto views = projections::restore(bytes);
     // One this build cannot read is of no use: replace it with nothing

@@ -49,6 +49,18 @@ class Snapshotter {
   // Stores a snapshot of the views as of `at` (blocking), whatever was taken
   // before: the state at an archive cut. Returns the SHA-256 of its bytes.
   Result<Digest> snapshot_at(Seq at);
+  // The same in two steps, so that the first (reading and folding events:
+  // CPU, no write) can run on a thread of low priority and the second (one
+  // write) on one that may lead the log's write group.
+  struct Built {
+    Seq seq = 0;
+    std::string bytes;
+    std::uint64_t erasures = 0;  // erase_principal calls before it was built
+  };
+  Result<Built> build_at(Seq at);
+  // Stores what build_at built; if a principal was erased since, builds it
+  // again first (its bytes may show the erased data).
+  Result<Digest> store_built(Built built);
   // After `principal_id`'s data key is destroyed: every stored snapshot that
   // still shows its personal data is rewritten to show "[erased]", and the
   // old bytes are compacted away. Blocks other snapshots meanwhile.
@@ -65,10 +77,11 @@ class Snapshotter {
   std::atomic<Seq> last_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  Seq wanted_ = 0;         // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::mutex take_mu_;     // one snapshot at a time
-  std::thread thread_;     // GUARDED_BY(mu_) until stopping_
+  Seq wanted_ = 0;                          // GUARDED_BY(mu_)
+  bool stopping_ = false;                   // GUARDED_BY(mu_)
+  std::mutex take_mu_;                      // one snapshot at a time
+  std::atomic<std::uint64_t> erasures_{0};  // erase_principal calls, counted under take_mu_
+  std::thread thread_;                      // GUARDED_BY(mu_) until stopping_
 };
 
 }  // namespace latchkey::replay

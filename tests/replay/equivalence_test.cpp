@@ -118,4 +118,46 @@ BOOST_AUTO_TEST_CASE(no_secret_reaches_the_disk) {
   }
 }
 
+// The archiver builds the state at a cut on a thread of low priority and
+// stores it from its own: the two steps store what snapshot_at stores.
+BOOST_AUTO_TEST_CASE(a_snapshot_built_then_stored_is_the_one_taken_at_once) {
+  test::TempDir dir;
+  History h(dir / "log", 5);
+  for (int i = 0; i < 500; ++i) h.step();
+  replay::Snapshotter snapshots(h.log(), 1'000'000, nullptr);
+  const events::Seq at = h.log().head().seq - 7;
+  auto built = snapshots.build_at(at);
+  BOOST_REQUIRE(built.has_value());
+  BOOST_TEST(built->seq == at);
+  BOOST_TEST(built->bytes == rebuilt(h.log(), at, false));
+  auto stored = snapshots.store_built(*built);
+  BOOST_REQUIRE(stored.has_value());
+  auto found = h.log().find_snapshot(at);
+  BOOST_REQUIRE(found.has_value());
+  BOOST_REQUIRE(found->has_value());
+  BOOST_TEST((*found)->seq == at);
+  BOOST_TEST(((*stored) == sha256((*found)->bytes)));
+  auto at_once = snapshots.snapshot_at(at);
+  BOOST_REQUIRE(at_once.has_value());
+  BOOST_TEST((*at_once == *stored));
+  // Built before an erasure and stored after it: built again rather than
+  // stored as it was (bytes that could show erased data). Stale bytes show
+  // which was stored.
+  replay::Snapshotter::Built stale = *built;
+  stale.bytes = "bytes from before the erasure";
+  BOOST_REQUIRE(snapshots.erase_principal("usr_nobody"));
+  auto again = snapshots.store_built(stale);
+  BOOST_REQUIRE(again.has_value());
+  BOOST_TEST((*again == *stored));
+  // Without an erasure in between, what was built is stored as it is.
+  auto fresh = snapshots.build_at(at);
+  BOOST_REQUIRE(fresh.has_value());
+  fresh->bytes = "bytes built after the erasure";
+  auto as_is = snapshots.store_built(*fresh);
+  BOOST_REQUIRE(as_is.has_value());
+  BOOST_TEST((*as_is == sha256("bytes built after the erasure")));
+  BOOST_REQUIRE(snapshots.snapshot_at(at).has_value());  // leave a readable one
+  BOOST_TEST(snapshots.build_at(h.log().head().seq + 5).has_error());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
