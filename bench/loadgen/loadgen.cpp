@@ -208,7 +208,11 @@ class Generator {
     tcp::socket sock;
     net::steady_timer backoff;
     beast::flat_buffer buffer;
-    std::optional<http::response_parser<http::string_body>> parser;
+    // The response being read. Shared with the read in flight: a timeout or
+    // a failed write lets go of it while the read is still pending, and the
+    // read (closed, then completed as aborted) must not touch a destroyed
+    // parser (it did: "pure virtual method called" under heavy load).
+    std::shared_ptr<http::response_parser<http::string_body>> parser;
     std::uint64_t generation = 0;  // handlers of an older generation are stale
     bool busy = false;
     bool refused = false;   // its last connect failed (reset when one succeeds)
@@ -330,7 +334,7 @@ class Generator {
     c.is_retry = is_retry;
     c.request = i;
     c.sent_at = now;
-    c.parser.emplace();
+    c.parser = std::make_shared<http::response_parser<http::string_body>>();
     if (!is_retry) {
       ++sent_total_;
       if (const auto s = second_of(i)) ++second(*s).sent;
@@ -342,8 +346,9 @@ class Generator {
                      [this, &c, gen](beast::error_code ec, std::size_t) {
                        if (ec && gen == c.generation && c.busy) fail(c, ec);
                      });
-    http::async_read(c.sock, c.buffer, *c.parser,
-                     [this, &c, gen](beast::error_code ec, std::size_t) {
+    auto parser = c.parser;
+    http::async_read(c.sock, c.buffer, *parser,
+                     [this, &c, gen, parser](beast::error_code ec, std::size_t) {
                        if (gen != c.generation || !c.busy) return;
                        if (ec) return fail(c, ec);
                        complete(c);
