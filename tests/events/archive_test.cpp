@@ -75,6 +75,13 @@ Draft cut_event(EventType type, const EventLog& log, Seq through) {
   return Draft{type, cut, {}};
 }
 
+// Writes the segments through `through` and moves the cut there.
+void archive_through(EventLog& log, Seq through) {
+  auto written = log.write_archive(through);
+  BOOST_REQUIRE_MESSAGE(written.has_value(), (written ? "" : written.error().message));
+  BOOST_REQUIRE(log.cut_archived());
+}
+
 std::size_t files_in(const std::string& dir) {
   std::size_t n = 0;
   std::error_code ec;
@@ -185,8 +192,7 @@ BOOST_AUTO_TEST_CASE(deleted_history_verifies_from_the_cut_that_vouches_for_it) 
   auto store = open_store(dir / "log", OpenMode::create_new);
   EventLog& log = store->log("acme");
   fill(log);
-  BOOST_REQUIRE(log.write_archive(200).has_value());
-  BOOST_REQUIRE(log.cut_archived());
+  archive_through(log, 200);
   BOOST_REQUIRE(
       log.append(std::vector<Draft>{cut_event(EventType::log_archived, log, 200)}, 251'000));
   // Retention: the cut is recorded, then the segments through it go.
@@ -226,8 +232,7 @@ BOOST_AUTO_TEST_CASE(deleted_history_without_a_cut_event_does_not_verify) {
   auto store = open_store(dir / "log", OpenMode::create_new);
   EventLog& log = store->log("acme");
   fill(log);
-  BOOST_REQUIRE(log.write_archive(100).has_value());
-  BOOST_REQUIRE(log.cut_archived());
+  archive_through(log, 100);
   BOOST_REQUIRE(log.delete_archived(100).has_value());
   const auto report = verify_log(log);
   BOOST_TEST(!report.ok);
@@ -240,8 +245,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_or_missing_segment_is_reported) {
   auto store = open_store(dir / "log", OpenMode::create_new);
   EventLog& log = store->log("acme");
   fill(log);
-  BOOST_REQUIRE(log.write_archive(100).has_value());
-  BOOST_REQUIRE(log.cut_archived());
+  archive_through(log, 100);
   const std::string seg = dir / "archive/acme/00000000000000000051-00000000000000000100.lka";
   BOOST_REQUIRE(fs::exists(seg));
   {
@@ -266,8 +270,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_project_leaves_no_archive) {
   TempDir dir;
   auto store = open_store(dir / "log", OpenMode::create_new);
   fill(store->log("acme"));
-  BOOST_REQUIRE(store->log("acme").write_archive(100).has_value());
-  BOOST_REQUIRE(store->log("acme").cut_archived());
+  archive_through(store->log("acme"), 100);
   BOOST_REQUIRE(store->drop("acme"));
   BOOST_TEST(!fs::exists(dir / "archive/acme"));
   BOOST_TEST(store->log("acme").history().archived_through == 0u);
@@ -300,8 +303,7 @@ BOOST_AUTO_TEST_CASE(a_cut_gives_the_live_store_s_space_back) {
   EventLog& log = (*store)->log("acme");
   const std::uint64_t before = (*store)->storage_stats()->live_sst_bytes;
   BOOST_TEST_REQUIRE(before > 1'000'000u);
-  BOOST_REQUIRE(log.write_archive(kEvents * 9 / 10).has_value());
-  BOOST_REQUIRE(log.cut_archived());
+  archive_through(log, kEvents * 9 / 10);
   // Nine tenths of the events moved to segments: the table files that held
   // them are gone or rewritten without them (indexes included).
   const std::uint64_t after = (*store)->storage_stats()->live_sst_bytes;
