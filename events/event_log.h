@@ -287,6 +287,45 @@ class EventStore {
   [[nodiscard]] virtual Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
                                                                        Micros time) = 0;
 
+  // ---- what a replicated log builds on (docs/cluster.md) ----
+  // A group commit made ready but not written: each part's events as
+  // append() would commit them now (seq, time, hashes; personal data sealed)
+  // and their stored bytes. Both a writer's local append and a block that a
+  // node receives are written from this form, so every node stores the very
+  // same bytes.
+  struct PreparedPart {
+    EventLog* log = nullptr;
+    std::vector<Event> events;
+    std::vector<std::string> records;  // the stored bytes of each event
+  };
+  // Where a node is in the replicated log: the last block it applied.
+  struct ReplicaPosition {
+    std::uint64_t block = 0;  // the block's sequence in the replicated log; 0: none
+    Digest hash{};            // the block's hash
+  };
+  // The events append(parts, time) would commit, written nowhere; an empty
+  // part stays empty. Errors as append(); nothing was written.
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Result<std::vector<PreparedPart>> prepare(std::span<const Part> /*parts*/,
+                                                                  Micros /*time*/) {
+    return make_error(Errc::unavailable, "this store cannot be replicated");
+  }
+  // Writes prepared (or received) events as one atomic, durable unit, with
+  // `position` when given. Each part's first event must follow its log's
+  // head (the next seq, the head's hash as its previous hash). Errors:
+  // conflict when a part does not follow its log's head (nothing written);
+  // unavailable as append().
+  // REQUIRES: the appending thread.
+  [[nodiscard]] virtual Status write_prepared(std::span<const PreparedPart> /*parts*/,
+                                              const std::optional<ReplicaPosition>& /*position*/) {
+    return make_error(Errc::unavailable, "this store cannot be replicated");
+  }
+  // The position written last by write_prepared (none for a node that
+  // never applied a block). Errors: unavailable on a read error.
+  [[nodiscard]] virtual Result<ReplicaPosition> replica_position() const {
+    return ReplicaPosition{};
+  }
+
   // As EventLog::recover, for every log of the store: the events found
   // beyond the heads known before, per log.
   // REQUIRES: the appending thread.

@@ -351,6 +351,9 @@ class ProjectLog final : public EventLog {
                        const std::function<bool(Seq, std::string_view)>& fn) const;
 };
 
+// Where a cluster node is in the replicated log (default column family).
+constexpr std::string_view kReplicaPositionKey{"replica_position"};
+
 class RocksStore final : public EventStore {
  public:
   RocksStore(std::unique_ptr<RocksHandles> h, std::shared_ptr<Cuts> cuts, std::string dir,
@@ -418,22 +421,26 @@ class RocksStore final : public EventStore {
 
   Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
                                                  Micros time) override {
+    auto prepared = prepare(parts, time);
+    if (!prepared) return prepared.error();
+    if (auto st = write_prepared(*prepared, std::nullopt); !st) return st.error();
+    std::vector<std::vector<Event>> out(parts.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) out[i] = std::move((*prepared)[i].events);
+    return out;
+  }
+
+  Result<std::vector<PreparedPart>> prepare(std::span<const Part> parts, Micros time) override {
     if (mode_ == OpenMode::read_only)
       return make_error(Errc::unavailable, "the log is open read-only");
-    std::vector<std::vector<Event>> out(parts.size());
-    std::vector<Head> heads(parts.size());
-    rocksdb::WriteBatch batch;
-    std::shared_lock handles_lock(handles_mu_);
-    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
-    bool any = false;
+    std::vector<PreparedPart> out(parts.size());
     for (std::size_t i = 0; i < parts.size(); ++i) {
       auto* log = static_cast<ProjectLog*>(parts[i].log);
-      const Head head = log->head();
-      heads[i] = head;
+      out[i].log = log;
       if (parts[i].drafts.empty()) continue;
-      any = true;
+      const Head head = log->head();
       const Micros t = std::max(time, head.time);
-      out[i].reserve(parts[i].drafts.size());
+      out[i].events.reserve(parts[i].drafts.size());
+      out[i].records.reserve(parts[i].drafts.size());
       const auto keys = log->personal_keys();
       Digest prev = head.hash;
       Seq seq = head.seq;
@@ -452,19 +459,70 @@ class RocksStore final : public EventStore {
         auto value = encode_stored(e, keys.get());
         if (!value) return value.error();  // a key could not be stored: nothing is written
         prev = e.hash;
-        log->put_event(batch, *h_, e, *value);
-        out[i].push_back(std::move(e));
+        out[i].records.push_back(std::move(*value));
+        out[i].events.push_back(std::move(e));
       }
-      log->put_time(batch, *h_, t, seq);
-      heads[i] = Head{seq, t, prev};
     }
-    if (!any) return out;
+    return out;
+  }
+
+  Status write_prepared(std::span<const PreparedPart> parts,
+                        const std::optional<ReplicaPosition>& position) override {
+    if (mode_ == OpenMode::read_only)
+      return make_error(Errc::unavailable, "the log is open read-only");
+    std::vector<Head> heads(parts.size());
+    rocksdb::WriteBatch batch;
+    std::shared_lock handles_lock(handles_mu_);
+    if (!h_ || stand_in_) return make_error(Errc::unavailable, "the event log cannot be written");
+    bool any = position.has_value();
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      auto* log = static_cast<ProjectLog*>(parts[i].log);
+      const Head head = log->head();
+      heads[i] = head;
+      const auto& events = parts[i].events;
+      if (events.empty()) continue;
+      if (events.size() != parts[i].records.size())
+        return make_error(Errc::internal, "prepared events and records differ in number");
+      if (events.front().seq != head.seq + 1 || events.front().prev_hash != head.hash) {
+        return make_error(Errc::conflict, "events do not follow the log's head",
+                          "head " + std::to_string(head.seq) + ", first event " +
+                              std::to_string(events.front().seq));
+      }
+      any = true;
+      for (std::size_t k = 0; k < events.size(); ++k)
+        log->put_event(batch, *h_, events[k], parts[i].records[k]);
+      log->put_time(batch, *h_, events.back().time, events.back().seq);
+      heads[i] = Head{events.back().seq, events.back().time, events.back().hash};
+    }
+    if (!any) return {};
+    if (position) {
+      bin::Writer w;
+      w.u64(position->block);
+      w.digest(position->hash);
+      batch.Put(kReplicaPositionKey, w.str());
+    }
     const rocksdb::Status st = h_->db->Write(write_options_, &batch);
     if (!st.ok()) return from_status(st, Errc::unavailable, "the event log cannot be written");
     for (std::size_t i = 0; i < parts.size(); ++i) {
       static_cast<ProjectLog*>(parts[i].log)->set_head(heads[i]);
     }
-    return out;
+    return {};
+  }
+
+  Result<ReplicaPosition> replica_position() const override {
+    std::shared_lock handles_lock(handles_mu_);
+    if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
+    std::string value;
+    const rocksdb::Status st = h_->db->Get(rocksdb::ReadOptions(), kReplicaPositionKey, &value);
+    if (st.IsNotFound()) return ReplicaPosition{};
+    if (!st.ok()) return from_status(st, Errc::unavailable, "cannot read the replica position");
+    bin::Reader r(value);
+    ReplicaPosition p;
+    p.block = r.u64();
+    p.hash = r.digest();
+    if (!r.ok() || !r.at_end())
+      return make_error(Errc::corruption, "the replica position is malformed");
+    return p;
   }
 
   Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override {

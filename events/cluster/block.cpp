@@ -20,8 +20,8 @@ std::string encode_block(Block& b) {
   w.varint(b.parts.size());
   for (auto& part : b.parts) {
     w.bytes(part.project);
-    w.varint(part.events.size());
-    for (auto& e : part.events) w.bytes(encode_stored(e));
+    w.varint(part.records.size());
+    for (const auto& r : part.records) w.bytes(r);
   }
   b.hash = sha256(w.str());
   w.digest(b.hash);
@@ -52,6 +52,7 @@ Result<Block> decode_block(std::string_view bytes) {
     const std::uint64_t n = r.varint();
     if (!r.ok() || n > kMaxEntries || n > r.remaining()) return bad("bad part");
     part.events.reserve(static_cast<std::size_t>(n));
+    part.records.reserve(static_cast<std::size_t>(n));
     for (std::uint64_t k = 0; k < n; ++k) {
       const std::string_view stored = r.bytes();
       if (!r.ok()) return bad("bad event");
@@ -63,6 +64,7 @@ Result<Block> decode_block(std::string_view bytes) {
           return bad("the events of project " + part.project + " do not link");
       }
       part.events.push_back(std::move(*e));
+      part.records.emplace_back(stored);
     }
     b.parts.push_back(std::move(part));
   }

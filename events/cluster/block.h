@@ -22,7 +22,11 @@ namespace latchkey::events::cluster {
 
 struct BlockPart {
   std::string project;
-  std::vector<Event> events;  // consecutive events of the project's chain
+  // Consecutive events of the project's chain, and their stored bytes (what
+  // encode_stored made of each: sealed personal data stays sealed). The
+  // bytes are what the block carries; decode_block fills both.
+  std::vector<Event> events;
+  std::vector<std::string> records;
 };
 
 struct Block {
@@ -33,7 +37,7 @@ struct Block {
   Digest hash{};  // set by encode_block, checked by decode_block
 };
 
-// The block's bytes; sets b.hash (and each event's hash, as encode_stored does).
+// The block's bytes (each part's records); sets b.hash.
 std::string encode_block(Block& b);
 
 // Decodes and checks a block: its hash, each event's own hash, and that each

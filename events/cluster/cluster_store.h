@@ -1,0 +1,90 @@
+#pragma once
+// The event store of a cluster node (docs/cluster.md): the node's own
+// RocksDB store, kept equal to the replicated log of blocks on JetStream.
+//
+// The writer (the node holding the lease) appends a group commit by making
+// it ready (EventStore::prepare), publishing it as one block fenced on the
+// block before, and only once JetStream has acknowledged it, writing it to
+// its own store with the block's position. Every other node applies the
+// blocks in stream order through the same write (pull()), so all nodes store
+// the very same bytes, chains and indexes. A node that is not the writer, or
+// a writer still behind the stream, refuses to append (unavailable): the
+// drafts were made from views that are not the newest.
+//
+// Threads: append, pull and recover on the appending thread (the
+// Sequencer's); lead/step_down and the figures on any thread.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "events/cluster/jetstream.h"
+#include "events/event_log.h"
+
+namespace latchkey::events::cluster {
+
+class ClusterStore final : public EventStore {
+ public:
+  // `local` outlives the store. Reads the local replica position.
+  static Result<std::unique_ptr<ClusterStore>> open(EventStore& local,
+                                                    std::unique_ptr<BlockStream> stream,
+                                                    std::string node, int patience_ms);
+
+  // ---- EventStore ----
+  EventLog& log(std::string_view project) override;
+  // Errors: unavailable when this node is not the writer, or is behind the
+  // stream (nothing published), or JetStream did not acknowledge the block
+  // in time; conflict never (a refused block means "behind": unavailable).
+  Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts, Micros time) override;
+  // The local store's recovery, then every block not yet applied.
+  Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override;
+  Status drop(std::string_view project) override;
+  Result<std::vector<std::string>> projects() const override { return local_.projects(); }
+  std::optional<StorageStats> storage_stats() const override { return local_.storage_stats(); }
+  Status refresh() override { return local_.refresh(); }
+  Result<std::vector<PreparedPart>> prepare(std::span<const Part> parts, Micros time) override {
+    return local_.prepare(parts, time);
+  }
+  Status write_prepared(std::span<const PreparedPart> parts,
+                        const std::optional<ReplicaPosition>& position) override {
+    return local_.write_prepared(parts, position);
+  }
+  Result<ReplicaPosition> replica_position() const override { return local_.replica_position(); }
+
+  // ---- the cluster ----
+  // Applies the blocks after the local position, up to `max_blocks`, and
+  // returns their events per log (for the views). Errors: corruption when a
+  // block does not decode or does not link to the one before or to a
+  // project's head (the node stops applying); unavailable when JetStream
+  // or the local store cannot be read or written.
+  Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> pull(std::size_t max_blocks = 256);
+
+  // This node now holds the lease under `epoch` (0: it does not). Appends
+  // are taken once a pull() has found nothing more to apply.
+  void lead(std::uint64_t epoch);
+  std::uint64_t epoch() const { return epoch_.load(); }
+  // Writing: the lease is held and nothing in the stream is left to apply.
+  bool writing() const { return epoch_.load() != 0 && caught_up_.load(); }
+  // The last block applied locally.
+  ReplicaPosition position() const;
+  const std::string& node() const { return node_; }
+
+ private:
+  ClusterStore(EventStore& local, std::unique_ptr<BlockStream> stream, std::string node,
+               int patience_ms, ReplicaPosition position);
+  std::string project_of(const EventLog* log);
+
+  EventStore& local_;
+  std::unique_ptr<BlockStream> stream_;
+  const std::string node_;
+  const int patience_ms_;
+  std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<bool> caught_up_{false};
+  mutable std::mutex mu_;
+  ReplicaPosition position_;                         // GUARDED_BY(mu_)
+  std::map<const EventLog*, std::string> projects_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace latchkey::events::cluster

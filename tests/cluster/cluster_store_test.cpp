@@ -1,0 +1,141 @@
+// A cluster node's store against three real nats-server processes: the
+// writer's group commits reach another node's RocksDB as the very same
+// chains, and a writer that another has replaced cannot append.
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "events/cluster/cluster_store.h"
+#include "events/verify.h"
+#include "tests/support/nats_cluster.h"
+#include "tests/support/temp_dir.h"
+
+using namespace latchkey;
+using namespace latchkey::events;
+using namespace latchkey::events::cluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::unique_ptr<BlockStream> stream_of(const latchkey::test::NatsCluster& c,
+                                       const std::string& name) {
+  auto n = Nats::connect({c.urls(), name, 2000});
+  if (!n) throw std::runtime_error("cannot connect: " + n.error().message);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto s = BlockStream::open(*n, {}, true);
+    if (s) return std::move(*s);
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("cannot open the stream: " + s.error().message);
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+// A node: its own RocksDB store and the cluster store over it.
+struct Node {
+  Node(const latchkey::test::NatsCluster& c, const std::string& name) {
+    auto opened = open_rocksdb_store(dir / "log", OpenMode::create_new);
+    if (!opened) throw std::runtime_error(opened.error().message);
+    local = std::move(*opened);
+    auto cs = ClusterStore::open(*local, stream_of(c, name), name, 10'000);
+    if (!cs) throw std::runtime_error(cs.error().message);
+    store = std::move(*cs);
+  }
+  latchkey::test::TempDir dir;
+  std::unique_ptr<EventStore> local;
+  std::unique_ptr<ClusterStore> store;
+};
+
+Draft settings(const std::string& who, int n) {
+  SettingsChanged s;
+  s.changes.push_back(SettingChange{"token_lifetime_seconds", 600, 600 + n});
+  return Draft{EventType::settings_changed, s, {who, "rid-" + std::to_string(n), "192.0.2.1"}};
+}
+
+// Appends one group with `n` drafts for each of `projects`.
+Result<std::vector<std::vector<Event>>> append(Node& node, const std::vector<std::string>& projects,
+                                               int n, int tag) {
+  std::vector<std::vector<Draft>> drafts(projects.size());
+  std::vector<EventStore::Part> parts;
+  for (std::size_t i = 0; i < projects.size(); ++i) {
+    for (int k = 0; k < n; ++k) drafts[i].push_back(settings("usr_" + projects[i], tag * 100 + k));
+    parts.push_back({&node.store->log(projects[i]), drafts[i]});
+  }
+  return node.store->append(parts, 1'790'000'000'000'000 + tag);
+}
+
+void same_chains(Node& a, Node& b, const std::vector<std::string>& projects) {
+  for (const auto& p : projects) {
+    const Head ha = a.local->log(p).head();
+    const Head hb = b.local->log(p).head();
+    BOOST_TEST(ha.seq == hb.seq, p);
+    BOOST_TEST((ha.hash == hb.hash), p);
+    BOOST_TEST(verify_log(b.local->log(p)).ok, p);
+    BOOST_TEST(verify_log(a.local->log(p)).ok, p);
+  }
+  BOOST_TEST(a.store->position().block == b.store->position().block);
+  BOOST_TEST((a.store->position().hash == b.store->position().hash));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_store)
+
+BOOST_AUTO_TEST_CASE(the_writer_s_commits_reach_every_node_as_the_same_chains) {
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a"), b(nats, "node-b");
+  const std::vector<std::string> projects{"default", "acme"};
+
+  // Not the writer: nothing is published.
+  auto refused = append(b, projects, 1, 0);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST((refused.error().code == Errc::unavailable));
+
+  a.store->lead(1);
+  auto behind = append(a, projects, 1, 0);  // not yet pulled: not known to be caught up
+  BOOST_TEST_REQUIRE(!behind.has_value());
+  BOOST_TEST(a.store->pull()->empty());
+  BOOST_TEST(a.store->writing());
+  for (int g = 1; g <= 20; ++g) {
+    auto r = append(a, g % 2 ? projects : std::vector<std::string>{"acme"}, 3, g);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().message));
+  }
+  BOOST_TEST(a.local->log("acme").head().seq == 60u);
+  BOOST_TEST(a.store->position().block == 20u);
+
+  // b applies the blocks: every event of every project, in order.
+  auto pulled = b.store->pull();
+  BOOST_TEST_REQUIRE(pulled.has_value());
+  std::size_t events = 0;
+  for (const auto& [log, evs] : *pulled) events += evs.size();
+  BOOST_TEST(events == 90u);
+  same_chains(a, b, projects);
+
+  // b takes over (a's lease aged out, say): a, still believing it writes,
+  // is refused by the stream, and applies b's block when it pulls.
+  b.store->lead(2);
+  BOOST_TEST(b.store->pull()->empty());
+  BOOST_TEST_REQUIRE(append(b, projects, 2, 21).has_value());
+  auto fenced = append(a, projects, 1, 22);
+  BOOST_TEST_REQUIRE(!fenced.has_value());
+  BOOST_TEST((fenced.error().code == Errc::unavailable));
+  BOOST_TEST(!a.store->writing());
+  auto caught = a.store->pull();
+  BOOST_TEST_REQUIRE(caught.has_value());
+  BOOST_TEST(caught->size() == 2u);
+  same_chains(a, b, projects);
+
+  // The position is durable: a reopened node resumes after its last block.
+  const auto pos = b.store->position();
+  b.store.reset();
+  b.local.reset();
+  auto reopened = open_rocksdb_store(b.dir / "log", OpenMode::read_write);
+  BOOST_TEST_REQUIRE(reopened.has_value());
+  BOOST_TEST((*reopened)->replica_position()->block == pos.block);
+  BOOST_TEST(((*reopened)->replica_position()->hash == pos.hash));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
