@@ -1,5 +1,7 @@
 #include "events/cluster/jetstream.h"
 
+#include "events/cluster/nats_internal.h"
+
 #include <nats/nats.h>
 
 #include <charconv>
@@ -47,16 +49,6 @@ std::optional<LeaseHolder> parse_holder(std::string_view value, std::uint64_t re
 }
 
 }  // namespace
-
-struct Nats::Impl {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  int timeout_ms = 2000;
-  ~Impl() {
-    if (js != nullptr) jsCtx_Destroy(js);
-    if (nc != nullptr) natsConnection_Destroy(nc);
-  }
-};
 
 Nats::Nats(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Nats::~Nats() = default;

@@ -5,9 +5,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "events/cluster/jetstream.h"
+#include "events/cluster/messaging.h"
 #include "tests/support/nats_cluster.h"
 
 using namespace latchkey;
@@ -172,6 +174,51 @@ BOOST_AUTO_TEST_CASE(appends_resume_after_the_stream_leader_is_killed) {
   // Every block once, in order, nothing lost or doubled.
   BOOST_TEST(*s->last_seq() == 91u);
   for (std::uint64_t k = 1; k <= last; ++k) BOOST_TEST(**s->get(k) == "block-" + std::to_string(k));
+}
+
+BOOST_AUTO_TEST_CASE(a_request_gets_its_reply_or_a_clear_failure) {
+  Nats3 n;
+  auto server = connect(n.cluster, "server");
+  auto client = connect(n.cluster, "client");
+  auto requester = Requester::open(client);
+  BOOST_TEST_REQUIRE(requester.has_value());
+  const auto ask = [&](const std::string& subject, const std::string& body, int timeout_ms) {
+    std::promise<Result<std::string>> p;
+    (*requester)->request(subject, body, timeout_ms, [&p](Result<std::string> r) {
+      p.set_value(std::move(r));
+    });
+    return p.get_future().get();
+  };
+
+  // Nobody serves the subject: told at once, not after the timeout.
+  const auto before = Steady::now();
+  auto none = ask("latchkey.test.echo", "x", 5000);
+  BOOST_TEST_REQUIRE(!none.has_value());
+  BOOST_TEST((none.error().code == Errc::unavailable));
+  BOOST_TEST((Steady::now() - before < 3s));
+
+  std::vector<std::thread> late;  // replies from other threads, as a server's handlers do
+  {
+    auto echo = Responder::serve(server, "latchkey.test.echo",
+                                 [&late](std::string body, Responder::Reply reply) {
+                                   if (body == "silence") return;
+                                   late.emplace_back([body, reply] { reply("echo:" + body); });
+                                 });
+    BOOST_TEST_REQUIRE(echo.has_value());
+    for (int i = 0; i < 20; ++i) {
+      auto r = ask("latchkey.test.echo", "m" + std::to_string(i), 5000);
+      BOOST_TEST_REQUIRE(r.has_value());
+      BOOST_TEST(*r == "echo:m" + std::to_string(i));
+    }
+    const auto asked = Steady::now();
+    auto silent = ask("latchkey.test.echo", "silence", 300);
+    BOOST_TEST_REQUIRE(!silent.has_value());
+    BOOST_TEST((silent.error().code == Errc::unavailable));
+    BOOST_TEST((Steady::now() - asked >= 300ms));
+    for (auto& t : late) t.join();
+  }
+  // Served no more once the responder is gone.
+  BOOST_TEST(!ask("latchkey.test.echo", "x", 5000).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
