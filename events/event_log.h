@@ -223,6 +223,8 @@ class EventLog {
   // (events/personal.h). Without keys (the default) it is written in clear,
   // and sealed data reads "[sealed]". Any thread.
   virtual void set_personal_keys(std::shared_ptr<PersonalKeys> /*keys*/) {}
+  // The keys set last; null if none. Any thread.
+  [[nodiscard]] virtual std::shared_ptr<PersonalKeys> personal_keys() const { return nullptr; }
 };
 
 enum class OpenMode {

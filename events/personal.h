@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 
@@ -41,6 +42,25 @@ class PersonalKeys {
   // gone (erased) or the bytes do not open under it. Any thread.
   [[nodiscard]] virtual std::optional<std::string> open(std::string_view subject,
                                                         std::string_view sealed) const = 0;
+
+  // ---- a cluster's replication (docs/cluster.md) ----
+  // From now on, keep the stored record of every key seal() creates, for
+  // take_new_records(). Off by default: a single node keeps nothing.
+  virtual void keep_new_records() {}
+  // The records kept since the last call (each a key wrapped under the
+  // project's key-encryption key, as stored), taken.
+  [[nodiscard]] virtual std::vector<std::string> take_new_records() { return {}; }
+  // Stores a record that another node's take_new_records() gave, durably;
+  // a subject that already has a key, or was erased, is left as it is.
+  // Errors: corruption when it does not open under this store's
+  // key-encryption key; unavailable on I/O errors.
+  [[nodiscard]] virtual Status import_record(std::string_view /*record*/) {
+    return make_error(Errc::unavailable, "these keys cannot be replicated");
+  }
+  // Destroys `subject`'s key, durably (erasure). Errors: unavailable.
+  [[nodiscard]] virtual Status erase(std::string_view /*subject*/) {
+    return make_error(Errc::unavailable, "these keys cannot be erased");
+  }
 };
 
 }  // namespace latchkey::events

@@ -278,7 +278,7 @@ class ProjectLog final : public EventLog {
   }
 
   // ---- for the store ----
-  std::shared_ptr<PersonalKeys> personal_keys() const { return keys_.load(); }
+  std::shared_ptr<PersonalKeys> personal_keys() const override { return keys_.load(); }
   Status scan(Seq from, Seq to, bool fill_cache, Opening opening,
               const std::function<bool(const Event&)>& fn) const;
   const std::string& project() const { return project_; }

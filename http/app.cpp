@@ -17,6 +17,7 @@
 #include "http/api.h"
 #include "http/archiver.h"
 #include "http/checkpointer.h"
+#include "http/cluster_node.h"
 #include "http/console.h"
 #include "http/host_routing.h"
 #include "http/json_log.h"
@@ -68,9 +69,29 @@ class ServerApp final : public App, public ProjectDirectory {
     auto store = events::open_rocksdb_store(keys::SecretStore::log_dir(config_.data_dir),
                                             events::OpenMode::read_write, log_options);
     if (!store) return store.error();
-    store_ = std::move(*store);
+    local_store_ = std::move(*store);
+    store_ = local_store_.get();
+    if (!config_.cluster_node.empty()) {
+      auto node = ClusterNode::open(config_, *local_store_, server_log_);
+      if (!node) return node.error();
+      cluster_ = std::move(*node);
+      store_ = &cluster_->store();
+      cluster_->set_keys_opener(
+          [this](std::string_view project) -> std::shared_ptr<events::PersonalKeys> {
+            if (auto rt = open_runtime(project)) return rt->data_keys;
+            // Not loaded on this node: the project's own key store.
+            auto keys = keys::open_data_keys(
+                service::project_secrets_dir(config_.data_dir, std::string(project)), false);
+            if (!keys) return nullptr;
+            return *keys;
+          });
+    }
     // One writer for every project: one group commit, one sync for all.
     writer_ = std::make_unique<service::Sequencer>(*store_, clock_, service::Sequencer::Options{});
+    if (cluster_) {
+      writer_->set_puller(cluster_->puller());
+      cluster_->add_metrics(metrics_);
+    }
     writer_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {
       metrics_.append(n, latency, ok);
       if (writable_.exchange(ok) != ok) {
@@ -188,6 +209,13 @@ class ServerApp final : public App, public ProjectDirectory {
 
   Result<service::FirstAdmin> create(const std::string& id, const std::string& name,
                                      const events::RequestContext& ctx) override {
+    if (cluster_) {
+      // A project's secrets (signing keys, pepper) are made on one node and
+      // do not travel yet: the others could not serve it.
+      return make_error(Errc::conflict,
+                        "a cluster does not create projects yet: create it before the data "
+                        "directory is copied to the nodes (docs/cluster.md)");
+    }
     std::lock_guard creating(create_mu_);
     if (auto d = domain::create_project(registry_, id, name); !d) return d.error();
     // What an attempt that stopped half-way (a crash) may have left.
@@ -309,6 +337,10 @@ class ServerApp final : public App, public ProjectDirectory {
                                    {"base_domain", config_.base_domain},
                                    {"seq", default_->views->seq()}});
     server_log_.flush();
+    if (cluster_) {
+      cluster_->start(
+          *ioc_, [this](const Request& req) { return route(req); }, *bound);
+    }
     if (on_listening) on_listening(*bound);
     std::vector<std::thread> pool;
     for (std::size_t i = 1; i < threads_; ++i) pool.emplace_back([this] { ioc_->run(); });
@@ -325,7 +357,9 @@ class ServerApp final : public App, public ProjectDirectory {
     // Finish the writer's queue and flush.
     close_projects();
     writer_->stop();
-    store_.reset();
+    cluster_.reset();
+    store_ = nullptr;
+    local_store_.reset();
     server_log_.info("stopped", nlohmann::json::object());
     access_log_.flush();
     server_log_.flush();
@@ -339,6 +373,8 @@ class ServerApp final : public App, public ProjectDirectory {
       server_log_.info("stopping: finishing requests in flight", nlohmann::json::object());
       server_->shutdown();
       if (checkpoints_) checkpoints_->stop();
+      // No more forwarded writes are taken; the lease goes to another node.
+      if (cluster_) cluster_->stop();
     });
   }
 
@@ -354,6 +390,7 @@ class ServerApp final : public App, public ProjectDirectory {
     archiver_.reset();
     server_.reset();
     platform_api_.reset();
+    if (cluster_) cluster_->stop();
     close_projects();
     if (writer_) writer_->stop();
   }
@@ -574,6 +611,11 @@ class ServerApp final : public App, public ProjectDirectory {
   // Every request: the platform API on the base domain, else the API of the
   // project the host selects (docs/projects.md).
   net::awaitable<Response> route(const Request& req) {
+    // In a cluster, only the writer changes anything: the others forward.
+    if (cluster_ && ClusterNode::needs_writer(req) && !cluster_->writing()) {
+      auto op = cluster_->forward(req);
+      co_return co_await std::move(op);
+    }
     const HostTarget target =
         project_for_host(req.host, config_.base_domain, config_.default_project);
     const bool platform_path = req.path == "/platform" || req.path.starts_with("/platform/");
@@ -716,7 +758,10 @@ class ServerApp final : public App, public ProjectDirectory {
   Metrics metrics_;
   std::atomic<bool> writable_{true};
   std::size_t threads_ = 1;
-  std::unique_ptr<events::EventStore> store_;
+  std::unique_ptr<events::EventStore> local_store_;  // the RocksDB store
+  std::unique_ptr<ClusterNode> cluster_;             // in a cluster (docs/cluster.md)
+  // What the server reads and appends to: the local store, or the cluster's over it.
+  events::EventStore* store_ = nullptr;
   std::unique_ptr<service::Sequencer> writer_;
   projections::ProjectRegistry registry_;
   ProjectRates login_rates_;

@@ -59,6 +59,12 @@ net::awaitable<Committed> record(service::CommandService& commands,
       });
 }
 
+net::awaitable<Result<std::string>> reply_of(
+    std::function<void(std::function<void(Result<std::string>)>)> start) {
+  return await_callback<Result<std::string>>(
+      [start = std::move(start)](auto done) mutable { start(std::move(done)); });
+}
+
 net::awaitable<Status> send(Mailer& mailer, MailMessage message) {
   return await_callback<Status>([&mailer, message = std::move(message)](auto done) mutable {
     mailer.send(std::move(message), std::move(done));

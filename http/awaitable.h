@@ -7,6 +7,8 @@
 // instead of returning under it.
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "base/error.h"
@@ -34,6 +36,11 @@ using Committed = Result<std::vector<events::Event>>;
 [[nodiscard]] boost::asio::awaitable<Committed> record(service::CommandService& commands,
                                                        std::vector<events::Draft> drafts,
                                                        events::RequestContext context);
+
+// A reply from another node: `start(done)` sends the request, and `done`,
+// called once from any thread, brings the reply or the failure.
+[[nodiscard]] boost::asio::awaitable<Result<std::string>> reply_of(
+    std::function<void(std::function<void(Result<std::string>)>)> start);
 
 // Mailer::send: ok, or unavailable with the server's reply in the detail.
 [[nodiscard]] boost::asio::awaitable<Status> send(Mailer& mailer, MailMessage message);

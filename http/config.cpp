@@ -122,18 +122,8 @@ Setter algorithm() {
           }};
 }
 
-// A list of networks: a TOML array of strings, or comma-separated text.
-Setter networks(const char* name, std::vector<IpNetwork> Config::*m) {
-  auto set = [=](Config& c, const std::vector<std::string>& items) -> Status {
-    std::vector<IpNetwork> out;
-    for (const auto& item : items) {
-      const auto n = parse_network(item);
-      if (!n) return bad(name, "'" + item + "' is not an IPv4 or IPv6 network");
-      out.push_back(*n);
-    }
-    c.*m = std::move(out);
-    return {};
-  };
+// A list: a TOML array of strings, or comma-separated text; `set` takes the items.
+Setter list(const char* name, std::function<Status(Config&, const std::vector<std::string>&)> set) {
   return {[set](Config& c, const std::string& v) -> Status {
             std::vector<std::string> items;
             std::size_t start = 0;
@@ -158,6 +148,26 @@ Setter networks(const char* name, std::vector<IpNetwork> Config::*m) {
             }
             return set(c, items);
           }};
+}
+
+Setter networks(const char* name, std::vector<IpNetwork> Config::*m) {
+  return list(name, [=](Config& c, const std::vector<std::string>& items) -> Status {
+    std::vector<IpNetwork> out;
+    for (const auto& item : items) {
+      const auto n = parse_network(item);
+      if (!n) return bad(name, "'" + item + "' is not an IPv4 or IPv6 network");
+      out.push_back(*n);
+    }
+    c.*m = std::move(out);
+    return {};
+  });
+}
+
+Setter strings(const char* name, std::vector<std::string> Config::*m) {
+  return list(name, [=](Config& c, const std::vector<std::string>& items) -> Status {
+    c.*m = items;
+    return {};
+  });
 }
 
 Entry entry(const char* name, Setter s) {
@@ -190,6 +200,20 @@ const std::vector<Entry>& entries() {
       entry("server.base_domain", str("server.base_domain", &Config::base_domain)),
       entry("server.default_project", str("server.default_project", &Config::default_project)),
       entry("data.dir", str("data.dir", &Config::data_dir)),
+      entry("cluster.node", str("cluster.node", &Config::cluster_node)),
+      entry("cluster.nats", strings("cluster.nats", &Config::cluster_nats)),
+      entry("cluster.stream", str("cluster.stream", &Config::cluster_stream)),
+      entry("cluster.lease_bucket", str("cluster.lease_bucket", &Config::cluster_lease_bucket)),
+      entry("cluster.replicas", integer("cluster.replicas", &Config::cluster_replicas, 1, 5)),
+      entry("cluster.lease_ttl_ms",
+            integer("cluster.lease_ttl_ms", &Config::cluster_lease_ttl_ms, 500, 60'000)),
+      entry("cluster.stream_max_age_seconds",
+            integer("cluster.stream_max_age_seconds", &Config::cluster_stream_max_age_seconds, 0,
+                    1LL << 32)),
+      entry("cluster.stream_max_bytes",
+            integer("cluster.stream_max_bytes", &Config::cluster_stream_max_bytes, 0, 1LL << 50)),
+      entry("cluster.timeout_ms",
+            integer("cluster.timeout_ms", &Config::cluster_timeout_ms, 100, 60'000)),
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),
       // RocksDB raises anything below 64 KiB to 64 KiB.
@@ -298,6 +322,23 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
     return make_error(Errc::invalid_request,
                       "data.retention_days deletes archived events: set data.archive_after_days "
                       "too");
+  }
+  if (!c.cluster_node.empty()) {
+    const auto name_ok = [](const std::string& v) {
+      return !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+      });
+    };
+    if (!name_ok(c.cluster_node))
+      return make_error(Errc::invalid_request,
+                        "cluster.node must be 1 to 64 letters, digits, '-' or '_'");
+    if (c.cluster_nats.empty())
+      return make_error(Errc::invalid_request,
+                        "cluster.nats must name the NATS servers (nats://host:port, ...)");
+    if (!name_ok(c.cluster_stream) || !name_ok(c.cluster_lease_bucket))
+      return make_error(Errc::invalid_request,
+                        "cluster.stream and cluster.lease_bucket must be letters, digits, '-' or "
+                        "'_'");
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return make_error(Errc::invalid_request,

@@ -69,6 +69,16 @@ struct Config {
   bool smtp_verify_tls = true;
   std::string smtp_ca_file;
   std::int64_t reminder_check_seconds = 3600;
+  // [cluster] (docs/cluster.md). No node id: a single node on its own log.
+  std::string cluster_node;
+  std::vector<std::string> cluster_nats;  // nats://host:port of the NATS servers
+  std::string cluster_stream = "LATCHKEY_LOG";
+  std::string cluster_lease_bucket = "latchkey_lease";
+  std::int64_t cluster_replicas = 3;
+  std::int64_t cluster_lease_ttl_ms = 5000;
+  std::int64_t cluster_stream_max_age_seconds = 0;  // the stream's window; 0: unbounded
+  std::int64_t cluster_stream_max_bytes = 0;        // 0: unbounded
+  std::int64_t cluster_timeout_ms = 2000;           // NATS requests and publish acks
 
   // Applies one "section.key" = text (an environment variable or a flag).
   // invalid_request names the key on error.

@@ -28,6 +28,7 @@ struct Request {
   std::string host;  // lower-case, without port (see host_routing.h); "" if none
   std::string request_id;
   Micros received_at = 0;
+  bool forwarded = false;  // sent on by another node of the cluster (docs/cluster.md)
 
   // The first header of that (lower-case) name, or nullopt.
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;

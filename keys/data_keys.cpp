@@ -212,9 +212,11 @@ Result<std::optional<std::string>> DataKeys::seal(std::string_view subject,
       Key fresh{};
       const std::string random = random_bytes(kAeadKeyBytes);
       std::memcpy(fresh.data(), random.data(), fresh.size());
-      if (auto st = append(record_of_key(subject, fresh)); !st) return st.error();
+      std::string record = record_of_key(subject, fresh);
+      if (auto st = append(record); !st) return st.error();
       key = fresh;
       put(subject, fresh);
+      if (keep_new_) new_records_.push_back(std::move(record));
     }
   }
   const std::string_view k(key.data(), key.size());
@@ -271,6 +273,39 @@ Result<std::shared_ptr<DataKeys>> open_data_keys(const std::string& secrets_dir,
   auto secrets = SecretStore::open(secrets_dir, /*check_permissions=*/false);
   if (!secrets) return secrets.error();
   return DataKeys::open(secrets_dir, (*secrets)->pepper(), read_only);
+}
+
+void DataKeys::keep_new_records() {
+  std::unique_lock lock(mu_);
+  keep_new_ = true;
+}
+
+std::vector<std::string> DataKeys::take_new_records() {
+  std::vector<std::string> out;
+  std::unique_lock lock(mu_);
+  out.swap(new_records_);
+  return out;
+}
+
+Status DataKeys::import_record(std::string_view record) {
+  bin::Reader r(record);
+  const std::uint8_t kind = r.u8();
+  const std::string id(r.bytes());
+  const std::string_view wrapped = r.raw(kWrappedBytes);
+  if (!r.ok() || !r.at_end() || kind != kKeyRecord)
+    return make_error(Errc::corruption, "a replicated data key record is malformed");
+  auto key = aead_open(kek(), wrap_aad(id), wrapped);
+  if (!key || key->size() != kAeadKeyBytes)
+    return make_error(Errc::corruption,
+                      "a replicated data key does not open under this project's key");
+  std::unique_lock lock(mu_);
+  if (find(id) != keys_.end() || is_erased(id)) return {};
+  if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
+  if (auto st = append(record); !st) return st.error();
+  Key k{};
+  std::memcpy(k.data(), key->data(), kAeadKeyBytes);
+  put(id, k);
+  return {};
 }
 
 bool DataKeys::erased(std::string_view subject) const {

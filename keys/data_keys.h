@@ -44,7 +44,10 @@ class DataKeys final : public events::PersonalKeys {
   // Destroys `subject`'s key, durably: once this returns, no file of the
   // store holds it. Idempotent. Errors: unavailable when the file cannot be
   // rewritten (the key is then still there). Any thread.
-  Status erase(std::string_view subject);
+  Status erase(std::string_view subject) override;
+  void keep_new_records() override;
+  std::vector<std::string> take_new_records() override;
+  Status import_record(std::string_view record) override;
   bool erased(std::string_view subject) const;
   bool has_key(std::string_view subject) const;
 
@@ -76,8 +79,10 @@ class DataKeys final : public events::PersonalKeys {
   const std::string dir_;
   const Digest kek_;
   const bool read_only_;
-  bool broken_ = false;   // a failed append's tail is still there GUARDED_BY(mu_)
-  std::size_t size_ = 0;  // bytes of whole records in the file   GUARDED_BY(mu_)
+  bool keep_new_ = false;                 // GUARDED_BY(mu_)
+  std::vector<std::string> new_records_;  // GUARDED_BY(mu_)
+  bool broken_ = false;                   // a failed append's tail is still there GUARDED_BY(mu_)
+  std::size_t size_ = 0;                  // bytes of whole records in the file   GUARDED_BY(mu_)
   mutable std::shared_mutex mu_;
   std::vector<Entry> keys_;          // sorted by id       GUARDED_BY(mu_)
   std::string ids_;                  // the ids of keys_   GUARDED_BY(mu_)

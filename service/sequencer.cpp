@@ -150,15 +150,58 @@ Sequencer::Group& Sequencer::group_of(const std::shared_ptr<Target>& target) {
   return groups_[target->group];
 }
 
+void Sequencer::set_puller(Puller puller) {
+  std::lock_guard lock(mu_);
+  puller_ = std::move(puller);
+  cv_.notify_all();
+}
+
+void Sequencer::announce(Found& found) {
+  std::vector<std::shared_ptr<Target>> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& w : targets_) {
+      if (auto t = w.lock()) targets.push_back(std::move(t));
+    }
+  }
+  for (auto& [log, events] : found) {
+    for (auto& t : targets) {
+      bool removed = false;
+      {
+        std::lock_guard lock(mu_);
+        removed = t->removed && t->outstanding == 0;
+      }
+      if (t->log == log && !removed && t->hooks.committed) t->hooks.committed(events);
+    }
+  }
+}
+
+void Sequencer::pull_now() {
+  last_pull_ = std::chrono::steady_clock::now();
+  auto found = puller_.pull();
+  if (found) announce(*found);
+  if (puller_.pulled) puller_.pulled(found ? Status{} : Status(found.error()));
+}
+
 void Sequencer::run() {
   std::deque<Item> work;
   for (;;) {
+    bool pull = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (puller_.pull) {
+        const auto due = last_pull_ + puller_.every;
+        cv_.wait_until(lock, due, [&] { return stopping_ || !queue_.empty(); });
+        pull = std::chrono::steady_clock::now() >= due;
+      } else {
+        // A puller set meanwhile wakes it too.
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || puller_.pull; });
+      }
       if (queue_.empty() && stopping_) return;
       work.swap(queue_);
     }
+    if (pull) pull_now();
+    if (work.empty()) continue;
     // One clock reading per group: every event of a log in it shares this
     // time (raised to the log's newest event's, so time never decreases).
     Micros now = clock_.now();
@@ -242,23 +285,7 @@ void Sequencer::commit(Micros now) {
       needs_recovery_ = false;
       // Events the reopened log holds beyond what we knew: apply them, so the
       // views stay equal to the log.
-      std::vector<std::shared_ptr<Target>> targets;
-      {
-        std::lock_guard lock(mu_);
-        for (auto& w : targets_) {
-          if (auto t = w.lock()) targets.push_back(std::move(t));
-        }
-      }
-      for (auto& [log, events] : *found) {
-        for (auto& t : targets) {
-          bool removed = false;
-          {
-            std::lock_guard lock(mu_);
-            removed = t->removed && t->outstanding == 0;
-          }
-          if (t->log == log && !removed && t->hooks.committed) t->hooks.committed(events);
-        }
-      }
+      announce(*found);
     }
   }
   std::size_t count = 0;

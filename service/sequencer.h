@@ -19,6 +19,7 @@
 // project is a *target* with its own log and hooks, and one group commit
 // appends the drafts of every target in it as one unit, one sync for all.
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -91,6 +92,21 @@ class Sequencer {
 
   void set_batch_observer(BatchObserver observer);
 
+  // Events that reached the store from elsewhere (the blocks a cluster node
+  // applies from the replicated log), per log: announced to the targets of
+  // their logs through `committed`, as a recovery's are.
+  using Found = std::vector<std::pair<EventLog*, std::vector<Event>>>;
+  struct Puller {
+    // Runs on the writer thread, between groups, at most every `every`.
+    std::function<Result<Found>()> pull;
+    // After the events of a successful pull were announced (the views have
+    // them), or after a failed pull, on the writer thread.
+    std::function<void(const Status&)> pulled;
+    std::chrono::milliseconds every{20};
+  };
+  // Set before the first submit (not thread-safe against the writer's loop otherwise).
+  void set_puller(Puller puller);
+
   // Finishes everything already submitted, then joins the writer thread.
   void stop();
 
@@ -114,6 +130,8 @@ class Sequencer {
   };
 
   void run();
+  void pull_now();
+  void announce(Found& found);
   void commit(Micros now);
   void settle(bool durable);
   void finish(Target& target);
@@ -124,6 +142,8 @@ class Sequencer {
   const Clock& clock_;
   Options options_;
   BatchObserver observer_;
+  Puller puller_;  // set before use; read by the writer thread only
+  std::chrono::steady_clock::time_point last_pull_{};
   std::shared_ptr<Target> single_;  // the first constructor's target
   bool needs_recovery_ = false;     // writer thread only
   // Writer thread only: the group being formed, and the targets whose

@@ -9,6 +9,7 @@
 #include "events/event_log.h"
 #include "events/verify.h"
 #include "http/app.h"
+#include "http/cluster_node.h"
 #include "http/config.h"
 #include "keys/secret_store.h"
 #include "tools/forensics.h"
@@ -46,6 +47,18 @@ int cmd_init(const std::string& data, const std::string& alg, std::int64_t lifet
                "server with `latchkey serve --data "
             << data << "`.\n";
   return 0;
+}
+
+// The --set section.key=value options, as settings.
+Result<std::map<std::string, std::string>> set_flags(const std::vector<std::string>& sets) {
+  std::map<std::string, std::string> flags;
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos)
+      return make_error(Errc::invalid_request, "--set takes section.key=value");
+    flags[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return flags;
 }
 
 int cmd_serve(const std::string& config_file, const std::map<std::string, std::string>& flags) {
@@ -93,6 +106,17 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_file, "Configuration file (TOML)")->check(CLI::ExistingFile);
   serve->add_option("--set", sets, "Override a setting: section.key=value (repeatable)");
 
+  auto* cluster = app.add_subcommand("cluster", "A cluster's state (docs/cluster.md)");
+  cluster->require_subcommand(1);
+  auto* cluster_status =
+      cluster->add_subcommand("status", "The writer, its epoch, and each node's position and lag");
+  std::string cluster_config;
+  std::vector<std::string> cluster_sets;
+  cluster_status->add_option("--config", cluster_config, "Configuration file (TOML)")
+      ->check(CLI::ExistingFile);
+  cluster_status->add_option("--set", cluster_sets,
+                             "Override a setting: section.key=value (repeatable)");
+
   tools::ForensicsOptions fo;
   tools::add_forensics_commands(app, fo);
 
@@ -104,17 +128,26 @@ int main(int argc, char** argv) {
 
   if (init->parsed()) return cmd_init(data, alg, lifetime_days);
   if (serve->parsed()) {
-    std::map<std::string, std::string> flags;
-    for (const auto& s : sets) {
-      const auto eq = s.find('=');
-      if (eq == std::string::npos) return fail("--set takes section.key=value");
-      flags[s.substr(0, eq)] = s.substr(eq + 1);
-    }
+    auto parsed = set_flags(sets);
+    if (!parsed) return fail(parsed.error().message);
+    auto& flags = *parsed;
     if (!serve_data.empty()) flags["data.dir"] = serve_data;
     if (!listen.empty()) flags["server.listen"] = listen;
     if (!tls_cert.empty()) flags["server.tls_cert"] = tls_cert;
     if (!tls_key.empty()) flags["server.tls_key"] = tls_key;
     return cmd_serve(config_file, flags);
+  }
+  if (cluster_status->parsed()) {
+    auto flags = set_flags(cluster_sets);
+    if (!flags) return fail(flags.error().message);
+    auto config = http::load_config(cluster_config, http::environment(), *flags);
+    if (!config) return fail(config.error().message);
+    if (config->cluster_nats.empty())
+      return fail("no cluster is configured: set cluster.nats (and cluster.node for a node)");
+    auto status = http::ClusterNode::cluster_status(*config);
+    if (!status) return fail(status.error().message + " (" + status.error().detail + ")");
+    std::cout << *status << std::endl;
+    return 0;
   }
   return tools::run_forensics_command(app, fo);
 }

@@ -22,6 +22,8 @@ std::string encode_block(Block& b) {
     w.bytes(part.project);
     w.varint(part.records.size());
     for (const auto& r : part.records) w.bytes(r);
+    w.varint(part.keys.size());
+    for (const auto& k : part.keys) w.bytes(k);
   }
   b.hash = sha256(w.str());
   w.digest(b.hash);
@@ -66,6 +68,10 @@ Result<Block> decode_block(std::string_view bytes) {
       part.events.push_back(std::move(*e));
       part.records.emplace_back(stored);
     }
+    const std::uint64_t keys = r.varint();
+    if (!r.ok() || keys > r.remaining()) return bad("bad keys");
+    for (std::uint64_t k = 0; k < keys; ++k) part.keys.emplace_back(r.bytes());
+    if (!r.ok()) return bad("bad key");
     b.parts.push_back(std::move(part));
   }
   if (!r.at_end()) return bad("trailing bytes");

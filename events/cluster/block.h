@@ -7,8 +7,8 @@
 //
 // Encoding: "LKB1", epoch (u64), writer (bytes), previous block's hash (32),
 // the parts (varint count; per part: project (bytes), events (varint count;
-// per event: its stored bytes, as the log stores them)), then the SHA-256 of
-// everything before it.
+// per event: its stored bytes, as the log stores them), data keys (varint
+// count; per key: its record)), then the SHA-256 of everything before it.
 
 #include <cstdint>
 #include <string>
@@ -27,6 +27,11 @@ struct BlockPart {
   // bytes are what the block carries; decode_block fills both.
   std::vector<Event> events;
   std::vector<std::string> records;
+  // The data keys these events' personal data was first sealed with, as the
+  // writer stored them (wrapped under the project's key-encryption key,
+  // which every node of the project holds): a node stores them before the
+  // events, so it opens what they seal (events/personal.h).
+  std::vector<std::string> keys;
 };
 
 struct Block {

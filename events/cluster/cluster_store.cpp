@@ -1,6 +1,7 @@
 #include "events/cluster/cluster_store.h"
 
 #include "events/cluster/block.h"
+#include "events/codec.h"
 
 namespace latchkey::events::cluster {
 
@@ -50,8 +51,30 @@ Result<std::vector<std::vector<Event>>> ClusterStore::append(std::span<const Par
   if (epoch == 0) return make_error(Errc::unavailable, "this node is not the cluster's writer");
   if (!caught_up_.load())
     return make_error(Errc::unavailable, "the cluster's writer is catching up");
+  for (const auto& part : parts)
+    if (auto keys = part.log->personal_keys()) keys->keep_new_records();
   auto prepared = local_.prepare(parts, time);
-  if (!prepared) return prepared.error();
+  // Keys made while preparing, and those of earlier blocks that were not
+  // published: this block carries them.
+  std::map<const EventLog*, std::vector<std::string>> new_keys;
+  for (const auto& part : parts) {
+    auto keys = part.log->personal_keys();
+    if (!keys) continue;
+    auto& mine = new_keys[part.log];
+    if (auto it = unsent_keys_.find(part.log); it != unsent_keys_.end()) {
+      mine = std::move(it->second);
+      unsent_keys_.erase(it);
+    }
+    for (auto& k : keys->take_new_records()) mine.push_back(std::move(k));
+  }
+  const auto keep_unsent = [&] {
+    for (auto& [log, keys] : new_keys)
+      if (!keys.empty()) unsent_keys_[log] = std::move(keys);
+  };
+  if (!prepared) {
+    keep_unsent();
+    return prepared.error();
+  }
   const ReplicaPosition before = position();
   Block block;
   block.epoch = epoch;
@@ -61,9 +84,12 @@ Result<std::vector<std::vector<Event>>> ClusterStore::append(std::span<const Par
     if (part.events.empty()) continue;
     const std::string project = project_of(part.log);
     if (project.empty()) return make_error(Errc::internal, "a log this store did not open");
-    block.parts.push_back(BlockPart{project, {}, part.records});
+    std::vector<std::string> keys;
+    if (auto it = new_keys.find(part.log); it != new_keys.end()) keys = it->second;
+    block.parts.push_back(BlockPart{project, {}, part.records, std::move(keys)});
   }
   if (block.parts.empty()) {
+    keep_unsent();
     std::vector<std::vector<Event>> none(parts.size());
     return none;
   }
@@ -74,6 +100,7 @@ Result<std::vector<std::vector<Event>>> ClusterStore::append(std::span<const Par
     // its views were not the newest. Unknown: the block may be in the stream;
     // the next pull applies it if so. Either way nothing was written here.
     caught_up_ = false;
+    keep_unsent();
     Error e = seq.error();
     e.code = Errc::unavailable;
     return e;
@@ -112,8 +139,29 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
                             " of the replicated log does not follow the block before it");
     std::vector<PreparedPart> parts;
     parts.reserve(block->parts.size());
-    for (auto& p : block->parts)
-      parts.push_back(PreparedPart{&log(p.project), std::move(p.events), std::move(p.records)});
+    for (auto& p : block->parts) {
+      EventLog& l = log(p.project);
+      if (!p.keys.empty()) {
+        // Before the events: what they seal must open here too.
+        auto keys = l.personal_keys();
+        if (!keys && keys_opener_) keys = keys_opener_(p.project);
+        if (!keys)
+          return make_error(Errc::unavailable,
+                            "cannot store the data keys of project " + p.project);
+        for (const auto& k : p.keys)
+          if (auto st = keys->import_record(k); !st) return st.error();
+      }
+      // An erasure is carried out here too, before its event is written
+      // (repeated if a crash comes in between): the principal's key goes.
+      for (const auto& e : p.events) {
+        if (e.type != EventType::principal_erased) continue;
+        auto keys = l.personal_keys();
+        if (!keys && keys_opener_) keys = keys_opener_(p.project);
+        if (!keys) return make_error(Errc::unavailable, "cannot erase a principal's data key");
+        if (auto st = keys->erase(std::get<PrincipalErased>(e.data).id); !st) return st.error();
+      }
+      parts.push_back(PreparedPart{&l, std::move(p.events), std::move(p.records)});
+    }
     const ReplicaPosition next{at.block + 1, block->hash};
     if (auto st = local_.write_prepared(parts, next); !st) {
       if (st.error().code == Errc::conflict)
@@ -127,7 +175,18 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
       std::lock_guard lock(mu_);
       position_ = next;
     }
-    for (auto& p : parts) found.emplace_back(p.log, std::move(p.events));
+    for (auto& p : parts) {
+      // The views take the events as this node's log reads them: personal
+      // data opened with the project's keys (the block's decoding had none).
+      if (auto keys = p.log->personal_keys()) {
+        for (std::size_t i = 0; i < p.events.size(); ++i) {
+          auto opened = decode_stored(p.records[i], keys.get());
+          if (!opened) return opened.error();
+          p.events[i] = std::move(*opened);
+        }
+      }
+      found.emplace_back(p.log, std::move(p.events));
+    }
   }
   caught_up_ = false;  // more may be left
   return found;

@@ -15,6 +15,7 @@
 // Sequencer's); lead/step_down and the figures on any thread.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,7 @@
 
 #include "events/cluster/jetstream.h"
 #include "events/event_log.h"
+#include "events/personal.h"
 
 namespace latchkey::events::cluster {
 
@@ -61,6 +63,12 @@ class ClusterStore final : public EventStore {
   // or the local store cannot be read or written.
   Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> pull(std::size_t max_blocks = 256);
 
+  // Where pull() stores the data keys of a project whose log has none set
+  // (its views are not loaded on this node): the project's key store, or
+  // null if it cannot be opened. Set before the first pull.
+  using KeysOpener = std::function<std::shared_ptr<PersonalKeys>(std::string_view project)>;
+  void set_keys_opener(KeysOpener opener) { keys_opener_ = std::move(opener); }
+
   // This node now holds the lease under `epoch` (0: it does not). Appends
   // are taken once a pull() has found nothing more to apply.
   void lead(std::uint64_t epoch);
@@ -85,6 +93,10 @@ class ClusterStore final : public EventStore {
   mutable std::mutex mu_;
   ReplicaPosition position_;                         // GUARDED_BY(mu_)
   std::map<const EventLog*, std::string> projects_;  // GUARDED_BY(mu_)
+  KeysOpener keys_opener_;
+  // Data keys taken from a log's key store whose block was not published
+  // (the next block of that log carries them). Appending thread only.
+  std::map<const EventLog*, std::vector<std::string>> unsent_keys_;
 };
 
 }  // namespace latchkey::events::cluster

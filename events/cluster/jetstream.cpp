@@ -361,4 +361,60 @@ Result<std::optional<LeaseHolder>> Lease::holder() {
 bool Lease::held() const { return impl_->epoch != 0; }
 std::uint64_t Lease::epoch() const { return impl_->epoch; }
 
+// ---- the nodes' board ----
+
+struct NodeBoard::Impl {
+  std::shared_ptr<Nats> nats;
+  kvStore* kv = nullptr;
+  ~Impl() {
+    if (kv != nullptr) kvStore_Destroy(kv);
+  }
+};
+
+NodeBoard::NodeBoard(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NodeBoard::~NodeBoard() = default;
+
+Result<std::unique_ptr<NodeBoard>> NodeBoard::open(std::shared_ptr<Nats> nats,
+                                                   const std::string& bucket, int replicas,
+                                                   int ttl_ms) {
+  auto impl = std::make_unique<Impl>();
+  impl->nats = std::move(nats);
+  kvConfig kc;
+  kvConfig_Init(&kc);
+  kc.Bucket = bucket.c_str();
+  kc.History = 1;
+  kc.TTL = static_cast<std::int64_t>(ttl_ms) * 1'000'000;  // nanoseconds
+  kc.Replicas = replicas;
+  kc.StorageType = js_MemoryStorage;  // figures of the moment: nothing to keep
+  natsStatus s = js_CreateKeyValue(&impl->kv, impl->nats->impl().js, &kc);
+  if (s != NATS_OK) s = js_KeyValue(&impl->kv, impl->nats->impl().js, bucket.c_str());
+  if (s != NATS_OK) return unavailable("cannot open the bucket " + bucket, s);
+  return std::unique_ptr<NodeBoard>(new NodeBoard(std::move(impl)));
+}
+
+Status NodeBoard::put(const std::string& node, const std::string& value) {
+  std::uint64_t rev = 0;
+  const natsStatus s =
+      kvStore_Put(&rev, impl_->kv, node.c_str(), value.data(), static_cast<int>(value.size()));
+  if (s != NATS_OK) return unavailable("cannot write this node's entry", s);
+  return {};
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> NodeBoard::all() {
+  std::vector<std::pair<std::string, std::string>> out;
+  kvKeysList keys{};
+  natsStatus s = kvStore_Keys(&keys, impl_->kv, nullptr);
+  if (s == NATS_NOT_FOUND) return out;  // no node has written yet
+  if (s != NATS_OK) return unavailable("cannot list the nodes", s);
+  for (int i = 0; i < keys.Count; ++i) {
+    kvEntry* e = nullptr;
+    if (kvStore_Get(&e, impl_->kv, keys.Keys[i]) != NATS_OK) continue;  // aged out meanwhile
+    out.emplace_back(keys.Keys[i], std::string(static_cast<const char*>(kvEntry_Value(e)),
+                                               static_cast<std::size_t>(kvEntry_ValueLen(e))));
+    kvEntry_Destroy(e);
+  }
+  kvKeysList_Destroy(&keys);
+  return out;
+}
+
 }  // namespace latchkey::events::cluster

@@ -149,4 +149,25 @@ class Lease {
   std::unique_ptr<Impl> impl_;
 };
 
+// Where each node is, for operators (`latchkey cluster status`): one entry
+// per node in a key-value bucket, written by the node itself about every
+// second, aging out after `ttl_ms` when the node stops.
+class NodeBoard {
+ public:
+  // Binds to the bucket, creating it if needed. Errors as BlockStream::open.
+  static Result<std::unique_ptr<NodeBoard>> open(std::shared_ptr<Nats> nats,
+                                                 const std::string& bucket, int replicas,
+                                                 int ttl_ms);
+  ~NodeBoard();
+  // Errors: unavailable.
+  Status put(const std::string& node, const std::string& value);
+  // Every node's last entry, by node id. Errors: unavailable.
+  Result<std::vector<std::pair<std::string, std::string>>> all();
+
+ private:
+  struct Impl;
+  explicit NodeBoard(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace latchkey::events::cluster

@@ -1,0 +1,111 @@
+#pragma once
+// A server's part in a cluster (docs/cluster.md): its store kept equal to the
+// replicated log, the writer's lease, and writes forwarded to the writer.
+//
+// Every node applies the writer's blocks through its Sequencer's puller, so
+// its views follow the log like the writer's. The node holding the lease
+// writes, and serves the writes other nodes forward to it; the others send
+// every write there and answer once they have applied it themselves, so a
+// client that writes through one node reads its write there at once.
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "events/event_log.h"
+#include "events/personal.h"
+#include "http/config.h"
+#include "http/json_log.h"
+#include "http/metrics.h"
+#include "http/types.h"
+#include "service/sequencer.h"
+
+namespace latchkey::events::cluster {
+class ClusterStore;
+class Lease;
+class NodeBoard;
+class Nats;
+class Requester;
+class Responder;
+}  // namespace latchkey::events::cluster
+
+namespace latchkey::http {
+
+class ClusterNode {
+ public:
+  using Route = std::function<boost::asio::awaitable<Response>(const Request&)>;
+
+  // Connects to NATS and binds (creating if needed) the stream and the lease
+  // bucket. `local` outlives the node. Errors: unavailable when NATS or
+  // JetStream does not answer; conflict for a stream configured otherwise.
+  static Result<std::unique_ptr<ClusterNode>> open(const Config& config, events::EventStore& local,
+                                                   JsonLog& log);
+  ~ClusterNode();  // stop()s
+
+  // The store the server's Sequencer appends to.
+  events::EventStore& store();
+  // Where the data keys of a project not loaded on this node are stored
+  // when a block brings some (see ClusterStore::set_keys_opener).
+  void set_keys_opener(std::function<std::shared_ptr<events::PersonalKeys>(std::string_view)> f);
+  // For the server's Sequencer: applies the blocks of other writers.
+  service::Sequencer::Puller puller();
+  // Starts the lease loop; when this node becomes the writer, it serves
+  // forwarded writes by running them through `route` on `ioc`.
+  void start(boost::asio::io_context& ioc, Route route, std::string address);
+  // Gives the lease up (if held) and stops serving forwarded writes.
+  void stop();
+
+  // Whether a request changes state, so that only the writer may run it.
+  static bool needs_writer(const Request& req);
+  // This node holds the lease and has applied everything: it writes.
+  bool writing() const;
+  // Sends `req` to the writer and returns its answer once this node has
+  // applied what it wrote; 503 when no writer answers in time.
+  boost::asio::awaitable<Response> forward(const Request& req);
+
+  void add_metrics(Metrics& metrics);
+  // This node's entry on the nodes' board.
+  nlohmann::json status() const;
+  // `latchkey cluster status`: the writer, the stream, and every node's
+  // position and lag, read from NATS. Errors: unavailable.
+  static Result<std::string> cluster_status(const Config& config);  // JSON
+
+ private:
+  ClusterNode(const Config& config, JsonLog& log);
+  void lease_loop();
+  void become_writer();
+  void stop_writing(const std::string& why);
+  void serve(std::string body, std::function<void(const std::string&)> reply);
+
+  Config config_;
+  JsonLog& log_;
+  std::string subject_;  // where forwarded writes go
+  std::shared_ptr<events::cluster::Nats> nats_;
+  std::unique_ptr<events::cluster::ClusterStore> store_;
+  std::unique_ptr<events::cluster::Lease> lease_;
+  std::unique_ptr<events::cluster::NodeBoard> board_;
+  std::string address_;
+  std::shared_ptr<events::cluster::Requester> requester_;
+  boost::asio::io_context* ioc_ = nullptr;
+  Route route_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  std::unique_ptr<events::cluster::Responder> responder_;  // GUARDED_BY(mu_)
+  std::thread lease_thread_;
+
+  std::atomic<std::uint64_t> applied_{0};  // the last block whose events the views have
+  std::atomic<std::uint64_t> forwarded_{0};
+  std::atomic<std::uint64_t> forward_failures_{0};
+  std::atomic<std::uint64_t> writer_changes_{0};
+  std::atomic<std::uint64_t> pull_failures_{0};
+};
+
+}  // namespace latchkey::http
