@@ -1,0 +1,291 @@
+// Three `latchkey serve` nodes on three real nats-server processes: a load of
+// logins and admin writes through every node, the writer killed with SIGKILL,
+// then the NATS stream's leader killed, both restarted. Every acknowledged
+// login (jti) and key (apikey) must be in every node's log exactly once, the
+// chains equal and verified, and logins must resume within 10 s of each kill.
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/encoding.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/nats_cluster.h"
+#include "tests/support/server_process.h"
+
+using namespace latchkey;
+using namespace latchkey::test;
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+namespace {
+
+struct Cluster {
+  explicit Cluster(NatsCluster& nats) {
+    const auto init = run_latchkey({"init", "--data", dir / "node-1"});
+    const auto keys = json::parse(init.out);
+    apikey = keys["apikey"];
+    secretkey = keys["secretkey"];
+    for (int n = 2; n <= 3; ++n) {
+      const auto cp =
+          run_command({"cp", "-a", dir / "node-1", dir / ("node-" + std::to_string(n))});
+      if (cp.exit_code != 0) throw std::runtime_error("cp failed: " + cp.err);
+    }
+    std::string urls;
+    for (const auto& u : nats.urls()) urls += (urls.empty() ? "" : ",") + u;
+    for (int n = 1; n <= 3; ++n) {
+      ServerProcess::Options o;
+      o.data_dir = dir / ("node-" + std::to_string(n));
+      o.env = {{"LATCHKEY_CLUSTER_NODE", "node-" + std::to_string(n)},
+               {"LATCHKEY_CLUSTER_NATS", urls},
+               {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
+               {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
+      nodes.push_back(std::make_unique<ServerProcess>(o));
+    }
+  }
+
+  // The node that writes now, once one does (-1 after `within`).
+  int writer(std::chrono::seconds within = 20s) const {
+    const auto deadline = Steady::now() + within;
+    do {
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        if (!nodes[i]->running()) continue;
+        const auto m = get(nodes[i]->url("/metrics"));
+        if (m.body.find("\nlatchkey_cluster_writer 1") != std::string::npos)
+          return static_cast<int>(i);
+      }
+      std::this_thread::sleep_for(100ms);
+    } while (Steady::now() < deadline);
+    return -1;
+  }
+
+  json login_body() const {
+    return {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secretkey}};
+  }
+
+  TempDir dir;
+  std::string apikey, secretkey;
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+};
+
+// What the load got acknowledged.
+struct Acknowledged {
+  std::mutex mu;
+  std::vector<std::string> jtis;
+  std::vector<std::string> apikeys;
+  std::atomic<int> failed{0};
+};
+
+std::string jti_of(const std::string& token) {
+  const auto a = token.find('.');
+  const auto b = token.find('.', a + 1);
+  const auto payload = base64url_decode(std::string_view(token).substr(a + 1, b - a - 1));
+  if (!payload) throw std::runtime_error("a token without a payload");
+  return json::parse(*payload)["jti"];
+}
+
+// Logins (and every fifth time a new key) through the running nodes in
+// turn, until `stop`.
+void load(Cluster& c, Acknowledged& ack, std::atomic<bool>& stop, int seed, std::string token) {
+  HttpOptions quick;
+  quick.timeout_ms = 15000;
+  for (int i = seed; !stop.load(); ++i) {
+    auto& node = *c.nodes[static_cast<std::size_t>(i) % c.nodes.size()];
+    const std::string base = node.url();
+    try {
+      if (i % 5 == 0) {
+        // A service account of its own (a principal holds at most 10 keys).
+        const auto owner = post_json(base + "/iam/service-accounts",
+                                     {{"name", "load " + std::to_string(i)}}, token);
+        if (owner.status != 201) {
+          ++ack.failed;
+          continue;
+        }
+        const std::string id = json::parse(owner.body)["id"];
+        const auto r = post_json(base + "/iam/service-accounts/" + id + "/keys",
+                                 {{"description", "load " + std::to_string(i)}}, token);
+        if (r.status == 201) {
+          std::lock_guard lock(ack.mu);
+          ack.apikeys.push_back(json::parse(r.body)["apikey"]);
+        } else {
+          ++ack.failed;
+        }
+      } else {
+        const auto r = post_json(base + "/iam/login", c.login_body());
+        if (r.status == 200) {
+          const std::string jti = jti_of(json::parse(r.body)["access_token"]);
+          std::lock_guard lock(ack.mu);
+          ack.jtis.push_back(jti);
+        } else {
+          ++ack.failed;
+        }
+      }
+    } catch (const std::exception&) {  // a node being killed or restarted
+      ++ack.failed;
+    }
+  }
+}
+
+// How long until a login through node `via` succeeds again.
+Steady::duration until_logins_resume(Cluster& c, int via) {
+  const auto from = Steady::now();
+  while (Steady::now() - from < 60s) {
+    if (post_json(c.nodes[static_cast<std::size_t>(via)]->url("/iam/login"), c.login_body())
+            .status == 200)
+      return Steady::now() - from;
+    std::this_thread::sleep_for(50ms);
+  }
+  return 60s;
+}
+
+// The stream leader's index in `nats`, read from a server's monitoring endpoint.
+int stream_leader(NatsCluster& nats) {
+  for (int i = 0; i < nats.size(); ++i) {
+    if (!nats.running(i)) continue;
+    const auto r =
+        get("http://127.0.0.1:" + std::to_string(nats.monitor_port(i)) + "/jsz?streams=true");
+    const auto j = json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) continue;
+    for (const auto& acc : j.value("account_details", json::array()))
+      for (const auto& s : acc.value("stream_detail", json::array()))
+        if (s.value("name", "") == "LATCHKEY_LOG")
+          return nats.index_of(s["cluster"].value("leader", ""));
+  }
+  return -1;
+}
+
+std::multiset<std::string> logged(const std::string& data, const std::string& type,
+                                  const std::string& field) {
+  const auto r = run_latchkey(
+      {"audit", "--data", data, "--type", type, "--all", "--quiet", "--format", "ndjson"});
+  std::multiset<std::string> out;
+  std::size_t start = 0;
+  while (start < r.out.size()) {
+    const auto end = r.out.find('\n', start);
+    const auto line = r.out.substr(start, end - start);
+    if (!line.empty()) out.insert(json::parse(line)["data"][field].get<std::string>());
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_e2e)
+
+BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_stream_leader_die) {
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats);
+  const int first = c.writer();
+  BOOST_TEST_REQUIRE(first >= 0);
+
+  // An admin token and a service account for the keys, through a follower.
+  const int follower = (first + 1) % 3;
+  const auto login = post_json(c.nodes[follower]->url("/iam/login"), c.login_body());
+  BOOST_TEST_REQUIRE(login.status == 200, login.body);
+  const std::string token = json::parse(login.body)["access_token"];
+  const auto sa = post_json(c.nodes[follower]->url("/iam/service-accounts"),
+                            {{"name", "load"}, {"roles", json::array({"admin"})}}, token);
+  BOOST_TEST_REQUIRE(sa.status == 201, sa.body);
+  const std::string sa_id = json::parse(sa.body)["id"];
+  // Read your write: the node that forwarded it already shows it.
+  BOOST_TEST(get(c.nodes[follower]->url("/iam/service-accounts/" + sa_id), token).status == 200);
+
+  Acknowledged ack;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  struct Join {  // on every way out, a failed check included
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& workers;
+    ~Join() {
+      stop = true;
+      for (auto& t : workers)
+        if (t.joinable()) t.join();
+    }
+  } join{stop, workers};
+  for (int w = 0; w < 3; ++w) workers.emplace_back([&, w] { load(c, ack, stop, w, token); });
+  std::this_thread::sleep_for(3s);
+
+  // The writer dies.
+  c.nodes[first]->kill_on_purpose();
+  const auto after_writer = until_logins_resume(c, (first + 1) % 3);
+  BOOST_TEST_MESSAGE("logins resumed "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(after_writer).count()
+                     << " ms after the writer was killed");
+  BOOST_TEST((after_writer < 10s));
+  std::this_thread::sleep_for(2s);
+
+  // The NATS server leading the stream dies.
+  const int leader = stream_leader(nats);
+  BOOST_TEST_REQUIRE(leader >= 0);
+  nats.kill(leader);
+  const auto after_leader = until_logins_resume(c, (first + 2) % 3);
+  BOOST_TEST_MESSAGE("logins resumed "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(after_leader).count()
+                     << " ms after the stream leader was killed");
+  BOOST_TEST((after_leader < 10s));
+  std::this_thread::sleep_for(2s);
+
+  // Both come back; the old writer catches up from the stream.
+  nats.start(leader);
+  c.nodes[first]->start();
+  std::this_thread::sleep_for(3s);
+  stop = true;
+  for (auto& t : workers) t.join();
+  BOOST_TEST_MESSAGE(ack.jtis.size()
+                     << " logins and " << ack.apikeys.size() << " keys acknowledged, "
+                     << ack.failed.load() << " requests refused");
+  BOOST_TEST(ack.jtis.size() > 50u);
+  BOOST_TEST(ack.apikeys.size() > 5u);
+
+  // A write through the restarted node, then every node applies everything.
+  const auto last = post_json(c.nodes[first]->url("/iam/service-accounts/" + sa_id + "/keys"),
+                              {{"description", "last"}}, token);
+  BOOST_TEST_REQUIRE(last.status == 201, last.body);
+  ack.apikeys.push_back(json::parse(last.body)["apikey"]);
+  const auto applied = [&](int n) {
+    const auto m = get(c.nodes[static_cast<std::size_t>(n)]->url("/metrics")).body;
+    const auto at = m.find("\nlatchkey_cluster_applied_block ");
+    return at == std::string::npos ? std::string() : m.substr(at, m.find('\n', at + 1) - at);
+  };
+  const auto deadline = Steady::now() + 20s;
+  while ((applied(0) != applied(1) || applied(1) != applied(2)) && Steady::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  BOOST_TEST(applied(0) == applied(1));
+  BOOST_TEST(applied(1) == applied(2));
+  for (auto& n : c.nodes) n->stop();
+
+  std::string head;
+  for (int n = 1; n <= 3; ++n) {
+    const std::string data = c.dir / ("node-" + std::to_string(n));
+    const auto v = run_latchkey({"verify", "--data", data});
+    BOOST_TEST(v.out.find("hash chain intact") != std::string::npos, v.out);
+    const auto h = v.out.substr(v.out.find("head "), 70);
+    if (head.empty()) head = h;
+    BOOST_TEST(h == head, "node-" << n << " has another head");
+    const auto jtis = logged(data, "token.issued", "jti");
+    const auto keys = logged(data, "key.created", "apikey");
+    std::size_t lost = 0, doubled = 0;
+    for (const auto& j : ack.jtis) {
+      lost += jtis.count(j) == 0;
+      doubled += jtis.count(j) > 1;
+    }
+    for (const auto& k : ack.apikeys) {
+      lost += keys.count(k) == 0;
+      doubled += keys.count(k) > 1;
+    }
+    BOOST_TEST(lost == 0u, "node-" << n << " lost " << lost << " acknowledged writes");
+    BOOST_TEST(doubled == 0u, "node-" << n << " holds " << doubled << " writes twice");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
