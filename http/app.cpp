@@ -168,6 +168,8 @@ class ServerApp final : public App, public ProjectDirectory {
 
   ProjectRuntime& platform() override { return *platform_; }
 
+  bool writes() const override { return !cluster_ || cluster_->writing(); }
+
   std::vector<std::shared_ptr<ProjectRuntime>> open_runtimes() const override {
     std::vector<std::shared_ptr<ProjectRuntime>> out;
     std::lock_guard lock(runtimes_mu_);

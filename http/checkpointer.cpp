@@ -48,6 +48,7 @@ void Checkpointer::arm() {
 }
 
 void Checkpointer::tick() {
+  if (!projects_.writes()) return;  // a cluster's other node: the writer does it
   const auto now = std::chrono::steady_clock::now();
   auto open = projects_.open_runtimes();
   std::map<std::string, std::shared_ptr<Chain>, std::less<>> seen;

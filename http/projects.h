@@ -61,6 +61,10 @@ class ProjectDirectory {
   // The runtime of a project if it is open now (never opens it).
   [[nodiscard]] virtual std::shared_ptr<ProjectRuntime> open_runtime(std::string_view id) const = 0;
   [[nodiscard]] virtual ProjectRuntime& platform() = 0;
+  // Whether this server appends now: false on a node of a cluster that is
+  // not the writer (docs/cluster.md), where the jobs that append on their
+  // own (checkpoints, archiving, reminders) leave it to the writer.
+  [[nodiscard]] virtual bool writes() const { return true; }
   [[nodiscard]] virtual events::EventLog& log_of(std::string_view id) = 0;
 
   // Blocking. project.created in the platform's log after the project's own

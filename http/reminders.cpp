@@ -55,6 +55,7 @@ void Reminders::run() {
 }
 
 void Reminders::pass() {
+  if (!projects_.writes()) return;  // a cluster's other node: the writer does it
   const Micros now = clock_.now();
   std::string cursor;
   for (;;) {

@@ -128,6 +128,23 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
     auto bytes = stream_->get(at.block + 1);
     if (!bytes) return bytes.error();
     if (!*bytes) {
+      if (!caught_up_.load()) {
+        // Nothing after this node's position: the end of the stream, or
+        // a position the stream's window has passed (then this node can
+        // never catch up from the stream: it needs a peer's copy).
+        auto last = stream_->last_seq();
+        if (!last) return last.error();
+        if (*last > at.block) {
+          auto again = stream_->get(at.block + 1);
+          if (!again) return again.error();
+          if (!*again)
+            return make_error(Errc::corruption,
+                              "this node is at block " + std::to_string(at.block) +
+                                  ", which the replicated log no longer holds: start it "
+                                  "from a copy of another node's data (docs/cluster.md)");
+          continue;
+        }
+      }
       caught_up_ = true;
       return found;
     }
