@@ -90,6 +90,7 @@ class ServerApp final : public App, public ProjectDirectory {
     writer_ = std::make_unique<service::Sequencer>(*store_, clock_, service::Sequencer::Options{});
     if (cluster_) {
       writer_->set_puller(cluster_->puller());
+      cluster_->set_pull_soon([this] { writer_->pull_soon(); });
       cluster_->add_metrics(metrics_);
     }
     writer_->set_batch_observer([this](std::size_t n, Micros latency, bool ok) {

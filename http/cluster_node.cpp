@@ -352,10 +352,11 @@ net::awaitable<Response> ClusterNode::forward(const Request& req) {
     co_return r;
   }
   // Read your writes: answer once this node's views hold the write.
+  if (applied_.load() < answer->second && pull_soon_) pull_soon_();
   const auto deadline = Steady::now() + std::chrono::milliseconds(timeout);
   net::steady_timer timer(co_await net::this_coro::executor);
   while (applied_.load() < answer->second && Steady::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(2));
+    timer.expires_after(std::chrono::microseconds(500));
     co_await timer.async_wait(net::use_awaitable);
   }
   co_return std::move(answer->first);

@@ -55,6 +55,9 @@ class ClusterNode {
   void set_keys_opener(std::function<std::shared_ptr<events::PersonalKeys>(std::string_view)> f);
   // For the server's Sequencer: applies the blocks of other writers.
   service::Sequencer::Puller puller();
+  // How to make the Sequencer pull at once (Sequencer::pull_soon): a
+  // forwarded write's answer names a block this node has not applied yet.
+  void set_pull_soon(std::function<void()> pull_soon) { pull_soon_ = std::move(pull_soon); }
   // Starts the lease loop; when this node becomes the writer, it serves
   // forwarded writes by running them through `route` on `ioc`.
   void start(boost::asio::io_context& ioc, Route route, std::string address);
@@ -94,6 +97,7 @@ class ClusterNode {
   std::shared_ptr<events::cluster::Requester> requester_;
   boost::asio::io_context* ioc_ = nullptr;
   Route route_;
+  std::function<void()> pull_soon_;
 
   std::mutex mu_;
   std::condition_variable cv_;

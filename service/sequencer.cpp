@@ -156,6 +156,14 @@ void Sequencer::set_puller(Puller puller) {
   cv_.notify_all();
 }
 
+void Sequencer::pull_soon() {
+  {
+    std::lock_guard lock(mu_);
+    pull_soon_ = true;
+  }
+  cv_.notify_all();
+}
+
 void Sequencer::announce(Found& found) {
   std::vector<std::shared_ptr<Target>> targets;
   {
@@ -191,8 +199,9 @@ void Sequencer::run() {
       std::unique_lock lock(mu_);
       if (puller_.pull) {
         const auto due = last_pull_ + puller_.every;
-        cv_.wait_until(lock, due, [&] { return stopping_ || !queue_.empty(); });
-        pull = std::chrono::steady_clock::now() >= due;
+        cv_.wait_until(lock, due, [&] { return stopping_ || !queue_.empty() || pull_soon_; });
+        pull = pull_soon_ || std::chrono::steady_clock::now() >= due;
+        pull_soon_ = false;
       } else {
         // A puller set meanwhile wakes it too.
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || puller_.pull; });

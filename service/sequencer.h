@@ -106,6 +106,9 @@ class Sequencer {
   };
   // Set before the first submit (not thread-safe against the writer's loop otherwise).
   void set_puller(Puller puller);
+  // Pulls as soon as the writer thread is free, without waiting for
+  // `every` (a node that knows a newer block exists). Thread-safe.
+  void pull_soon();
 
   // Finishes everything already submitted, then joins the writer thread.
   void stop();
@@ -165,6 +168,7 @@ class Sequencer {
   std::deque<Item> queue_;                      // GUARDED_BY(mu_)
   std::vector<std::weak_ptr<Target>> targets_;  // GUARDED_BY(mu_), for recovery
   bool stopping_ = false;                       // GUARDED_BY(mu_)
+  bool pull_soon_ = false;                      // GUARDED_BY(mu_)
   std::condition_variable drained_;             // a target's outstanding count fell
   std::thread writer_;
 };
