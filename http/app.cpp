@@ -615,10 +615,26 @@ class ServerApp final : public App, public ProjectDirectory {
   // project the host selects (docs/projects.md).
   net::awaitable<Response> route(const Request& req) {
     // In a cluster, only the writer changes anything: the others forward.
-    if (cluster_ && ClusterNode::needs_writer(req) && !cluster_->writing()) {
-      auto op = cluster_->forward(req);
-      co_return co_await std::move(op);
+    // What the writer runs for its own clients is acknowledged once another
+    // node has synced it too (a forwarding node syncs before it answers).
+    if (cluster_ && ClusterNode::needs_writer(req)) {
+      if (!cluster_->writing()) {
+        auto op = cluster_->forward(req);
+        co_return co_await std::move(op);
+      }
+      if (!req.forwarded) {
+        auto op = route_here(req);
+        Response answer = co_await std::move(op);
+        auto confirmed = cluster_->confirmed(std::move(answer), req.request_id);
+        co_return co_await std::move(confirmed);
+      }
     }
+    auto op = route_here(req);
+    co_return co_await std::move(op);
+  }
+
+  // A request served by this node itself.
+  net::awaitable<Response> route_here(const Request& req) {
     const HostTarget target =
         project_for_host(req.host, config_.base_domain, config_.default_project);
     const bool platform_path = req.path == "/platform" || req.path.starts_with("/platform/");

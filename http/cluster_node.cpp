@@ -138,6 +138,8 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::open(const Config& config,
   sc.max_age_seconds = config.cluster_stream_max_age_seconds;
   sc.max_bytes = config.cluster_stream_max_bytes;
   node->subject_ = "latchkey.writes." + config.cluster_stream;
+  node->stream_subject_ = sc.subject;
+  node->synced_subject_ = "latchkey.synced." + config.cluster_stream;
   // A NATS cluster that has just started elects its JetStream leader first.
   const auto deadline = Steady::now() + std::chrono::seconds(30);
   std::unique_ptr<cl::BlockStream> stream;
@@ -172,7 +174,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::open(const Config& config,
                                       std::max(timeout * 5, 10'000));
   if (!store) return store.error();
   node->store_ = std::move(*store);
-  node->applied_ = node->store_->position().block;
+  node->applied_.reached(node->store_->position().block);
   auto requester = cl::Requester::open(node->nats_);
   if (!requester) return requester.error();
   node->requester_ = *requester;
@@ -196,7 +198,13 @@ service::Sequencer::Puller ClusterNode::puller() {
   p.pulled = [this, last_error = std::string(),
               last_logged = Steady::time_point{}](const Status& st) mutable {
     if (st) {
-      applied_ = store_->position().block;
+      const std::uint64_t block = store_->position().block;
+      if (block > applied_.value()) {
+        applied_.reached(block);
+        // Synced here: the writer may now acknowledge what waited for it.
+        (void)cl::publish(*nats_, synced_subject_,
+                          config_.cluster_node + "\n" + std::to_string(block));
+      }
       return;
     }
     ++pull_failures_;
@@ -210,7 +218,9 @@ service::Sequencer::Puller ClusterNode::puller() {
                   {"block", store_->position().block + 1}});
     }
   };
-  p.every = std::chrono::milliseconds(10);
+  // New blocks wake the puller at once (start()); this only catches a
+  // wake-up lost to a reconnection.
+  p.every = std::chrono::milliseconds(250);
   return p;
 }
 
@@ -218,17 +228,53 @@ void ClusterNode::start(net::io_context& ioc, Route route, std::string address) 
   ioc_ = &ioc;
   address_ = std::move(address);
   route_ = std::move(route);
+  // Every publish to the stream's subject reaches its subscribers too: a
+  // signal to pull now (the block itself is read from the stream, which
+  // holds only what its fence let in).
+  auto watcher =
+      cl::Responder::serve(nats_, stream_subject_, [this](std::string, cl::Responder::Reply) {
+        if (pull_soon_) pull_soon_();
+      });
+  // Other nodes' reports of what they synced.
+  auto synced =
+      cl::Responder::serve(nats_, synced_subject_, [this](std::string body, cl::Responder::Reply) {
+        const auto nl = body.find('\n');
+        if (nl == std::string::npos || body.compare(0, nl, config_.cluster_node) == 0) return;
+        synced_.reached(std::strtoull(body.c_str() + nl + 1, nullptr, 10));
+      });
+  if (synced) {
+    std::lock_guard lock(mu_);
+    synced_watch_ = std::move(*synced);
+  } else {
+    log_.error("cannot hear other nodes' syncs: writes on this node will answer 503",
+               {{"detail", synced.error().message}});
+  }
+  if (watcher) {
+    std::lock_guard lock(mu_);
+    watcher_ = std::move(*watcher);
+  } else {
+    log_.error("cannot watch the replicated log: new blocks are applied every 250 ms",
+               {{"detail", watcher.error().message}});
+  }
   lease_thread_ = std::thread([this] { lease_loop(); });
 }
 
 void ClusterNode::stop() {
+  std::unique_ptr<cl::Responder> watcher, synced;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
     stopping_ = true;
+    watcher = std::move(watcher_);
+    synced = std::move(synced_watch_);
   }
+  watcher.reset();  // no wake-up reaches the Sequencer from here on
+  synced.reset();
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
+  // Nothing waits past the stop: a write not yet confirmed answers 503.
+  applied_.expire(Steady::time_point::max());
+  synced_.expire(Steady::time_point::max());
 }
 
 void ClusterNode::lease_loop() {
@@ -241,6 +287,8 @@ void ClusterNode::lease_loop() {
       if (stopping_) break;
     }
     (void)board_->put(config_.cluster_node, status().dump());
+    applied_.expire(Steady::now());
+    synced_.expire(Steady::now());
     if (!lease_->held()) {
       auto got = lease_->try_acquire();
       if (got && *got) {
@@ -351,15 +399,92 @@ net::awaitable<Response> ClusterNode::forward(const Request& req) {
     if (!reply) r.log_note = reply.error().message;
     co_return r;
   }
-  // Read your writes: answer once this node's views hold the write.
-  if (applied_.load() < answer->second && pull_soon_) pull_soon_();
-  const auto deadline = Steady::now() + std::chrono::milliseconds(timeout);
-  net::steady_timer timer(co_await net::this_coro::executor);
-  while (applied_.load() < answer->second && Steady::now() < deadline) {
-    timer.expires_after(std::chrono::microseconds(500));
-    co_await timer.async_wait(net::use_awaitable);
-  }
+  // Read your writes: answer once this node's views hold the write. (A
+  // node that does not get there in time still answers: the write is in
+  // the log, and a 503 would invite a second one.)
+  if (applied_.value() < answer->second && pull_soon_) pull_soon_();
+  auto applied = reach(applied_, answer->second);
+  (void)co_await std::move(applied);
   co_return std::move(answer->first);
+}
+
+net::awaitable<Response> ClusterNode::confirmed(Response answer, std::string request_id) {
+  const unsigned status = code(answer.status);
+  if (status < 200 || status >= 300) co_return answer;
+  auto op = reach(synced_, store_->position().block);
+  if (co_await std::move(op)) co_return answer;
+  Response r = error_response(
+      make_error(Errc::unavailable,
+                 "the change is in the replicated log, but no other node confirmed it in "
+                 "time; it is not acknowledged"),
+      request_id);
+  r.route = answer.route;
+  r.log_note = "not_confirmed";
+  co_return r;
+}
+
+net::awaitable<bool> ClusterNode::reach(Waiters& waiters, std::uint64_t block) {
+  if (waiters.value() >= block) co_return true;
+  const auto deadline = Steady::now() + std::chrono::milliseconds(std::max<std::int64_t>(
+                                            config_.cluster_timeout_ms * 5, 10'000));
+  std::function<void(std::function<void(Result<std::string>)>)> start =
+      [&waiters, block, deadline](std::function<void(Result<std::string>)> done) {
+        waiters.wait(block, deadline, [done](bool ok) {
+          if (ok)
+            done(std::string());
+          else
+            done(make_error(Errc::unavailable, "not in time"));
+        });
+      };
+  auto op = reply_of(std::move(start));
+  auto r = co_await std::move(op);
+  co_return r.has_value();
+}
+
+void ClusterNode::Waiters::wait(std::uint64_t block, Steady::time_point deadline,
+                                std::function<void(bool)> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (value_ < block) {
+      waiting_.emplace(block, Waiter{deadline, std::move(done)});
+      return;
+    }
+  }
+  done(true);
+}
+
+void ClusterNode::Waiters::reached(std::uint64_t block) {
+  std::vector<std::function<void(bool)>> ready;
+  {
+    std::lock_guard lock(mu_);
+    if (block <= value_) return;
+    value_ = block;
+    const auto end = waiting_.upper_bound(block);
+    for (auto it = waiting_.begin(); it != end; ++it) ready.push_back(std::move(it->second.done));
+    waiting_.erase(waiting_.begin(), end);
+  }
+  for (auto& d : ready) d(true);
+}
+
+void ClusterNode::Waiters::expire(Steady::time_point now) {
+  std::vector<std::function<void(bool)>> late;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->second.deadline <= now) {
+        late.push_back(std::move(it->second.done));
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& d : late) d(false);
+}
+
+std::uint64_t ClusterNode::Waiters::value() const {
+  std::lock_guard lock(mu_);
+  return value_;
 }
 
 void ClusterNode::add_metrics(Metrics& metrics) {

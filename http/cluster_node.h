@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,10 @@ class ClusterNode {
   // Sends `req` to the writer and returns its answer once this node has
   // applied what it wrote; 503 when no writer answers in time.
   boost::asio::awaitable<Response> forward(const Request& req);
+  // On the writer, for a write it ran itself: `answer` once another node
+  // has reported that it synced what this node wrote so far (a 200 then
+  // survives the loss of the writer's disk); 503 when none does in time.
+  boost::asio::awaitable<Response> confirmed(Response answer, std::string request_id);
 
   void add_metrics(Metrics& metrics);
   // This node's entry on the nodes' board.
@@ -86,9 +91,34 @@ class ClusterNode {
   void stop_writing(const std::string& why);
   void serve(std::string body, std::function<void(const std::string&)> reply);
 
+  // Coroutines waiting for a block number to be reached (applied here, or
+  // synced by another node), each with a deadline.
+  class Waiters {
+   public:
+    // done(true) once reached() has seen `block` or more, done(false) at the
+    // deadline (found by expire()). `done` runs on the caller of reached,
+    // expire or wait: it must only hand the result off.
+    void wait(std::uint64_t block, std::chrono::steady_clock::time_point deadline,
+              std::function<void(bool)> done);
+    void reached(std::uint64_t block);
+    void expire(std::chrono::steady_clock::time_point now);
+    std::uint64_t value() const;
+
+   private:
+    struct Waiter {
+      std::chrono::steady_clock::time_point deadline;
+      std::function<void(bool)> done;
+    };
+    mutable std::mutex mu_;
+    std::uint64_t value_ = 0;                       // GUARDED_BY(mu_)
+    std::multimap<std::uint64_t, Waiter> waiting_;  // GUARDED_BY(mu_)
+  };
+  boost::asio::awaitable<bool> reach(Waiters& waiters, std::uint64_t block);
+
   Config config_;
   JsonLog& log_;
-  std::string subject_;  // where forwarded writes go
+  std::string subject_;         // where forwarded writes go
+  std::string stream_subject_;  // where blocks are published
   std::shared_ptr<events::cluster::Nats> nats_;
   std::unique_ptr<events::cluster::ClusterStore> store_;
   std::unique_ptr<events::cluster::Lease> lease_;
@@ -103,9 +133,13 @@ class ClusterNode {
   std::condition_variable cv_;
   bool stopping_ = false;                                  // GUARDED_BY(mu_)
   std::unique_ptr<events::cluster::Responder> responder_;  // GUARDED_BY(mu_)
+  std::unique_ptr<events::cluster::Responder> watcher_;    // GUARDED_BY(mu_)
   std::thread lease_thread_;
 
-  std::atomic<std::uint64_t> applied_{0};  // the last block whose events the views have
+  Waiters applied_;  // the last block whose events this node's views have
+  Waiters synced_;   // the last block another node reported synced (on the writer)
+  std::string synced_subject_;
+  std::unique_ptr<events::cluster::Responder> synced_watch_;  // GUARDED_BY(mu_)
   std::atomic<std::uint64_t> forwarded_{0};
   std::atomic<std::uint64_t> forward_failures_{0};
   std::atomic<std::uint64_t> writer_changes_{0};

@@ -145,6 +145,14 @@ void Requester::request(const std::string& subject, const std::string& body, int
   }
 }
 
+Status publish(Nats& nats, const std::string& subject, const std::string& bytes) {
+  const natsStatus s = natsConnection_Publish(nats.impl().nc, subject.c_str(), bytes.data(),
+                                              static_cast<int>(bytes.size()));
+  if (s != NATS_OK)
+    return make_error(Errc::unavailable, "cannot publish to " + subject, natsStatus_GetText(s));
+  return {};
+}
+
 // ---- Responder ----
 
 struct Responder::Impl {

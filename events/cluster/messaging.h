@@ -35,6 +35,10 @@ class Requester {
   std::shared_ptr<Impl> impl_;
 };
 
+// Publishes `bytes` to `subject`, without waiting (core NATS: delivered at
+// most once to whoever listens now). Errors: unavailable.
+Status publish(Nats& nats, const std::string& subject, const std::string& bytes);
+
 // Serves a subject: `handle` gets each request's bytes and a `reply` to call
 // once, from any thread, with the answer.
 class Responder {

@@ -28,19 +28,19 @@ using json = nlohmann::json;
 namespace {
 
 struct Cluster {
-  explicit Cluster(NatsCluster& nats) {
+  explicit Cluster(NatsCluster& nats, int count = 3) {
     const auto init = run_latchkey({"init", "--data", dir / "node-1"});
     const auto keys = json::parse(init.out);
     apikey = keys["apikey"];
     secretkey = keys["secretkey"];
-    for (int n = 2; n <= 3; ++n) {
+    for (int n = 2; n <= count; ++n) {
       const auto cp =
           run_command({"cp", "-a", dir / "node-1", dir / ("node-" + std::to_string(n))});
       if (cp.exit_code != 0) throw std::runtime_error("cp failed: " + cp.err);
     }
     std::string urls;
     for (const auto& u : nats.urls()) urls += (urls.empty() ? "" : ",") + u;
-    for (int n = 1; n <= 3; ++n) {
+    for (int n = 1; n <= count; ++n) {
       ServerProcess::Options o;
       o.data_dir = dir / ("node-" + std::to_string(n));
       o.env = {{"LATCHKEY_CLUSTER_NODE", "node-" + std::to_string(n)},
@@ -286,6 +286,41 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
     BOOST_TEST(lost == 0u, "node-" << n << " lost " << lost << " acknowledged writes");
     BOOST_TEST(doubled == 0u, "node-" << n << " holds " << doubled << " writes twice");
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_writer_acknowledges_only_what_another_node_has_synced) {
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 2);
+  const int w = c.writer();
+  BOOST_TEST_REQUIRE(w >= 0);
+  auto& writer = *c.nodes[static_cast<std::size_t>(w)];
+  auto& other = *c.nodes[static_cast<std::size_t>(1 - w)];
+  const auto login = post_json(writer.url("/iam/login"), c.login_body());
+  BOOST_TEST_REQUIRE(login.status == 200, login.body);
+  const std::string token = json::parse(login.body)["access_token"];
+
+  // The only other node is gone: the writer commits, but cannot say that
+  // a second disk holds it, so it does not acknowledge.
+  other.kill_on_purpose();
+  const auto before = Steady::now();
+  const auto alone = post_json(writer.url("/iam/service-accounts"), {{"name", "alone"}}, token);
+  BOOST_TEST(alone.status == 503, alone.body);
+  BOOST_TEST(alone.body.find("no other node confirmed") != std::string::npos, alone.body);
+  BOOST_TEST((Steady::now() - before >= 9s));
+
+  // Back, it syncs the log, and the writer acknowledges again.
+  other.start();
+  const auto deadline = Steady::now() + 30s;
+  long status = 0;
+  while (status != 201 && Steady::now() < deadline) {
+    status = post_json(writer.url("/iam/service-accounts"), {{"name", "again"}}, token).status;
+  }
+  BOOST_TEST(status == 201);
+  // The write that was not acknowledged is in the log all the same (the
+  // 503 says "not acknowledged", not "not written"): on both nodes.
+  const auto list = get(other.url("/iam/service-accounts?search=alone"), token);
+  BOOST_TEST(list.body.find("\"alone\"") != std::string::npos, list.body);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
