@@ -138,7 +138,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::open(const Config& config,
   sc.max_age_seconds = config.cluster_stream_max_age_seconds;
   sc.max_bytes = config.cluster_stream_max_bytes;
   node->subject_ = "latchkey.writes." + config.cluster_stream;
-  node->stream_subject_ = sc.subject;
+  node->blocks_subject_ = "latchkey.blocks." + config.cluster_stream;
   node->synced_subject_ = "latchkey.synced." + config.cluster_stream;
   // A NATS cluster that has just started elects its JetStream leader first.
   const auto deadline = Steady::now() + std::chrono::seconds(30);
@@ -228,11 +228,14 @@ void ClusterNode::start(net::io_context& ioc, Route route, std::string address) 
   ioc_ = &ioc;
   address_ = std::move(address);
   route_ = std::move(route);
-  // Every publish to the stream's subject reaches its subscribers too: a
-  // signal to pull now (the block itself is read from the stream, which
-  // holds only what its fence let in).
+  // The writer announces each block JetStream has acknowledged: a signal
+  // to pull now (the block itself is read from the stream, which holds only
+  // what its fence let in).
+  store_->set_on_published([this](std::uint64_t block) {
+    (void)cl::publish(*nats_, blocks_subject_, std::to_string(block));
+  });
   auto watcher =
-      cl::Responder::serve(nats_, stream_subject_, [this](std::string, cl::Responder::Reply) {
+      cl::Responder::serve(nats_, blocks_subject_, [this](std::string, cl::Responder::Reply) {
         if (pull_soon_) pull_soon_();
       });
   // Other nodes' reports of what they synced.
@@ -273,8 +276,8 @@ void ClusterNode::stop() {
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
   // Nothing waits past the stop: a write not yet confirmed answers 503.
-  applied_.expire(Steady::time_point::max());
-  synced_.expire(Steady::time_point::max());
+  applied_.close();
+  synced_.close();
 }
 
 void ClusterNode::lease_loop() {
@@ -443,14 +446,24 @@ net::awaitable<bool> ClusterNode::reach(Waiters& waiters, std::uint64_t block) {
 
 void ClusterNode::Waiters::wait(std::uint64_t block, Steady::time_point deadline,
                                 std::function<void(bool)> done) {
+  bool reached = false;
   {
     std::lock_guard lock(mu_);
-    if (value_ < block) {
+    reached = value_ >= block;
+    if (!reached && !closed_) {
       waiting_.emplace(block, Waiter{deadline, std::move(done)});
       return;
     }
   }
-  done(true);
+  done(reached);
+}
+
+void ClusterNode::Waiters::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  expire(Steady::time_point::max());
 }
 
 void ClusterNode::Waiters::reached(std::uint64_t block) {

@@ -102,6 +102,8 @@ class ClusterNode {
               std::function<void(bool)> done);
     void reached(std::uint64_t block);
     void expire(std::chrono::steady_clock::time_point now);
+    // Fails every waiter, and every later one at once (the node stops).
+    void close();
     std::uint64_t value() const;
 
    private:
@@ -111,6 +113,7 @@ class ClusterNode {
     };
     mutable std::mutex mu_;
     std::uint64_t value_ = 0;                       // GUARDED_BY(mu_)
+    bool closed_ = false;                           // GUARDED_BY(mu_)
     std::multimap<std::uint64_t, Waiter> waiting_;  // GUARDED_BY(mu_)
   };
   boost::asio::awaitable<bool> reach(Waiters& waiters, std::uint64_t block);
@@ -118,7 +121,7 @@ class ClusterNode {
   Config config_;
   JsonLog& log_;
   std::string subject_;         // where forwarded writes go
-  std::string stream_subject_;  // where blocks are published
+  std::string blocks_subject_;  // where the writer announces new blocks
   std::shared_ptr<events::cluster::Nats> nats_;
   std::unique_ptr<events::cluster::ClusterStore> store_;
   std::unique_ptr<events::cluster::Lease> lease_;

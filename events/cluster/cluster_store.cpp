@@ -105,6 +105,7 @@ Result<std::vector<std::vector<Event>>> ClusterStore::append(std::span<const Par
     e.code = Errc::unavailable;
     return e;
   }
+  if (on_published_) on_published_(*seq);
   const ReplicaPosition after{*seq, block.hash};
   if (auto st = local_.write_prepared(*prepared, after); !st) {
     // In the replicated log, not here: the next pull applies it.

@@ -69,6 +69,13 @@ class ClusterStore final : public EventStore {
   using KeysOpener = std::function<std::shared_ptr<PersonalKeys>(std::string_view project)>;
   void set_keys_opener(KeysOpener opener) { keys_opener_ = std::move(opener); }
 
+  // Called on the appending thread after each block JetStream has
+  // acknowledged (and before it is written here): the other nodes can read
+  // it from the stream from then on. Set before the first append.
+  void set_on_published(std::function<void(std::uint64_t block)> f) {
+    on_published_ = std::move(f);
+  }
+
   // This node now holds the lease under `epoch` (0: it does not). Appends
   // are taken once a pull() has found nothing more to apply.
   void lead(std::uint64_t epoch);
@@ -94,6 +101,7 @@ class ClusterStore final : public EventStore {
   ReplicaPosition position_;                         // GUARDED_BY(mu_)
   std::map<const EventLog*, std::string> projects_;  // GUARDED_BY(mu_)
   KeysOpener keys_opener_;
+  std::function<void(std::uint64_t)> on_published_;
   // Data keys taken from a log's key store whose block was not published
   // (the next block of that log carries them). Appending thread only.
   std::map<const EventLog*, std::vector<std::string>> unsent_keys_;
