@@ -6,6 +6,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -321,6 +323,64 @@ BOOST_AUTO_TEST_CASE(the_writer_acknowledges_only_what_another_node_has_synced) 
   // 503 says "not acknowledged", not "not written"): on both nodes.
   const auto list = get(other.url("/iam/service-accounts?search=alone"), token);
   BOOST_TEST(list.body.find("\"alone\"") != std::string::npos, list.body);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes) {
+  // A paused process (a long GC pause, a VM migration, a partition that
+  // heals) still believes it writes when it wakes: the stream must refuse it.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 3);
+  const int old_writer = c.writer();
+  BOOST_TEST_REQUIRE(old_writer >= 0);
+  auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
+  const auto login = post_json(old.url("/iam/login"), c.login_body());
+  BOOST_TEST_REQUIRE(login.status == 200, login.body);
+  const std::string token = json::parse(login.body)["access_token"];
+
+  ::kill(old.pid(), SIGSTOP);
+  // Another node takes over and writes meanwhile.
+  int next = -1;
+  const auto deadline = Steady::now() + 20s;
+  while (next < 0 && Steady::now() < deadline) {
+    for (int i = 0; i < 3; ++i) {
+      if (i == old_writer) continue;
+      const auto m = get(c.nodes[static_cast<std::size_t>(i)]->url("/metrics"));
+      if (m.body.find("\nlatchkey_cluster_writer 1") != std::string::npos) next = i;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST_REQUIRE(next >= 0);
+  auto& now_writer = *c.nodes[static_cast<std::size_t>(next)];
+  const auto during =
+      post_json(now_writer.url("/iam/service-accounts"), {{"name", "while paused"}}, token);
+  BOOST_TEST_REQUIRE(during.status == 201, during.body);
+
+  // The old writer wakes and is asked to write at once, before its lease
+  // loop can notice anything: whatever it answers, it must not fork the log.
+  ::kill(old.pid(), SIGCONT);
+  const auto woke = post_json(old.url("/iam/service-accounts"), {{"name", "woke"}}, token);
+  BOOST_TEST((woke.status == 201 || woke.status == 503), woke.status << " " << woke.body);
+  BOOST_TEST_MESSAGE("the woken writer answered " << woke.status << ": " << woke.body);
+  // It steps down and follows: a write through it now goes to the new writer.
+  long status = 0;
+  const auto until = Steady::now() + 20s;
+  while (status != 201 && Steady::now() < until)
+    status = post_json(old.url("/iam/service-accounts"), {{"name", "after"}}, token).status;
+  BOOST_TEST(status == 201);
+  BOOST_TEST(c.writer(1s) == next, "one writer, the new one");
+
+  // Every node ends with the same chain, the paused node's included.
+  std::this_thread::sleep_for(1s);
+  for (auto& n : c.nodes) n->stop();
+  std::string head;
+  for (int n = 1; n <= 3; ++n) {
+    const auto v = run_latchkey({"verify", "--data", c.dir / ("node-" + std::to_string(n))});
+    BOOST_TEST(v.out.find("hash chain intact") != std::string::npos, v.out);
+    const auto h = v.out.substr(v.out.find("head "), 70);
+    if (head.empty()) head = h;
+    BOOST_TEST(h == head, "node-" << n << " has another head");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
