@@ -25,7 +25,7 @@ void stop_delivery(natsSubscription* sub) {
 
 // ---- Requester ----
 
-struct Requester::Impl : std::enable_shared_from_this<Requester::Impl> {
+struct Requester::Impl {
   std::shared_ptr<Nats> nats;
   std::string inbox;  // replies come to inbox + "." + id
   natsSubscription* sub = nullptr;
