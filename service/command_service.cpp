@@ -7,34 +7,24 @@ namespace latchkey::service {
 using domain::decide;
 using domain::decide_login;
 
-namespace {
-
-Sequencer::Hooks hooks_of(CommandService* self,
-                          void (CommandService::*committed)(std::span<const events::Event>),
-                          void (CommandService::*settled)(bool)) {
-  return Sequencer::Hooks{
-      [self, committed](std::span<const events::Event> evs) { (self->*committed)(evs); },
-      [self, settled](bool durable) { (self->*settled)(durable); }};
-}
-
-}  // namespace
-
 CommandService::CommandService(events::EventLog& log, projections::LiveViews& views,
                                const Clock& clock, CommitListener on_commit,
                                Sequencer::Options options)
     : log_(log),
       views_(views),
       on_commit_(std::move(on_commit)),
-      own_sequencer_(std::make_unique<Sequencer>(
-          log, clock, hooks_of(this, &CommandService::committed, &CommandService::settled),
-          options)),
+      own_sequencer_(std::make_unique<Sequencer>(log, clock, hooks(), options)),
       sequencer_(*own_sequencer_) {}
 
 CommandService::CommandService(Sequencer& shared, events::EventLog& log,
                                projections::LiveViews& views, CommitListener on_commit)
     : log_(log), views_(views), on_commit_(std::move(on_commit)), sequencer_(shared) {
-  target_ = sequencer_.add_target(
-      log, hooks_of(this, &CommandService::committed, &CommandService::settled));
+  target_ = sequencer_.add_target(log, hooks());
+}
+
+Sequencer::Hooks CommandService::hooks() {
+  return Sequencer::Hooks{[this](std::span<const events::Event> evs) { committed(evs); },
+                          [this](bool durable) { settled(durable); }, [this] { sealed(); }};
 }
 
 void CommandService::committed(std::span<const events::Event> events) {
@@ -42,11 +32,21 @@ void CommandService::committed(std::span<const events::Event> events) {
   if (on_commit_) on_commit_(events);
 }
 
+void CommandService::sealed() { sealed_.push_back(unsettled_.size()); }
+
 void CommandService::settled(bool durable) {
   if (!durable) {
+    // Every later group fails too: nothing staged since this one stands.
     for (auto it = unsettled_.rbegin(); it != unsettled_.rend(); ++it) throttle_.undo(*it);
+    unsettled_.clear();
+    sealed_.clear();
+    return;
   }
-  unsettled_.clear();
+  if (sealed_.empty()) return;
+  const std::size_t kept = sealed_.front();
+  sealed_.pop_front();
+  unsettled_.erase(unsettled_.begin(), unsettled_.begin() + static_cast<long>(kept));
+  for (auto& n : sealed_) n -= kept;
 }
 
 CommandService::~CommandService() { stop(); }

@@ -10,6 +10,7 @@
 // Views change only from committed events. All methods are thread-safe; every
 // completion runs on the writer thread and must only hand its result off.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -78,17 +79,22 @@ class CommandService {
   void stop();
 
  private:
+  // The writer's hooks; writer thread only.
+  [[nodiscard]] Sequencer::Hooks hooks();
   void committed(std::span<const events::Event> events);
+  void sealed();
   void settled(bool durable);
   void submit_to_writer(Sequencer::Isolation isolation, Sequencer::Producer producer, Done done);
 
   events::EventLog& log_;
   projections::LiveViews& views_;
   CommitListener on_commit_;
-  // Writer thread only: the committed counts, and the undo records of the
-  // changes made since the last settled group.
+  // Writer thread only: the counts, the undo records of the changes made
+  // since the last settled group, and how many of those records each
+  // sealed group not yet settled ends with (oldest first).
   domain::LoginThrottle throttle_;
   std::vector<domain::LoginThrottle::Undo> unsettled_;
+  std::deque<std::size_t> sealed_;
   std::unique_ptr<Sequencer> own_sequencer_;
   Sequencer& sequencer_;
   std::shared_ptr<Sequencer::Target> target_;

@@ -12,7 +12,7 @@ struct Sequencer::Target {
   std::size_t outstanding = 0;   // GUARDED_BY(Sequencer::mu_): submitted, not yet completed
   bool removed = false;          // GUARDED_BY(Sequencer::mu_)
   bool touched = false;          // writer thread only: a producer ran since the last settle
-  std::size_t group = SIZE_MAX;  // writer thread only: its index in groups_, if any
+  std::size_t group = SIZE_MAX;  // writer thread only: its index in the group being formed, if any
 };
 
 namespace {
@@ -61,11 +61,13 @@ Sequencer::Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options opt
       clock_(clock),
       options_(options) {
   single_ = add_target(log, std::move(hooks));
+  syncer_ = std::thread([this] { sync_loop(); });
   writer_ = std::thread([this] { run(); });
 }
 
 Sequencer::Sequencer(events::EventStore& store, const Clock& clock, Options options)
     : store_(store), clock_(clock), options_(options) {
+  syncer_ = std::thread([this] { sync_loop(); });
   writer_ = std::thread([this] { run(); });
 }
 
@@ -135,6 +137,12 @@ void Sequencer::stop() {
     cv_.notify_one();
   }
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 void Sequencer::finish(Target& target) {
@@ -144,10 +152,10 @@ void Sequencer::finish(Target& target) {
 
 Sequencer::Group& Sequencer::group_of(const std::shared_ptr<Target>& target) {
   if (target->group == SIZE_MAX) {
-    target->group = groups_.size();
-    groups_.push_back(Group{target, {}, {}});
+    target->group = forming_.groups.size();
+    forming_.groups.push_back(Group{target, {}, {}});
   }
-  return groups_[target->group];
+  return forming_.groups[target->group];
 }
 
 void Sequencer::set_puller(Puller puller) {
@@ -195,64 +203,69 @@ void Sequencer::run() {
   std::deque<Item> work;
   for (;;) {
     bool pull = false;
+    bool quit = false;
     {
       std::unique_lock lock(mu_);
+      const auto ready = [&] {
+        return stopping_ || !queue_.empty() || pull_soon_ || (in_flight_ && in_flight_->done);
+      };
       if (puller_.pull) {
         const auto due = last_pull_ + puller_.every;
-        cv_.wait_until(lock, due, [&] { return stopping_ || !queue_.empty() || pull_soon_; });
+        cv_.wait_until(lock, due, ready);
         pull = pull_soon_ || std::chrono::steady_clock::now() >= due;
         pull_soon_ = false;
       } else {
         // A puller set meanwhile wakes it too.
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || puller_.pull; });
+        cv_.wait(lock, [&] { return ready() || puller_.pull; });
       }
-      if (queue_.empty() && stopping_) return;
+      quit = queue_.empty() && stopping_;
       work.swap(queue_);
     }
-    if (pull) pull_now();
-    if (work.empty()) continue;
-    // One clock reading per group: every event of a log in it shares this
-    // time (raised to the log's newest event's, so time never decreases).
-    Micros now = clock_.now();
-    std::size_t drafts = 0;
+    if (quit) {
+      drain();
+      return;
+    }
+    if (pull) {
+      drain();
+      pull_now();
+    }
     while (!work.empty()) {
       Item item = std::move(work.front());
       work.pop_front();
-      // Held here and in touched_/groups_ until its completions and settle ran:
+      // Held here and in the batches until its completions and settle ran:
       // a finished target may be removed (and its owner gone) at any time.
       const std::shared_ptr<Target> held = item.target;
       Target& target = *held;
       const bool exclusive = item.isolation == Isolation::exclusive;
-      if (exclusive && drafts > 0) {
-        commit(now);
-        drafts = 0;
-        now = clock_.now();
-      }
+      if (exclusive) drain();
+      // One clock reading per group: every event of a log in it shares this
+      // time (raised to the log's newest event's, so time never decreases).
+      if (!forming_.now) forming_.now = clock_.now();
       Result<std::vector<Draft>> produced = make_error(Errc::internal, "producer failed");
       try {
-        produced = item.producer(std::max(now, target.log->head().time));
+        produced = item.producer(std::max(*forming_.now, target.log->head().time));
       } catch (const std::exception& ex) {
         produced = make_error(Errc::internal, "internal error", ex.what());
       }
       if (!target.touched) {
         target.touched = true;
-        touched_.push_back(held);
+        forming_.touched.push_back(held);
       }
       if (!produced) {
-        after_settle_.push_back(Settled{held, std::move(item.done), produced.error()});
+        forming_.after_settle.push_back(Settled{held, std::move(item.done), produced.error()});
       } else if (produced->empty()) {
-        after_settle_.push_back(Settled{held, std::move(item.done), std::vector<Event>{}});
+        forming_.after_settle.push_back(Settled{held, std::move(item.done), std::vector<Event>{}});
       } else {
         Group& g = group_of(held);
         Pending p{std::move(item.done), g.drafts.size(), produced->size()};
-        drafts += produced->size();
+        forming_.drafts += produced->size();
         for (auto& d : *produced) g.drafts.push_back(std::move(d));
         g.pending.push_back(std::move(p));
-        if (exclusive || drafts >= options_.max_batch_events) {
-          commit(now);
-          drafts = 0;
-          now = clock_.now();
-        }
+      }
+      if (exclusive) {
+        drain();  // committed and applied before the next decision
+      } else if (forming_.drafts >= options_.max_batch_events) {
+        step(true);
       }
       // Pick up work that arrived meanwhile, so it joins this group.
       if (work.empty()) {
@@ -260,93 +273,157 @@ void Sequencer::run() {
         work.swap(queue_);
       }
     }
-    if (drafts > 0) {
-      commit(now);
-    } else {
-      settle(true);  // producers that appended nothing: what they staged stands
+    // The group formed goes to the syncer as soon as it is free; until then
+    // it grows with what arrives.
+    if (in_flight_done()) step(true);
+  }
+}
+
+bool Sequencer::in_flight_done() {
+  if (!in_flight_) return true;
+  std::lock_guard lock(mu_);
+  return in_flight_->done;
+}
+
+void Sequencer::sync_loop() {
+  for (;;) {
+    Batch* job = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      sync_cv_.wait(lock, [&] { return sync_job_ != nullptr || sync_stopping_; });
+      if (!sync_job_) return;
+      job = sync_job_;
     }
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<events::EventStore::Part> parts;
+    parts.reserve(job->groups.size());
+    for (const Group& g : job->groups)
+      parts.push_back(events::EventStore::Part{g.target->log, g.drafts});
+    job->result = store_.append(parts, *job->now);
+    job->attempted = true;
+    job->latency = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+    {
+      std::lock_guard lock(mu_);
+      job->done = true;
+      sync_job_ = nullptr;
+    }
+    cv_.notify_all();
   }
 }
 
-void Sequencer::settle(bool durable) {
-  for (const auto& t : touched_) {
+void Sequencer::seal(Batch& batch) {
+  for (auto& g : batch.groups) g.target->group = SIZE_MAX;
+  for (const auto& t : batch.touched) {
     t->touched = false;
-    if (t->hooks.settled) t->hooks.settled(durable);
-  }
-  touched_.clear();
-  std::vector<Settled> ready;
-  ready.swap(after_settle_);
-  for (auto& s : ready) {
-    s.done(std::move(s.result));
-    finish(*s.target);
+    if (t->hooks.sealed) t->hooks.sealed();
   }
 }
 
-void Sequencer::commit(Micros now) {
-  const auto start = std::chrono::steady_clock::now();
-  Result<std::vector<std::vector<Event>>> committed =
-      make_error(Errc::unavailable, "the event log cannot be written");
-  if (needs_recovery_) {
+void Sequencer::hand_off_forming() {
+  auto batch = std::make_unique<Batch>(std::move(forming_));
+  forming_ = Batch{};
+  seal(*batch);
+  std::lock_guard lock(mu_);
+  in_flight_ = std::move(batch);
+  sync_job_ = in_flight_.get();
+  sync_cv_.notify_one();
+}
+
+void Sequencer::step(bool hand_off) {
+  std::unique_ptr<Batch> previous;
+  if (in_flight_) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_->done; });
+    previous = std::move(in_flight_);
+  }
+  const bool previous_ok = !previous || previous->result.has_value();
+  // The next group is written while the previous one's hooks run.
+  if (hand_off && previous_ok && !needs_recovery_ && forming_.drafts > 0) hand_off_forming();
+  if (previous) finish(*previous);
+  if (forming_.empty() || (previous_ok && !hand_off)) return;
+  // What is left to settle now: a group without drafts; one that cannot
+  // follow a failed group; one that waits for the log's recovery.
+  auto batch = std::make_unique<Batch>(std::move(forming_));
+  forming_ = Batch{};
+  batch->result = std::vector<std::vector<Event>>(batch->groups.size());
+  if (!previous_ok) {
+    batch->result = previous->result.error();
+  } else if (batch->drafts > 0) {
+    // needs_recovery_: nothing is in flight, so the log can be reopened here.
     auto found = store_.recover();
     if (!found) {
-      committed = found.error();
+      batch->result = found.error();
+      batch->attempted = true;
     } else {
       needs_recovery_ = false;
       // Events the reopened log holds beyond what we knew: apply them, so the
       // views stay equal to the log.
       announce(*found);
+      forming_ = std::move(*batch);
+      hand_off_forming();
+      return;
     }
   }
+  seal(*batch);
+  finish(*batch);
+}
+
+void Sequencer::drain() {
+  step(true);
+  step(false);
+}
+
+void Sequencer::finish(Batch& batch) {
   std::size_t count = 0;
-  if (!needs_recovery_) {
-    std::vector<events::EventStore::Part> parts;
-    parts.reserve(groups_.size());
-    for (const Group& g : groups_) {
-      parts.push_back(events::EventStore::Part{g.target->log, g.drafts});
-      count += g.drafts.size();
+  for (const Group& g : batch.groups) count += g.drafts.size();
+  if (batch.attempted) {
+    BatchObserver observer;
+    {
+      std::lock_guard lock(mu_);
+      observer = observer_;
     }
-    committed = store_.append(parts, now);
+    if (observer) observer(count, batch.latency, batch.result.has_value());
+  }
+  const bool durable = batch.result.has_value();
+  if (durable) {
+    for (std::size_t i = 0; i < batch.groups.size(); ++i) {
+      auto& events = (*batch.result)[i];
+      if (!events.empty() && batch.groups[i].target->hooks.committed)
+        batch.groups[i].target->hooks.committed(events);
+    }
   } else {
-    for (const Group& g : groups_) count += g.drafts.size();
+    needs_recovery_ = true;
   }
-  const Micros latency = std::chrono::duration_cast<std::chrono::microseconds>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
-  BatchObserver observer;
-  {
-    std::lock_guard lock(mu_);
-    observer = observer_;
+  for (const auto& t : batch.touched) {
+    if (t->hooks.settled) t->hooks.settled(durable);
   }
-  if (observer) observer(count, latency, committed.has_value());
-  for (auto& g : groups_) g.target->group = SIZE_MAX;
-  if (committed) {
-    for (std::size_t i = 0; i < groups_.size(); ++i) {
-      if (groups_[i].target->hooks.committed) groups_[i].target->hooks.committed((*committed)[i]);
-    }
-    settle(true);
-    for (std::size_t i = 0; i < groups_.size(); ++i) {
-      auto& events = (*committed)[i];
-      for (auto& p : groups_[i].pending) {
+  for (auto& s : batch.after_settle) {
+    s.done(std::move(s.result));
+    finish(*s.target);
+  }
+  if (durable) {
+    for (std::size_t i = 0; i < batch.groups.size(); ++i) {
+      auto& events = (*batch.result)[i];
+      for (auto& p : batch.groups[i].pending) {
         std::vector<Event> mine(
             std::make_move_iterator(events.begin() + static_cast<long>(p.first)),
             std::make_move_iterator(events.begin() + static_cast<long>(p.first + p.count)));
         p.done(std::move(mine));
-        finish(*groups_[i].target);
+        finish(*batch.groups[i].target);
       }
     }
   } else {
-    needs_recovery_ = true;
-    settle(false);
-    Error err = committed.error();
+    Error err = batch.result.error();
     if (err.code != Errc::internal) err.code = Errc::unavailable;
-    for (auto& g : groups_) {
+    for (auto& g : batch.groups) {
       for (auto& p : g.pending) {
         p.done(err);
         finish(*g.target);
       }
     }
   }
-  groups_.clear();
 }
 
 }  // namespace latchkey::service

@@ -6,14 +6,22 @@
 // queued together share one synced append (one WAL sync for the whole group),
 // which is what lets many concurrent logins cost one fsync. An *exclusive*
 // producer (an admin change, whose decision may depend on the previous
-// change) runs alone: what is pending is committed before it runs, and it is
-// committed right after, so every decision sees all earlier committed effects.
+// change) runs alone: what is pending is committed and applied before it
+// runs, and it is committed and applied right after, so every decision sees
+// all earlier committed effects.
+//
+// Pipelined: a second thread, the syncer, writes one group to the store
+// while the writer thread runs the producers of the next. A shared producer
+// therefore sees what it would have seen had it joined the group being
+// written: the views without that group's events, the writer's own state
+// (e.g. login counts) with them. Nothing is announced before it is durable.
 //
 // After a successful append the `committed` hook runs (projections apply the
 // events), then `settled(true)`, then each producer's completion, all on the
 // writer thread: completions must only hand the result off (e.g. post to an
 // executor). After a failed append, `settled(false)` runs before the
-// completions hear of the failure.
+// completions hear of the failure, and the group formed meanwhile fails with
+// it (its events would have followed ones that were not written).
 //
 // One Sequencer can serve the logs of many projects (one EventStore): each
 // project is a *target* with its own log and hooks, and one group commit
@@ -25,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,11 +59,15 @@ class Sequencer {
     // append, and after a recovery that found events the writer had not
     // applied (a write whose sync failed after its bytes reached the disk).
     std::function<void(std::span<const Event>)> committed;
-    // After each group: true once the events of everything produced since
-    // the last call are durable (or there were none), false when their append
-    // failed and none of them was kept. What producers changed on the writer
-    // thread beside their drafts (e.g. login counts) is kept or undone here.
+    // For the oldest sealed group not yet settled: true once its events are
+    // durable (or it had none); false when its append failed, and then
+    // nothing staged after it is kept either (every later group fails too). What producers changed
+    // on the writer thread beside their drafts (e.g. login counts) is kept or undone here.
     std::function<void(bool durable)> settled;
+    // When the producers of this target that ran since the last call become
+    // one group, handed to the log: before any later producer of the target
+    // runs. Each sealed group is settled once, in the same order.
+    std::function<void()> sealed;
   };
   // Observes each append attempt: events in the group and its latency in microseconds.
   using BatchObserver = std::function<void(std::size_t events, Micros latency, bool ok)>;
@@ -125,18 +138,51 @@ class Sequencer {
     std::size_t first = 0;
     std::size_t count = 0;
   };
-  // The drafts of one target in the group being formed.
+  // The drafts of one target in a group.
   struct Group {
     std::shared_ptr<Target> target;  // held until its completions and settle have run
     std::vector<Draft> drafts;
     std::vector<Pending> pending;
   };
+  // Producers with a rejection or nothing to append: their completions run
+  // right after their group is settled, so a completion never comes before
+  // its group is settled, and remove_target() never returns before its last hook.
+  struct Settled {
+    std::shared_ptr<Target> target;
+    Completion done;
+    Result<std::vector<Event>> result;
+  };
+  // One group commit: formed by the writer thread, written by the syncer,
+  // finished (hooks, completions) by the writer thread.
+  struct Batch {
+    std::vector<Group> groups;
+    std::vector<std::shared_ptr<Target>> touched;  // whose producers ran for it
+    std::vector<Settled> after_settle;
+    std::size_t drafts = 0;
+    std::optional<Micros> now;  // the one clock reading its producers and events share
+    // Set by the syncer before `done`:
+    Result<std::vector<std::vector<Event>>> result =
+        make_error(Errc::unavailable, "the event log cannot be written");
+    Micros latency = 0;
+    bool attempted = false;  // an append (or the recovery before it) was tried
+    bool done = false;       // GUARDED_BY(mu_)
+    [[nodiscard]] bool empty() const { return touched.empty() && after_settle.empty(); }
+  };
 
   void run();
+  void sync_loop();
   void pull_now();
   void announce(Found& found);
-  void commit(Micros now);
-  void settle(bool durable);
+  // Waits for the group in flight and finishes it; with `hand_off`, first
+  // hands the group being formed to the syncer (or settles it at once when
+  // it has no drafts). Writer thread.
+  void step(bool hand_off);
+  // Both steps: afterwards nothing is in flight or being formed.
+  void drain();
+  [[nodiscard]] bool in_flight_done();
+  void hand_off_forming();
+  void seal(Batch& batch);
+  void finish(Batch& batch);
   void finish(Target& target);
   Group& group_of(const std::shared_ptr<Target>& target);
 
@@ -149,27 +195,21 @@ class Sequencer {
   std::chrono::steady_clock::time_point last_pull_{};
   std::shared_ptr<Target> single_;  // the first constructor's target
   bool needs_recovery_ = false;     // writer thread only
-  // Writer thread only: the group being formed, and the targets whose
-  // producers ran since the last settle.
-  std::vector<Group> groups_;
-  std::vector<std::shared_ptr<Target>> touched_;
-  // Producers with a rejection or nothing to append: their completions run
-  // right after the next settle, so a completion never comes before its
-  // group is settled, and remove_target() never returns before its last hook.
-  struct Settled {
-    std::shared_ptr<Target> target;
-    Completion done;
-    Result<std::vector<Event>> result;
-  };
-  std::vector<Settled> after_settle_;
+  // Writer thread only: the group being formed, and the one being written.
+  Batch forming_;
+  std::unique_ptr<Batch> in_flight_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;                  // the writer's: work, a pull, a written group
   std::deque<Item> queue_;                      // GUARDED_BY(mu_)
   std::vector<std::weak_ptr<Target>> targets_;  // GUARDED_BY(mu_), for recovery
   bool stopping_ = false;                       // GUARDED_BY(mu_)
   bool pull_soon_ = false;                      // GUARDED_BY(mu_)
   std::condition_variable drained_;             // a target's outstanding count fell
+  std::condition_variable sync_cv_;             // the syncer's: a group to write, or stop
+  Batch* sync_job_ = nullptr;                   // GUARDED_BY(mu_)
+  bool sync_stopping_ = false;                  // GUARDED_BY(mu_)
+  std::thread syncer_;
   std::thread writer_;
 };
 

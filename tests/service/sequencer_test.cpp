@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -183,15 +185,36 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-// A log that refuses appends while `refuse` is set, and otherwise is the one it wraps.
+// A log that refuses appends while `refuse` is set, holds each append at a
+// gate while `hold` is set, and otherwise is the one it wraps.
 class RefusingLog final : public EventLog {
  public:
   explicit RefusingLog(EventLog& inner) : inner_(inner) {}
   std::atomic<bool> refuse{false};
 
   Result<std::vector<Event>> append(std::span<const Draft> drafts, Micros time) override {
+    {
+      std::unique_lock lock(mu_);
+      ++appends_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_; });
+    }
     if (refuse) return make_error(Errc::unavailable, "refused by the test");
     return inner_.append(drafts, time);
+  }
+  void hold(bool on) {
+    std::lock_guard lock(mu_);
+    hold_ = on;
+    cv_.notify_all();
+  }
+  // Waits (at most 10 s) until `n` appends have begun.
+  bool wait_appends(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return appends_ >= n; });
+  }
+  int appends() {
+    std::lock_guard lock(mu_);
+    return appends_;
   }
   Result<std::vector<Event>> recover() override { return std::vector<Event>{}; }
   Head head() const override { return inner_.head(); }
@@ -216,19 +239,34 @@ class RefusingLog final : public EventLog {
 
  private:
   EventLog& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int appends_ = 0;
+};
+
+// A new log behind a RefusingLog.
+struct RefusingWorld {
+  test::TempDir dir;
+  std::unique_ptr<EventLog> log = open_log(dir);
+  RefusingLog refusing{*log};
+  SystemClock clock;
+
+  static std::unique_ptr<EventLog> open_log(const test::TempDir& dir) {
+    auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
+    BOOST_REQUIRE(log.has_value());
+    return std::move(*log);
+  }
 };
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(each_group_is_settled_once_before_its_completions) {
-  test::TempDir dir;
-  auto log = open_rocksdb_log(dir / "log", OpenMode::create_new);
-  BOOST_REQUIRE(log.has_value());
-  RefusingLog refusing(**log);
-  SystemClock clock;
+  RefusingWorld world;
+  auto& refusing = world.refusing;
   // Written on the writer thread only, read after submit_and_wait returns.
   std::vector<std::string> calls;
-  Sequencer seq(refusing, clock,
+  Sequencer seq(refusing, world.clock,
                 {[&](std::span<const Event> evs) {
                    calls.push_back("committed " + std::to_string(evs.size()));
                  },
@@ -252,5 +290,87 @@ BOOST_AUTO_TEST_CASE(each_group_is_settled_once_before_its_completions) {
   const std::vector<std::string> want = {"produced",   "committed 1", "settled ok",    "produced",
                                          "settled ok", "produced",    "settled failed"};
   BOOST_TEST(calls == want, boost::test_tools::per_element());
-  BOOST_TEST((**log).head().seq == 1u);  // the refused group left nothing
+  BOOST_TEST(world.log->head().seq == 1u);  // the refused group left nothing
+}
+
+BOOST_AUTO_TEST_CASE(the_next_group_is_formed_while_the_previous_one_is_written) {
+  RefusingWorld world;
+  auto& gated = world.refusing;
+  std::mutex mu;  // the hooks run on the writer thread, the checks on this one
+  std::vector<std::string> calls;
+  const auto note = [&](std::string s) {
+    std::lock_guard lock(mu);
+    calls.push_back(std::move(s));
+  };
+  const auto seen = [&](const std::string& s) {
+    std::lock_guard lock(mu);
+    return std::find(calls.begin(), calls.end(), s) != calls.end();
+  };
+  Sequencer seq(
+      gated, world.clock,
+      {[&](std::span<const Event> evs) { note("committed " + std::to_string(evs.front().seq)); },
+       [&](bool durable) { note(durable ? "settled ok" : "settled failed"); },
+       [&] { note("sealed"); }},
+      {});
+  auto submit = [&](const std::string& name) {
+    auto done = std::make_shared<std::promise<Result<std::vector<Event>>>>();
+    auto f = done->get_future();
+    seq.submit(
+        Sequencer::Isolation::shared,
+        [&, name](Micros) -> Result<std::vector<Draft>> {
+          note("produced " + name);
+          return std::vector<Draft>{test::token_issued("lk_000000000000000000000001", "usr_1", 1)};
+        },
+        [&, name, done](Result<std::vector<Event>> r) {
+          note("done " + name);
+          done->set_value(std::move(r));
+        });
+    return f;
+  };
+  const auto wait_seen = [&](const std::string& s) {
+    for (int i = 0; i < 1000 && !seen(s); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return seen(s);
+  };
+
+  // A is held in its append; B is produced meanwhile, and neither is announced.
+  gated.hold(true);
+  auto a = submit("A");
+  BOOST_TEST_REQUIRE(gated.wait_appends(1));
+  auto b = submit("B");
+  BOOST_TEST_REQUIRE(wait_seen("produced B"));
+  BOOST_TEST(!seen("committed 1"));
+  BOOST_TEST(!seen("done A"));
+  BOOST_TEST(gated.appends() == 1);  // B waits for A's append to end
+  gated.hold(false);
+  BOOST_TEST(a.get()->front().seq == 1u);
+  BOOST_TEST(b.get()->front().seq == 2u);
+
+  // C fails in its append: B', formed meanwhile, fails with it, unwritten.
+  gated.hold(true);
+  gated.refuse = true;
+  auto c = submit("C");
+  BOOST_TEST_REQUIRE(gated.wait_appends(3));
+  auto d = submit("D");
+  BOOST_TEST_REQUIRE(wait_seen("produced D"));
+  gated.hold(false);
+  const auto c_result = c.get();
+  const auto d_result = d.get();
+  BOOST_TEST_REQUIRE(!c_result.has_value());
+  BOOST_TEST_REQUIRE(!d_result.has_value());
+  BOOST_TEST((d_result.error().code == Errc::unavailable));
+  BOOST_TEST(gated.appends() == 3);  // D was never written
+  gated.refuse = false;
+  auto e = submit("E");
+  BOOST_TEST(e.get()->front().seq == 3u);  // after C and D, the log goes on from B
+  seq.stop();
+
+  const std::vector<std::string> want = {
+      "produced A", "sealed",         "produced B",  "sealed",     "committed 1",    "settled ok",
+      "done A",     "committed 2",    "settled ok",  "done B",     "produced C",     "sealed",
+      "produced D", "settled failed", "done C",      "sealed",     "settled failed", "done D",
+      "produced E", "sealed",         "committed 3", "settled ok", "done E"};
+  std::lock_guard lock(mu);
+  BOOST_TEST(calls == want, boost::test_tools::per_element());
+  BOOST_TEST(verify_log(*world.log).ok);
 }
