@@ -281,6 +281,9 @@ class EventStore {
   struct Part {
     EventLog* log = nullptr;  // one of this store's logs, at most once per append
     std::span<const Draft> drafts;
+    // prepare() only: the head to follow instead of the log's own, when
+    // events prepared before are not written yet (a pipelined writer).
+    std::optional<Head> after;
   };
   // Appends each part to its log, all as one atomic, durable unit: on
   // success, the committed events of each part, in the order of `parts`.
@@ -288,6 +291,28 @@ class EventStore {
   // REQUIRES: the appending thread.
   [[nodiscard]] virtual Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
                                                                        Micros time) = 0;
+
+  // ---- pipelined appends (service::Sequencer) ----
+  // A group sent and not yet completed.
+  class Sent {
+   public:
+    virtual ~Sent() = default;
+  };
+  // How many groups may be sent before the oldest one is completed.
+  [[nodiscard]] virtual std::size_t max_in_flight() const { return 1; }
+  // Starts the append of `parts` (their drafts stay alive until complete()),
+  // after every group sent before. Never fails: an error comes out of
+  // complete(). REQUIRES: the writer thread (one thread sends).
+  [[nodiscard]] virtual std::unique_ptr<Sent> send(std::span<const Part> parts, Micros time) {
+    return std::make_unique<Deferred>(parts, time);
+  }
+  // Completes the oldest group sent and not completed, as append() would:
+  // its result. After a failure, every group sent later fails too, until
+  // recover(). REQUIRES: the appending thread (one thread completes).
+  [[nodiscard]] virtual Result<std::vector<std::vector<Event>>> complete(Sent& sent) {
+    auto& d = static_cast<Deferred&>(sent);
+    return append(d.parts, d.time);
+  }
 
   // ---- what a replicated log builds on (docs/cluster.md) ----
   // A group commit made ready but not written: each part's events as
@@ -329,7 +354,7 @@ class EventStore {
   }
 
   // As EventLog::recover, for every log of the store: the events found
-  // beyond the heads known before, per log.
+  // beyond the heads known before, per log. Nothing is in flight.
   // REQUIRES: the appending thread.
   [[nodiscard]] virtual Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() = 0;
 
@@ -348,6 +373,14 @@ class EventStore {
   [[nodiscard]] virtual std::optional<StorageStats> storage_stats() const = 0;
   // As EventLog::refresh, for every log.
   [[nodiscard]] virtual Status refresh() = 0;
+
+ protected:
+  // The default send(): nothing happens until complete() appends.
+  struct Deferred final : Sent {
+    Deferred(std::span<const Part> p, Micros t) : parts(p.begin(), p.end()), time(t) {}
+    std::vector<Part> parts;
+    Micros time;
+  };
 };
 
 // Opens the RocksDB store under `dir`; errors as open_rocksdb_log.

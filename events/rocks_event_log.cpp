@@ -437,7 +437,7 @@ class RocksStore final : public EventStore {
       auto* log = static_cast<ProjectLog*>(parts[i].log);
       out[i].log = log;
       if (parts[i].drafts.empty()) continue;
-      const Head head = log->head();
+      const Head head = parts[i].after ? *parts[i].after : log->head();
       const Micros t = std::max(time, head.time);
       out[i].events.reserve(parts[i].drafts.size());
       out[i].records.reserve(parts[i].drafts.size());

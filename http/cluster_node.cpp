@@ -171,7 +171,8 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::open(const Config& config,
   if (!board) return board.error();
   node->board_ = std::move(*board);
   auto store = cl::ClusterStore::open(local, std::move(stream), config.cluster_node,
-                                      std::max(timeout * 5, 10'000));
+                                      std::max(timeout * 5, 10'000),
+                                      static_cast<std::size_t>(config.cluster_blocks_in_flight));
   if (!store) return store.error();
   node->store_ = std::move(*store);
   node->applied_.reached(node->store_->position().block);

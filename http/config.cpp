@@ -214,6 +214,8 @@ const std::vector<Entry>& entries() {
             integer("cluster.stream_max_bytes", &Config::cluster_stream_max_bytes, 0, 1LL << 50)),
       entry("cluster.timeout_ms",
             integer("cluster.timeout_ms", &Config::cluster_timeout_ms, 100, 60'000)),
+      entry("cluster.blocks_in_flight",
+            integer("cluster.blocks_in_flight", &Config::cluster_blocks_in_flight, 1, 64)),
       entry("data.snapshot_every_events",
             integer("data.snapshot_every_events", &Config::snapshot_every_events, 1, 1LL << 40)),
       // RocksDB raises anything below 64 KiB to 64 KiB.

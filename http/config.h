@@ -79,6 +79,7 @@ struct Config {
   std::int64_t cluster_stream_max_age_seconds = 0;  // the stream's window; 0: unbounded
   std::int64_t cluster_stream_max_bytes = 0;        // 0: unbounded
   std::int64_t cluster_timeout_ms = 2000;           // NATS requests and publish acks
+  std::int64_t cluster_blocks_in_flight = 4;        // the writer's blocks published, not yet acked
 
   // Applies one "section.key" = text (an environment variable or a flag).
   // invalid_request names the key on error.

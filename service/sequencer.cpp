@@ -59,14 +59,18 @@ Sequencer::Sequencer(EventLog& log, const Clock& clock, Hooks hooks, Options opt
     : own_store_(std::make_unique<SingleLogStore>(log)),
       store_(*own_store_),
       clock_(clock),
-      options_(options) {
+      options_(options),
+      max_in_flight_(std::max<std::size_t>(1, store_.max_in_flight())) {
   single_ = add_target(log, std::move(hooks));
   syncer_ = std::thread([this] { sync_loop(); });
   writer_ = std::thread([this] { run(); });
 }
 
 Sequencer::Sequencer(events::EventStore& store, const Clock& clock, Options options)
-    : store_(store), clock_(clock), options_(options) {
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      max_in_flight_(std::max<std::size_t>(1, store_.max_in_flight())) {
   syncer_ = std::thread([this] { sync_loop(); });
   writer_ = std::thread([this] { run(); });
 }
@@ -207,7 +211,8 @@ void Sequencer::run() {
     {
       std::unique_lock lock(mu_);
       const auto ready = [&] {
-        return stopping_ || !queue_.empty() || pull_soon_ || (in_flight_ && in_flight_->done);
+        return stopping_ || !queue_.empty() || pull_soon_ ||
+               (!in_flight_.empty() && in_flight_.front()->done);
       };
       if (puller_.pull) {
         const auto due = last_pull_ + puller_.every;
@@ -265,7 +270,7 @@ void Sequencer::run() {
       if (exclusive) {
         drain();  // committed and applied before the next decision
       } else if (forming_.drafts >= options_.max_batch_events) {
-        step(true);
+        advance(in_flight_.size() >= max_in_flight_);
       }
       // Pick up work that arrived meanwhile, so it joins this group.
       if (work.empty()) {
@@ -273,16 +278,10 @@ void Sequencer::run() {
         work.swap(queue_);
       }
     }
-    // The group formed goes to the syncer as soon as it is free; until then
+    // The group formed goes to the log as soon as it has room; until then
     // it grows with what arrives.
-    if (in_flight_done()) step(true);
+    advance(false);
   }
-}
-
-bool Sequencer::in_flight_done() {
-  if (!in_flight_) return true;
-  std::lock_guard lock(mu_);
-  return in_flight_->done;
 }
 
 void Sequencer::sync_loop() {
@@ -290,16 +289,13 @@ void Sequencer::sync_loop() {
     Batch* job = nullptr;
     {
       std::unique_lock lock(mu_);
-      sync_cv_.wait(lock, [&] { return sync_job_ != nullptr || sync_stopping_; });
-      if (!sync_job_) return;
-      job = sync_job_;
+      sync_cv_.wait(lock, [&] { return !sync_jobs_.empty() || sync_stopping_; });
+      if (sync_jobs_.empty()) return;
+      job = sync_jobs_.front();
+      sync_jobs_.pop_front();
     }
     const auto start = std::chrono::steady_clock::now();
-    std::vector<events::EventStore::Part> parts;
-    parts.reserve(job->groups.size());
-    for (const Group& g : job->groups)
-      parts.push_back(events::EventStore::Part{g.target->log, g.drafts});
-    job->result = store_.append(parts, *job->now);
+    job->result = store_.complete(*job->sent);
     job->attempted = true;
     job->latency = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::steady_clock::now() - start)
@@ -307,7 +303,6 @@ void Sequencer::sync_loop() {
     {
       std::lock_guard lock(mu_);
       job->done = true;
-      sync_job_ = nullptr;
     }
     cv_.notify_all();
   }
@@ -325,33 +320,59 @@ void Sequencer::hand_off_forming() {
   auto batch = std::make_unique<Batch>(std::move(forming_));
   forming_ = Batch{};
   seal(*batch);
-  std::lock_guard lock(mu_);
-  in_flight_ = std::move(batch);
-  sync_job_ = in_flight_.get();
+  std::vector<events::EventStore::Part> parts;
+  parts.reserve(batch->groups.size());
+  for (const Group& g : batch->groups) parts.push_back({g.target->log, g.drafts, std::nullopt});
+  batch->sent = store_.send(parts, *batch->now);
+  Batch* raw = batch.get();
+  in_flight_.push_back(std::move(batch));
+  {
+    std::lock_guard lock(mu_);
+    sync_jobs_.push_back(raw);
+  }
   sync_cv_.notify_one();
 }
 
-void Sequencer::step(bool hand_off) {
-  std::unique_ptr<Batch> previous;
-  if (in_flight_) {
+void Sequencer::advance(bool wait) {
+  std::vector<std::unique_ptr<Batch>> done;
+  {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return in_flight_->done; });
-    previous = std::move(in_flight_);
+    if (wait && !in_flight_.empty()) cv_.wait(lock, [&] { return in_flight_.front()->done; });
+    while (!in_flight_.empty() && in_flight_.front()->done) {
+      done.push_back(std::move(in_flight_.front()));
+      in_flight_.pop_front();
+    }
   }
-  const bool previous_ok = !previous || previous->result.has_value();
-  // The next group is written while the previous one's hooks run.
-  if (hand_off && previous_ok && !needs_recovery_ && forming_.drafts > 0) hand_off_forming();
-  if (previous) finish(*previous);
-  if (forming_.empty() || (previous_ok && !hand_off)) return;
+  const Batch* failed = nullptr;
+  for (const auto& b : done) {
+    if (!b->result) {
+      failed = b.get();
+      break;
+    }
+  }
+  // The next group goes out before the hooks of those done run.
+  if (!failed && !needs_recovery_ && forming_.drafts > 0 && in_flight_.size() < max_in_flight_)
+    hand_off_forming();
+  for (auto& b : done) finish(*b);  // a failure sets needs_recovery_
+  if (failed) {
+    // Every group sent after the failed one fails as well (the store's
+    // promise); they are settled first, in their order.
+    while (!in_flight_.empty()) advance(true);
+  }
+  if (forming_.empty() || !in_flight_.empty()) return;
+  if (forming_.drafts > 0 && !needs_recovery_) {
+    if (in_flight_.size() < max_in_flight_) hand_off_forming();
+    return;
+  }
   // What is left to settle now: a group without drafts; one that cannot
   // follow a failed group; one that waits for the log's recovery.
   auto batch = std::make_unique<Batch>(std::move(forming_));
   forming_ = Batch{};
   batch->result = std::vector<std::vector<Event>>(batch->groups.size());
-  if (!previous_ok) {
-    batch->result = previous->result.error();
+  if (failed) {
+    batch->result = failed->result.error();
   } else if (batch->drafts > 0) {
-    // needs_recovery_: nothing is in flight, so the log can be reopened here.
+    // Nothing is in flight, so the log can be reopened here.
     auto found = store_.recover();
     if (!found) {
       batch->result = found.error();
@@ -371,8 +392,7 @@ void Sequencer::step(bool hand_off) {
 }
 
 void Sequencer::drain() {
-  step(true);
-  step(false);
+  while (!in_flight_.empty() || !forming_.empty()) advance(true);
 }
 
 void Sequencer::finish(Batch& batch) {

@@ -10,18 +10,21 @@
 // runs, and it is committed and applied right after, so every decision sees
 // all earlier committed effects.
 //
-// Pipelined: a second thread, the syncer, writes one group to the store
-// while the writer thread runs the producers of the next. A shared producer
-// therefore sees what it would have seen had it joined the group being
-// written: the views without that group's events, the writer's own state
-// (e.g. login counts) with them. Nothing is announced before it is durable.
+// Pipelined: a second thread, the syncer, completes the groups sent to the
+// store (writes them, or waits for a replicated log to take them) while the
+// writer thread runs the producers of the next. A store may take several
+// groups in flight (EventStore::max_in_flight; RocksDB takes one, the
+// cluster's log several blocks). A shared producer therefore sees what it
+// would have seen had it joined the groups in flight: the views without
+// their events, the writer's own state (e.g. login counts) with them.
+// Nothing is announced before it is durable.
 //
 // After a successful append the `committed` hook runs (projections apply the
 // events), then `settled(true)`, then each producer's completion, all on the
 // writer thread: completions must only hand the result off (e.g. post to an
 // executor). After a failed append, `settled(false)` runs before the
-// completions hear of the failure, and the group formed meanwhile fails with
-// it (its events would have followed ones that were not written).
+// completions hear of the failure, and the groups sent or formed meanwhile
+// fail with it (their events would have followed ones that were not written).
 //
 // One Sequencer can serve the logs of many projects (one EventStore): each
 // project is a *target* with its own log and hooks, and one group commit
@@ -152,14 +155,15 @@ class Sequencer {
     Completion done;
     Result<std::vector<Event>> result;
   };
-  // One group commit: formed by the writer thread, written by the syncer,
-  // finished (hooks, completions) by the writer thread.
+  // One group commit: formed and sent by the writer thread, completed by
+  // the syncer, finished (hooks, completions) by the writer thread.
   struct Batch {
     std::vector<Group> groups;
     std::vector<std::shared_ptr<Target>> touched;  // whose producers ran for it
     std::vector<Settled> after_settle;
     std::size_t drafts = 0;
     std::optional<Micros> now;  // the one clock reading its producers and events share
+    std::unique_ptr<events::EventStore::Sent> sent;
     // Set by the syncer before `done`:
     Result<std::vector<std::vector<Event>>> result =
         make_error(Errc::unavailable, "the event log cannot be written");
@@ -173,13 +177,13 @@ class Sequencer {
   void sync_loop();
   void pull_now();
   void announce(Found& found);
-  // Waits for the group in flight and finishes it; with `hand_off`, first
-  // hands the group being formed to the syncer (or settles it at once when
-  // it has no drafts). Writer thread.
-  void step(bool hand_off);
-  // Both steps: afterwards nothing is in flight or being formed.
+  // Finishes the groups in flight that are done, oldest first (after
+  // waiting for the oldest, with `wait`); sends the group being formed when
+  // the store has room for it, or settles it when it has no drafts and
+  // nothing is in flight. Writer thread.
+  void advance(bool wait);
+  // Afterwards nothing is in flight or being formed.
   void drain();
-  [[nodiscard]] bool in_flight_done();
   void hand_off_forming();
   void seal(Batch& batch);
   void finish(Batch& batch);
@@ -195,9 +199,10 @@ class Sequencer {
   std::chrono::steady_clock::time_point last_pull_{};
   std::shared_ptr<Target> single_;  // the first constructor's target
   bool needs_recovery_ = false;     // writer thread only
-  // Writer thread only: the group being formed, and the one being written.
+  std::size_t max_in_flight_ = 1;   // the store's
+  // Writer thread only: the group being formed, and those sent, oldest first.
   Batch forming_;
-  std::unique_ptr<Batch> in_flight_;
+  std::deque<std::unique_ptr<Batch>> in_flight_;
 
   std::mutex mu_;
   std::condition_variable cv_;                  // the writer's: work, a pull, a written group
@@ -207,7 +212,7 @@ class Sequencer {
   bool pull_soon_ = false;                      // GUARDED_BY(mu_)
   std::condition_variable drained_;             // a target's outstanding count fell
   std::condition_variable sync_cv_;             // the syncer's: a group to write, or stop
-  Batch* sync_job_ = nullptr;                   // GUARDED_BY(mu_)
+  std::deque<Batch*> sync_jobs_;                // GUARDED_BY(mu_), oldest first
   bool sync_stopping_ = false;                  // GUARDED_BY(mu_)
   std::thread syncer_;
   std::thread writer_;

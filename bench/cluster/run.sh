@@ -34,6 +34,7 @@ bin="$build/tools/latchkey"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/latchkey-cluster-bench.XXXXXX")
 pids=()
+nats_pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -56,6 +57,7 @@ cluster {
 EOC
   nats-server -c "$work/nats-$i.conf" 2>>"$work/nats-$i.log" &
   pids+=($!)
+  nats_pids+=($!)
   urls="$urls${urls:+,}nats://127.0.0.1:$((base + i))"
 done
 
@@ -97,14 +99,25 @@ echo "writer $writer, follower $follower" >&2
 export LATCHKEY_BENCH_KEYS="$work/keys.txt"
 script="$root/bench/login/login.lua"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks of several processes together.
+sum_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done
+  echo "$t"
+}
 run() {  # run SIDE NODE SECONDS
   local before after out="$work/wrk-$1-$RANDOM.txt"
+  local nodes_before nodes_after nats_before nats_after
   before=$(cpu_ticks "${pid[$2]}")
+  nodes_before=$(sum_ticks "${pid[node-1]}" "${pid[node-2]}" "${pid[node-3]}")
+  nats_before=$(sum_ticks "${nats_pids[@]}")
   wrk -t"$wrk_threads" -c"$connections" -d"$3"s --timeout 5s -s "$script" \
     "http://127.0.0.1:${port[$2]}/iam/login" >"$out"
   after=$(cpu_ticks "${pid[$2]}")
+  nodes_after=$(sum_ticks "${pid[node-1]}" "${pid[node-2]}" "${pid[node-3]}")
+  nats_after=$(sum_ticks "${nats_pids[@]}")
   grep '^JSON ' "$out" | sed 's/^JSON //' |
-    sed "s/^{/{\"side\":\"$1\",\"server_cpu_ticks\":$((after - before)),/"
+    sed "s/^{/{\"side\":\"$1\",\"server_cpu_ticks\":$((after - before)),\"nodes_cpu_ticks\":$((nodes_after - nodes_before)),\"nats_cpu_ticks\":$((nats_after - nats_before)),/"
 }
 results="$work/results.ndjson"
 : >"$results"
@@ -150,14 +163,19 @@ by = lambda side: [r for r in rows if r["side"] == side]
 med = lambda rs, k: statistics.median(r[k] for r in rs)
 print(f"cluster benchmark: {conns} connections, {rounds} rounds of {duration} s; 3 nats-server, "
       "3 nodes, a single node and wrk on the same cores")
-print("| side | logins/s (median) | p50 ms | p99 ms | node CPU per login | rounds (logins/s) |")
-print("|---|---|---|---|---|---|")
+print("| side | logins/s (median) | p50 ms | p99 ms | node CPU per login | "
+      "CPU per login of all 3 nodes + 3 NATS servers | rounds (logins/s) |")
+print("|---|---|---|---|---|---|---|")
+per = lambda rs, k: statistics.median(r[k] / tick / max(r["requests"], 1) * 1e6 for r in rs)
 for side in ("single", "writer", "follower"):
     rs = by(side)
-    cpu = statistics.median(r["server_cpu_ticks"] / tick / max(r["requests"], 1) * 1e6 for r in rs)
+    cpu = per(rs, "server_cpu_ticks")
+    whole = "" if side == "single" else (
+        f"{per(rs, 'nodes_cpu_ticks') + per(rs, 'nats_cpu_ticks'):.0f} µs "
+        f"({per(rs, 'nodes_cpu_ticks'):.0f} + {per(rs, 'nats_cpu_ticks'):.0f})")
     each = ", ".join(format(r["rps"], ",.0f") for r in rs)
     print(f"| {side} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50_ms'):.2f} | {med(rs, 'p99_ms'):.2f} | "
-          f"{cpu:.0f} µs | {each} |")
+          f"{cpu:.0f} µs | {whole} | {each} |")
 s = by("single")
 for side in ("writer", "follower"):
     ratios = [c["rps"] / b["rps"] for b, c in zip(s, by(side))]

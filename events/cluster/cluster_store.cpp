@@ -3,23 +3,28 @@
 #include "events/cluster/block.h"
 #include "events/codec.h"
 
+#include <algorithm>
+#include <condition_variable>
+
 namespace latchkey::events::cluster {
 
 ClusterStore::ClusterStore(EventStore& local, std::unique_ptr<BlockStream> stream, std::string node,
-                           int patience_ms, ReplicaPosition position)
+                           int patience_ms, std::size_t blocks_in_flight, ReplicaPosition position)
     : local_(local),
       stream_(std::move(stream)),
       node_(std::move(node)),
       patience_ms_(patience_ms),
+      blocks_in_flight_(std::max<std::size_t>(1, blocks_in_flight)),
       position_(position) {}
 
 Result<std::unique_ptr<ClusterStore>> ClusterStore::open(EventStore& local,
                                                          std::unique_ptr<BlockStream> stream,
-                                                         std::string node, int patience_ms) {
+                                                         std::string node, int patience_ms,
+                                                         std::size_t blocks_in_flight) {
   auto position = local.replica_position();
   if (!position) return position.error();
-  return std::unique_ptr<ClusterStore>(
-      new ClusterStore(local, std::move(stream), std::move(node), patience_ms, *position));
+  return std::unique_ptr<ClusterStore>(new ClusterStore(local, std::move(stream), std::move(node),
+                                                        patience_ms, blocks_in_flight, *position));
 }
 
 EventLog& ClusterStore::log(std::string_view project) {
@@ -45,153 +50,302 @@ void ClusterStore::lead(std::uint64_t epoch) {
   epoch_ = epoch;
 }
 
+// A block sent and not yet completed.
+struct ClusterStore::SentBlock final : EventStore::Sent {
+  std::optional<Error> error;  // refused before it was published
+  bool empty = false;          // nothing to publish
+  std::size_t parts = 0;
+  std::vector<PreparedPart> prepared;
+  std::map<const EventLog*, std::vector<std::string>> keys;  // the data keys it carries
+  std::string bytes;
+  std::uint64_t expected_last = 0;
+  Digest hash{};
+  // JetStream's answer, from a NATS or timer thread.
+  struct Ack {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<std::uint64_t>> result;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<Ack> ack = std::make_shared<Ack>();
+};
+
+void ClusterStore::keep_unsent(std::map<const EventLog*, std::vector<std::string>>& keys) {
+  std::lock_guard lock(mu_);
+  for (auto& [log, records] : keys) {
+    if (records.empty()) continue;
+    auto& mine = unsent_keys_[log];
+    mine.insert(mine.end(), std::make_move_iterator(records.begin()),
+                std::make_move_iterator(records.end()));
+  }
+  keys.clear();
+}
+
 Result<std::vector<std::vector<Event>>> ClusterStore::append(std::span<const Part> parts,
                                                              Micros time) {
+  auto sent = send(parts, time);
+  return complete(*sent);
+}
+
+std::unique_ptr<EventStore::Sent> ClusterStore::send(std::span<const Part> parts, Micros time) {
+  auto block = std::make_unique<SentBlock>();
+  block->parts = parts.size();
+  {
+    std::lock_guard lock(mu_);
+    if (in_flight_++ == 0) {
+      // Nothing in flight: the next block follows what this node holds.
+      sent_ = position_;
+      sent_heads_.clear();
+    }
+  }
   const std::uint64_t epoch = epoch_.load();
-  if (epoch == 0) return make_error(Errc::unavailable, "this node is not the cluster's writer");
-  if (!caught_up_.load())
-    return make_error(Errc::unavailable, "the cluster's writer is catching up");
-  for (const auto& part : parts)
+  if (epoch == 0) {
+    block->error = make_error(Errc::unavailable, "this node is not the cluster's writer");
+    return block;
+  }
+  if (!caught_up_.load()) {
+    block->error = make_error(Errc::unavailable, "the cluster's writer is catching up");
+    return block;
+  }
+  if (broken_.load()) {
+    block->error = make_error(Errc::unavailable, "an earlier block of this writer failed");
+    return block;
+  }
+  std::vector<Part> chained(parts.begin(), parts.end());
+  for (auto& part : chained) {
+    if (auto it = sent_heads_.find(part.log); it != sent_heads_.end()) part.after = it->second;
     if (auto keys = part.log->personal_keys()) keys->keep_new_records();
-  auto prepared = local_.prepare(parts, time);
+  }
+  auto prepared = local_.prepare(chained, time);
   // Keys made while preparing, and those of earlier blocks that were not
   // published: this block carries them.
-  std::map<const EventLog*, std::vector<std::string>> new_keys;
-  for (const auto& part : parts) {
-    auto keys = part.log->personal_keys();
-    if (!keys) continue;
-    auto& mine = new_keys[part.log];
-    if (auto it = unsent_keys_.find(part.log); it != unsent_keys_.end()) {
-      mine = std::move(it->second);
-      unsent_keys_.erase(it);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& part : parts) {
+      auto keys = part.log->personal_keys();
+      if (!keys) continue;
+      auto& mine = block->keys[part.log];
+      if (auto it = unsent_keys_.find(part.log); it != unsent_keys_.end()) {
+        mine = std::move(it->second);
+        unsent_keys_.erase(it);
+      }
+      for (auto& k : keys->take_new_records()) mine.push_back(std::move(k));
     }
-    for (auto& k : keys->take_new_records()) mine.push_back(std::move(k));
   }
-  const auto keep_unsent = [&] {
-    for (auto& [log, keys] : new_keys)
-      if (!keys.empty()) unsent_keys_[log] = std::move(keys);
-  };
   if (!prepared) {
-    keep_unsent();
-    return prepared.error();
+    keep_unsent(block->keys);
+    block->error = prepared.error();
+    return block;
   }
-  const ReplicaPosition before = position();
-  Block block;
-  block.epoch = epoch;
-  block.writer = node_;
-  block.prev = before.hash;
+  cluster::Block encoded;
+  encoded.epoch = epoch;
+  encoded.writer = node_;
+  encoded.prev = sent_.hash;
   for (auto& part : *prepared) {
     if (part.events.empty()) continue;
     const std::string project = project_of(part.log);
-    if (project.empty()) return make_error(Errc::internal, "a log this store did not open");
+    if (project.empty()) {
+      keep_unsent(block->keys);
+      block->error = make_error(Errc::internal, "a log this store did not open");
+      return block;
+    }
     std::vector<std::string> keys;
-    if (auto it = new_keys.find(part.log); it != new_keys.end()) keys = it->second;
-    block.parts.push_back(BlockPart{project, {}, part.records, std::move(keys)});
+    if (auto it = block->keys.find(part.log); it != block->keys.end()) keys = it->second;
+    encoded.parts.push_back(BlockPart{project, {}, part.records, std::move(keys)});
   }
-  if (block.parts.empty()) {
-    keep_unsent();
-    std::vector<std::vector<Event>> none(parts.size());
-    return none;
+  if (encoded.parts.empty()) {
+    keep_unsent(block->keys);
+    block->empty = true;
+    return block;
   }
-  const std::string bytes = encode_block(block);
-  auto seq = stream_->append(before.block, bytes, patience_ms_);
-  if (!seq) {
+  block->bytes = encode_block(encoded);
+  block->hash = encoded.hash;
+  block->expected_last = sent_.block;
+  block->prepared = std::move(*prepared);
+  sent_ = ReplicaPosition{sent_.block + 1, encoded.hash};
+  for (const auto& part : block->prepared) {
+    if (part.events.empty()) continue;
+    const Event& last = part.events.back();
+    sent_heads_[part.log] = Head{last.seq, last.time, last.hash};
+  }
+  stream_->publish_async(block->expected_last, block->bytes,
+                         [ack = block->ack](Result<std::uint64_t> r) {
+                           {
+                             std::lock_guard lock(ack->mu);
+                             ack->result = std::move(r);
+                           }
+                           ack->cv.notify_all();
+                         });
+  return block;
+}
+
+Result<std::vector<std::vector<Event>>> ClusterStore::complete(Sent& sent) {
+  auto& block = static_cast<SentBlock&>(sent);
+  struct Completed {
+    ClusterStore& self;
+    ~Completed() {
+      std::lock_guard lock(self.mu_);
+      --self.in_flight_;
+    }
+  } completed{*this};
+  if (block.error) return *block.error;
+  if (block.empty) return std::vector<std::vector<Event>>(block.parts);
+  const auto fail = [&](Error e) -> Error {
     // Refused: another writer's block is there, so this node is behind and
-    // its views were not the newest. Unknown: the block may be in the stream;
-    // the next pull applies it if so. Either way nothing was written here.
+    // its views were not the newest. Unknown: the block may be in the
+    // stream; the next pull applies it if so. Either way nothing was
+    // written here, and the blocks after it cannot be.
     caught_up_ = false;
-    keep_unsent();
-    Error e = seq.error();
-    e.code = Errc::unavailable;
+    broken_ = true;
+    keep_unsent(block.keys);
+    if (e.code != Errc::internal) e.code = Errc::unavailable;
     return e;
+  };
+  if (broken_.load())
+    return fail(make_error(Errc::unavailable, "an earlier block of this writer failed"));
+  Result<std::uint64_t> seq = make_error(Errc::unavailable, "no acknowledgement from JetStream");
+  {
+    std::unique_lock lock(block.ack->mu);
+    block.ack->cv.wait(lock, [&] { return block.ack->result.has_value(); });
+    seq = std::move(*block.ack->result);
   }
+  if (!seq && seq.error().code == Errc::unavailable) {
+    // No answer: retried, fenced as before, which also finds out whether
+    // the first attempt landed. Never republished blindly.
+    seq = stream_->append(block.expected_last, block.bytes, patience_ms_);
+  }
+  if (!seq) return fail(seq.error());
   if (on_published_) on_published_(*seq);
   const ReplicaPosition after{*seq, block.hash};
-  if (auto st = local_.write_prepared(*prepared, after); !st) {
+  if (auto st = local_.write_prepared(block.prepared, after); !st) {
     // In the replicated log, not here: the next pull applies it.
     caught_up_ = false;
+    broken_ = true;
     return st.error();
   }
   {
     std::lock_guard lock(mu_);
     position_ = after;
   }
-  std::vector<std::vector<Event>> out(parts.size());
-  for (std::size_t i = 0; i < parts.size(); ++i) out[i] = std::move((*prepared)[i].events);
+  std::vector<std::vector<Event>> out(block.parts);
+  for (std::size_t i = 0; i < block.parts; ++i) out[i] = std::move(block.prepared[i].events);
   return out;
 }
 
 Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull(
     std::size_t max_blocks) {
-  std::vector<std::pair<EventLog*, std::vector<Event>>> found;
-  for (std::size_t n = 0; n < max_blocks; ++n) {
-    const ReplicaPosition at = position();
-    auto bytes = stream_->get(at.block + 1);
-    if (!bytes) return bytes.error();
-    if (!*bytes) {
-      if (!caught_up_.load()) {
-        // Nothing after this node's position: the end of the stream, or
-        // a position the stream's window has passed (then this node can
-        // never catch up from the stream: it needs a peer's copy).
-        auto last = stream_->last_seq();
-        if (!last) return last.error();
-        if (*last > at.block) {
-          auto again = stream_->get(at.block + 1);
-          if (!again) return again.error();
-          if (!*again)
-            return make_error(Errc::corruption,
-                              "this node is at block " + std::to_string(at.block) +
-                                  ", which the replicated log no longer holds: start it "
-                                  "from a copy of another node's data (docs/cluster.md)");
-          continue;
-        }
-      }
-      caught_up_ = true;
-      return found;
-    }
-    auto block = decode_block(**bytes);
-    if (!block) return block.error();
-    if (block->prev != at.hash)
-      return make_error(Errc::corruption,
-                        "block " + std::to_string(at.block + 1) +
-                            " of the replicated log does not follow the block before it");
-    std::vector<PreparedPart> parts;
-    parts.reserve(block->parts.size());
-    for (auto& p : block->parts) {
+  // The blocks read are written here together, as one synced write: a node
+  // that is behind catches up with one sync for many blocks.
+  constexpr std::size_t kMaxEventsPerWrite = 8192;
+  ReplicaPosition at = position();
+  std::vector<PreparedPart> parts;
+  std::map<const EventLog*, std::size_t> part_of;
+  std::size_t events = 0;
+  bool more = true;  // false once the end of the stream was reached
+  std::size_t n = 0;
+  // One block's parts, merged into `parts`; its data keys stored and its
+  // erasures carried out first, so that what its events seal opens here too,
+  // and an erased principal's key is gone before the erasure is written
+  // (repeated if a crash comes in between).
+  const auto take = [&](Block& block) -> Status {
+    for (auto& p : block.parts) {
       EventLog& l = log(p.project);
       if (!p.keys.empty()) {
-        // Before the events: what they seal must open here too.
         auto keys = l.personal_keys();
         if (!keys && keys_opener_) keys = keys_opener_(p.project);
         if (!keys)
           return make_error(Errc::unavailable,
                             "cannot store the data keys of project " + p.project);
         for (const auto& k : p.keys)
-          if (auto st = keys->import_record(k); !st) return st.error();
+          if (auto st = keys->import_record(k); !st) return st;
       }
-      // An erasure is carried out here too, before its event is written
-      // (repeated if a crash comes in between): the principal's key goes.
       for (const auto& e : p.events) {
         if (e.type != EventType::principal_erased) continue;
         auto keys = l.personal_keys();
         if (!keys && keys_opener_) keys = keys_opener_(p.project);
         if (!keys) return make_error(Errc::unavailable, "cannot erase a principal's data key");
-        if (auto st = keys->erase(std::get<PrincipalErased>(e.data).id); !st) return st.error();
+        if (auto st = keys->erase(std::get<PrincipalErased>(e.data).id); !st) return st;
       }
-      parts.push_back(PreparedPart{&l, std::move(p.events), std::move(p.records)});
     }
-    const ReplicaPosition next{at.block + 1, block->hash};
-    if (auto st = local_.write_prepared(parts, next); !st) {
+    // Nothing can fail from here on: a block is merged whole or not at all.
+    for (auto& p : block.parts) {
+      EventLog& l = log(p.project);
+      events += p.events.size();
+      auto [it, fresh] = part_of.try_emplace(&l, parts.size());
+      if (fresh) {
+        parts.push_back(PreparedPart{&l, std::move(p.events), std::move(p.records)});
+      } else {
+        auto& into = parts[it->second];
+        into.events.insert(into.events.end(), std::make_move_iterator(p.events.begin()),
+                           std::make_move_iterator(p.events.end()));
+        into.records.insert(into.records.end(), std::make_move_iterator(p.records.begin()),
+                            std::make_move_iterator(p.records.end()));
+      }
+    }
+    return {};
+  };
+  // The next block: nullopt at the end of the stream.
+  const auto next = [&]() -> Result<std::optional<Block>> {
+    auto bytes = stream_->get(at.block + 1);
+    if (!bytes) return bytes.error();
+    if (!*bytes && !caught_up_.load()) {
+      // Nothing after this node's position: the end of the stream, or a
+      // position the stream's window has passed (then this node can never
+      // catch up from the stream: it needs a peer's copy).
+      auto last = stream_->last_seq();
+      if (!last) return last.error();
+      if (*last > at.block) {
+        bytes = stream_->get(at.block + 1);
+        if (!bytes) return bytes.error();
+        if (!*bytes)
+          return make_error(Errc::corruption,
+                            "this node is at block " + std::to_string(at.block) +
+                                ", which the replicated log no longer holds: start it "
+                                "from a copy of another node's data (docs/cluster.md)");
+      }
+    }
+    if (!*bytes) return std::optional<Block>{};
+    auto block = decode_block(**bytes);
+    if (!block) return block.error();
+    if (block->prev != at.hash)
+      return make_error(Errc::corruption,
+                        "block " + std::to_string(at.block + 1) +
+                            " of the replicated log does not follow the block before it");
+    return std::optional<Block>(std::move(*block));
+  };
+  // An error after some blocks: those are written, and the next pull meets it again.
+  std::optional<Error> failed;
+  while (n < max_blocks && events < kMaxEventsPerWrite) {
+    auto block = next();
+    if (!block) {
+      failed = block.error();
+      break;
+    }
+    if (!*block) {
+      more = false;
+      break;
+    }
+    if (auto st = take(**block); !st) {
+      failed = st.error();
+      break;
+    }
+    at = ReplicaPosition{at.block + 1, (*block)->hash};
+    ++n;
+  }
+  if (failed && n == 0) return *failed;
+  if (failed) more = true;
+  std::vector<std::pair<EventLog*, std::vector<Event>>> found;
+  if (n > 0) {
+    if (auto st = local_.write_prepared(parts, at); !st) {
       if (st.error().code == Errc::conflict)
         return make_error(Errc::corruption,
-                          "block " + std::to_string(next.block) +
-                              " of the replicated log does not follow this node's log",
+                          "blocks up to " + std::to_string(at.block) +
+                              " of the replicated log do not follow this node's log",
                           st.error().detail);
       return st.error();
     }
     {
       std::lock_guard lock(mu_);
-      position_ = next;
+      position_ = at;
     }
     for (auto& p : parts) {
       // The views take the events as this node's log reads them: personal
@@ -206,11 +360,12 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
       found.emplace_back(p.log, std::move(p.events));
     }
   }
-  caught_up_ = false;  // more may be left
+  caught_up_ = !more;  // with more left, the next pull goes on
   return found;
 }
 
 Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::recover() {
+  broken_ = false;
   auto found = local_.recover();
   if (!found) return found.error();
   auto position = local_.replica_position();

@@ -5,14 +5,17 @@
 // The writer (the node holding the lease) appends a group commit by making
 // it ready (EventStore::prepare), publishing it as one block fenced on the
 // block before, and only once JetStream has acknowledged it, writing it to
-// its own store with the block's position. Every other node applies the
+// its own store with the block's position. Several blocks may be in flight
+// (send, then complete in order): each is prepared after the blocks sent
+// before it and fenced on the last of them. Every other node applies the
 // blocks in stream order through the same write (pull()), so all nodes store
 // the very same bytes, chains and indexes. A node that is not the writer, or
 // a writer still behind the stream, refuses to append (unavailable): the
 // drafts were made from views that are not the newest.
 //
-// Threads: append, pull and recover on the appending thread (the
-// Sequencer's); lead/step_down and the figures on any thread.
+// Threads: send on the writer thread, complete and append on the appending
+// thread (the Sequencer's syncer), pull and recover only with nothing in
+// flight; lead and the figures on any thread.
 
 #include <atomic>
 #include <functional>
@@ -30,9 +33,11 @@ namespace latchkey::events::cluster {
 class ClusterStore final : public EventStore {
  public:
   // `local` outlives the store. Reads the local replica position.
+  // At most `blocks_in_flight` blocks are published and not yet completed.
   static Result<std::unique_ptr<ClusterStore>> open(EventStore& local,
                                                     std::unique_ptr<BlockStream> stream,
-                                                    std::string node, int patience_ms);
+                                                    std::string node, int patience_ms,
+                                                    std::size_t blocks_in_flight = 1);
 
   // ---- EventStore ----
   EventLog& log(std::string_view project) override;
@@ -40,6 +45,12 @@ class ClusterStore final : public EventStore {
   // stream (nothing published), or JetStream did not acknowledge the block
   // in time; conflict never (a refused block means "behind": unavailable).
   Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts, Micros time) override;
+  // Pipelined appends: send() prepares and publishes a block without
+  // waiting; complete() waits for its acknowledgement (retrying a lost one,
+  // fenced, as append() does) and writes it here. Errors as append().
+  std::size_t max_in_flight() const override { return blocks_in_flight_; }
+  std::unique_ptr<Sent> send(std::span<const Part> parts, Micros time) override;
+  Result<std::vector<std::vector<Event>>> complete(Sent& sent) override;
   // The local store's recovery, then every block not yet applied.
   Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override;
   Status drop(std::string_view project) override;
@@ -87,24 +98,34 @@ class ClusterStore final : public EventStore {
   const std::string& node() const { return node_; }
 
  private:
+  struct SentBlock;
   ClusterStore(EventStore& local, std::unique_ptr<BlockStream> stream, std::string node,
-               int patience_ms, ReplicaPosition position);
+               int patience_ms, std::size_t blocks_in_flight, ReplicaPosition position);
   std::string project_of(const EventLog* log);
+  void keep_unsent(std::map<const EventLog*, std::vector<std::string>>& keys);
 
   EventStore& local_;
   std::unique_ptr<BlockStream> stream_;
   const std::string node_;
   const int patience_ms_;
+  const std::size_t blocks_in_flight_;
   std::atomic<std::uint64_t> epoch_{0};
   std::atomic<bool> caught_up_{false};
+  // A block in flight failed: every later one fails too, until recover().
+  std::atomic<bool> broken_{false};
   mutable std::mutex mu_;
   ReplicaPosition position_;                         // GUARDED_BY(mu_)
   std::map<const EventLog*, std::string> projects_;  // GUARDED_BY(mu_)
+  // Data keys taken from a log's key store whose block was not published
+  // or failed (the next block of that log carries them).
+  std::map<const EventLog*, std::vector<std::string>> unsent_keys_;  // GUARDED_BY(mu_)
+  std::size_t in_flight_ = 0;                                        // GUARDED_BY(mu_)
+  // The sender's: the last block sent and each log's head after it (valid
+  // while blocks are in flight). Writer thread only.
+  ReplicaPosition sent_;
+  std::map<const EventLog*, Head> sent_heads_;
   KeysOpener keys_opener_;
   std::function<void(std::uint64_t)> on_published_;
-  // Data keys taken from a log's key store whose block was not published
-  // (the next block of that log carries them). Appending thread only.
-  std::map<const EventLog*, std::vector<std::string>> unsent_keys_;
 };
 
 }  // namespace latchkey::events::cluster

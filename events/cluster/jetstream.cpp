@@ -1,8 +1,10 @@
 #include "events/cluster/jetstream.h"
 
+#include "events/cluster/messaging.h"
 #include "events/cluster/nats_internal.h"
 
 #include <nats/nats.h>
+#include <nlohmann/json.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -87,6 +89,7 @@ Result<std::shared_ptr<Nats>> Nats::connect(const NatsOptions& options) {
 struct BlockStream::Impl {
   std::shared_ptr<Nats> nats;
   StreamConfig config;
+  std::shared_ptr<Requester> requester;  // for publish_async
   jsCtx* js() { return nats->impl().js; }
 
   Result<jsStreamInfo*> info() {
@@ -108,6 +111,9 @@ Result<std::unique_ptr<BlockStream>> BlockStream::open(std::shared_ptr<Nats> nat
   auto impl = std::make_unique<Impl>();
   impl->nats = std::move(nats);
   impl->config = std::move(config);
+  auto requester = Requester::open(impl->nats);
+  if (!requester) return requester.error();
+  impl->requester = std::move(*requester);
   const StreamConfig& c = impl->config;
   if (!create) {
     auto si = impl->info();
@@ -197,6 +203,48 @@ Result<std::uint64_t> BlockStream::publish(std::uint64_t expected_last, std::str
         Errc::internal, "JetStream stored a block out of place",
         "at " + std::to_string(seq) + ", expected " + std::to_string(expected_last + 1));
   return seq;
+}
+
+namespace {
+
+// JetStream's answer to a publish: {"stream":..,"seq":N}, or {"error":{..}}.
+Result<std::uint64_t> parse_ack(const std::string& reply, std::uint64_t expected_last) {
+  const auto j = nlohmann::json::parse(reply, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(Errc::unavailable, "JetStream's acknowledgement is malformed");
+  if (const auto e = j.find("error"); e != j.end() && e->is_object()) {
+    const int code = e->value("err_code", 0);
+    const std::string text = e->value("description", std::string());
+    if (code == JSStreamWrongLastSequenceErr)
+      return make_error(Errc::conflict, "the replicated log moved on: another writer appended",
+                        "expected last sequence " + std::to_string(expected_last));
+    return make_error(Errc::unavailable,
+                      "JetStream refused the block: the append's outcome is unknown", text);
+  }
+  const std::uint64_t seq = j.value("seq", std::uint64_t{0});
+  if (seq != expected_last + 1)
+    return make_error(
+        Errc::internal, "JetStream stored a block out of place",
+        "at " + std::to_string(seq) + ", expected " + std::to_string(expected_last + 1));
+  return seq;
+}
+
+}  // namespace
+
+void BlockStream::publish_async(std::uint64_t expected_last, const std::string& bytes,
+                                Published done) {
+  impl_->requester->request(
+      impl_->config.subject, bytes, {{kExpectedLastSeq, std::to_string(expected_last)}},
+      impl_->nats->impl().timeout_ms,
+      [expected_last, done = std::move(done)](Result<std::string> reply) {
+        if (!reply) {
+          Error e = reply.error();
+          e.message = "no acknowledgement from JetStream: the append's outcome is unknown";
+          done(e);
+          return;
+        }
+        done(parse_ack(*reply, expected_last));
+      });
 }
 
 Result<std::uint64_t> BlockStream::append(std::uint64_t expected_last, std::string_view bytes,

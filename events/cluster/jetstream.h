@@ -8,6 +8,7 @@
 // BlockStream or a Lease is used by one thread at a time.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,12 @@ class BlockStream {
   // unavailable when no answer came in time: the outcome is unknown, and
   // get(expected_last + 1) tells, once it answers. Never republish blindly.
   Result<std::uint64_t> publish(std::uint64_t expected_last, std::string_view bytes);
+
+  // publish() without waiting: `done` is called once, from a NATS or timer
+  // thread, with what publish() would return. Several may be in flight:
+  // JetStream checks each one's expected last sequence in log order.
+  using Published = std::function<void(Result<std::uint64_t>)>;
+  void publish_async(std::uint64_t expected_last, const std::string& bytes, Published done);
 
   // publish(), retried while JetStream does not answer (a leader election,
   // a lost server), for up to `patience_ms`. A retry is fenced like the

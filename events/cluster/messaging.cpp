@@ -58,7 +58,7 @@ struct Requester::Impl {
     Done done = self->take(id);
     if (done) {
       if (natsMsg_IsNoResponders(msg)) {
-        done(make_error(Errc::unavailable, "no node serves the cluster's writes now"));
+        done(make_error(Errc::unavailable, "nobody serves the request now"));
       } else {
         done(std::string(natsMsg_GetData(msg),
                          static_cast<std::size_t>(natsMsg_GetDataLength(msg))));
@@ -82,7 +82,7 @@ struct Requester::Impl {
         }
       }
       lock.unlock();
-      for (auto& d : late) d(make_error(Errc::unavailable, "the cluster's writer did not answer"));
+      for (auto& d : late) d(make_error(Errc::unavailable, "no answer came in time"));
       lock.lock();
     }
     std::map<std::uint64_t, Waiting> left;
@@ -123,6 +123,11 @@ Result<std::shared_ptr<Requester>> Requester::open(std::shared_ptr<Nats> nats) {
 
 void Requester::request(const std::string& subject, const std::string& body, int timeout_ms,
                         Done done) {
+  request(subject, body, Headers{}, timeout_ms, std::move(done));
+}
+
+void Requester::request(const std::string& subject, const std::string& body, const Headers& headers,
+                        int timeout_ms, Done done) {
   std::uint64_t id = 0;
   {
     std::lock_guard lock(impl_->mu);
@@ -136,12 +141,17 @@ void Requester::request(const std::string& subject, const std::string& body, int
                                                std::chrono::milliseconds(timeout_ms)});
   }
   const std::string reply = impl_->inbox + "." + std::to_string(id);
-  const natsStatus s =
-      natsConnection_PublishRequest(impl_->nats->impl().nc, subject.c_str(), reply.c_str(),
-                                    body.data(), static_cast<int>(body.size()));
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), reply.c_str(), body.data(),
+                                static_cast<int>(body.size()));
+  for (const auto& [name, value] : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, name.c_str(), value.c_str());
+  }
+  if (s == NATS_OK) s = natsConnection_PublishMsg(impl_->nats->impl().nc, msg);
+  natsMsg_Destroy(msg);
   if (s != NATS_OK) {
     if (Done d = impl_->take(id))
-      d(make_error(Errc::unavailable, "cannot reach the cluster's writer", natsStatus_GetText(s)));
+      d(make_error(Errc::unavailable, "cannot send the request", natsStatus_GetText(s)));
   }
 }
 

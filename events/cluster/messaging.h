@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "events/cluster/jetstream.h"
@@ -27,6 +29,10 @@ class Requester {
   // thread, with the reply, or unavailable when nobody serves the subject
   // or no reply came within `timeout_ms`.
   void request(const std::string& subject, const std::string& body, int timeout_ms, Done done);
+  // The same, with NATS headers on the request (e.g. a JetStream publish's).
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  void request(const std::string& subject, const std::string& body, const Headers& headers,
+               int timeout_ms, Done done);
 
   struct Impl;
 

@@ -35,11 +35,12 @@ std::unique_ptr<BlockStream> stream_of(const latchkey::test::NatsCluster& c,
 
 // A node: its own RocksDB store and the cluster store over it.
 struct Node {
-  Node(const latchkey::test::NatsCluster& c, const std::string& name) {
+  Node(const latchkey::test::NatsCluster& c, const std::string& name,
+       std::size_t blocks_in_flight = 1) {
     auto opened = open_rocksdb_store(dir / "log", OpenMode::create_new);
     if (!opened) throw std::runtime_error(opened.error().message);
     local = std::move(*opened);
-    auto cs = ClusterStore::open(*local, stream_of(c, name), name, 10'000);
+    auto cs = ClusterStore::open(*local, stream_of(c, name), name, 10'000, blocks_in_flight);
     if (!cs) throw std::runtime_error(cs.error().message);
     store = std::move(*cs);
   }
@@ -54,16 +55,30 @@ Draft settings(const std::string& who, int n) {
   return Draft{EventType::settings_changed, s, {who, "rid-" + std::to_string(n), "192.0.2.1"}};
 }
 
+// One group with `n` drafts for each of `projects`, sent (not completed).
+struct Sending {
+  std::vector<std::vector<Draft>> drafts;  // alive until completed
+  std::unique_ptr<EventStore::Sent> sent;
+};
+std::unique_ptr<Sending> send(Node& node, const std::vector<std::string>& projects, int n,
+                              int tag) {
+  auto s = std::make_unique<Sending>();
+  s->drafts.resize(projects.size());
+  std::vector<EventStore::Part> parts;
+  for (std::size_t i = 0; i < projects.size(); ++i) {
+    for (int k = 0; k < n; ++k)
+      s->drafts[i].push_back(settings("usr_" + projects[i], tag * 100 + k));
+    parts.push_back({&node.store->log(projects[i]), s->drafts[i]});
+  }
+  s->sent = node.store->send(parts, 1'790'000'000'000'000 + tag);
+  return s;
+}
+
 // Appends one group with `n` drafts for each of `projects`.
 Result<std::vector<std::vector<Event>>> append(Node& node, const std::vector<std::string>& projects,
                                                int n, int tag) {
-  std::vector<std::vector<Draft>> drafts(projects.size());
-  std::vector<EventStore::Part> parts;
-  for (std::size_t i = 0; i < projects.size(); ++i) {
-    for (int k = 0; k < n; ++k) drafts[i].push_back(settings("usr_" + projects[i], tag * 100 + k));
-    parts.push_back({&node.store->log(projects[i]), drafts[i]});
-  }
-  return node.store->append(parts, 1'790'000'000'000'000 + tag);
+  auto s = send(node, projects, n, tag);
+  return node.store->complete(*s->sent);
 }
 
 void same_chains(Node& a, Node& b, const std::vector<std::string>& projects) {
@@ -136,6 +151,53 @@ BOOST_AUTO_TEST_CASE(the_writer_s_commits_reach_every_node_as_the_same_chains) {
   BOOST_TEST_REQUIRE(reopened.has_value());
   BOOST_TEST((*reopened)->replica_position()->block == pos.block);
   BOOST_TEST(((*reopened)->replica_position()->hash == pos.hash));
+}
+
+BOOST_AUTO_TEST_CASE(blocks_in_flight_follow_each_other_and_fail_together) {
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a", 4), b(nats, "node-b", 4);
+  const std::vector<std::string> projects{"default", "acme"};
+  a.store->lead(1);
+  BOOST_TEST_REQUIRE(a.store->pull().has_value());
+
+  // Four blocks published before the first is acknowledged: each is made
+  // after the one before (chains, block links) and fenced on it.
+  std::vector<std::unique_ptr<Sending>> sent;
+  for (int g = 1; g <= 4; ++g)
+    sent.push_back(send(a, g % 2 ? projects : std::vector<std::string>{"acme"}, 2, g));
+  BOOST_TEST(a.local->log("acme").head().seq == 0u);  // nothing written before its ack
+  Seq expected = 0;
+  for (auto& s : sent) {
+    auto r = a.store->complete(*s->sent);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error().message));
+    const auto& acme = r->back();
+    BOOST_TEST(acme.front().seq == expected + 1);
+    expected = acme.back().seq;
+  }
+  BOOST_TEST(a.store->position().block == 4u);
+  BOOST_TEST(a.local->log("acme").head().seq == 8u);
+  auto pulled = b.store->pull();  // all four in one write
+  BOOST_TEST_REQUIRE(pulled.has_value());
+  same_chains(a, b, projects);
+
+  // b takes over; a, unaware, sends three blocks fenced on its own last
+  // one: the first is refused, and the two after it fail with it, unwritten.
+  b.store->lead(2);
+  BOOST_TEST_REQUIRE(b.store->pull().has_value());
+  BOOST_TEST_REQUIRE(append(b, projects, 1, 10).has_value());
+  sent.clear();
+  for (int g = 11; g <= 13; ++g) sent.push_back(send(a, projects, 1, g));
+  for (auto& s : sent) {
+    auto r = a.store->complete(*s->sent);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error().code == Errc::unavailable));
+  }
+  BOOST_TEST(!a.store->writing());
+  auto recovered = a.store->recover();  // takes b's block
+  BOOST_TEST_REQUIRE(recovered.has_value());
+  same_chains(a, b, projects);
+  BOOST_TEST(a.store->position().block == 5u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

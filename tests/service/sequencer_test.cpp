@@ -374,3 +374,163 @@ BOOST_AUTO_TEST_CASE(the_next_group_is_formed_while_the_previous_one_is_written)
   BOOST_TEST(calls == want, boost::test_tools::per_element());
   BOOST_TEST(verify_log(*world.log).ok);
 }
+
+namespace {
+
+// A store that takes up to three groups in flight: send() only counts them;
+// complete() waits at a gate, then appends to the real store, or fails (and
+// fails every later group until recover(), as the interface promises).
+class PipelinedStore final : public EventStore {
+ public:
+  explicit PipelinedStore(EventStore& inner) : inner_(inner) {}
+  std::atomic<bool> refuse{false};
+
+  struct Group final : Sent {
+    std::vector<Part> parts;
+    Micros time = 0;
+  };
+  std::size_t max_in_flight() const override { return 3; }
+  std::unique_ptr<Sent> send(std::span<const Part> parts, Micros time) override {
+    auto g = std::make_unique<Group>();
+    g->parts.assign(parts.begin(), parts.end());
+    g->time = time;
+    std::lock_guard lock(mu_);
+    ++sends_;
+    cv_.notify_all();
+    return g;
+  }
+  Result<std::vector<std::vector<Event>>> complete(Sent& sent) override {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !hold_; });
+    }
+    if (broken_ || refuse) {
+      broken_ = true;
+      return make_error(Errc::unavailable, "refused by the test");
+    }
+    auto& g = static_cast<Group&>(sent);
+    return inner_.append(g.parts, g.time);
+  }
+  void hold(bool on) {
+    std::lock_guard lock(mu_);
+    hold_ = on;
+    cv_.notify_all();
+  }
+  int sends() {
+    std::lock_guard lock(mu_);
+    return sends_;
+  }
+  bool wait_sends(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return sends_ >= n; });
+  }
+
+  EventLog& log(std::string_view project) override { return inner_.log(project); }
+  Result<std::vector<std::vector<Event>>> append(std::span<const Part> parts,
+                                                 Micros time) override {
+    return inner_.append(parts, time);
+  }
+  Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override {
+    broken_ = false;
+    return inner_.recover();
+  }
+  Status drop(std::string_view project) override { return inner_.drop(project); }
+  Result<std::vector<std::string>> projects() const override { return inner_.projects(); }
+  std::optional<StorageStats> storage_stats() const override { return inner_.storage_stats(); }
+  Status refresh() override { return inner_.refresh(); }
+
+ private:
+  EventStore& inner_;
+  std::atomic<bool> broken_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int sends_ = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_store_takes_several_groups_in_flight_and_they_fail_together) {
+  test::TempDir dir;
+  auto inner = open_rocksdb_store(dir / "log", OpenMode::create_new);
+  BOOST_REQUIRE(inner.has_value());
+  PipelinedStore store(**inner);
+  SystemClock clock;
+  Sequencer seq(store, clock, {});
+  std::mutex mu;
+  std::vector<std::string> calls;
+  const auto note = [&](std::string s) {
+    std::lock_guard lock(mu);
+    calls.push_back(std::move(s));
+  };
+  auto target = seq.add_target(
+      store.log("p1"),
+      {[&](std::span<const Event> evs) { note("committed " + std::to_string(evs.front().seq)); },
+       [&](bool durable) { note(durable ? "settled ok" : "settled failed"); },
+       [&] { note("sealed"); }});
+  std::atomic<int> produced{0};
+  auto submit = [&] {
+    auto done = std::make_shared<std::promise<Result<std::vector<Event>>>>();
+    auto f = done->get_future();
+    seq.submit(
+        target, Sequencer::Isolation::shared,
+        [&](Micros) -> Result<std::vector<Draft>> {
+          ++produced;
+          return std::vector<Draft>{test::token_issued("lk_000000000000000000000001", "usr_1", 1)};
+        },
+        [done](Result<std::vector<Event>> r) { done->set_value(std::move(r)); });
+    return f;
+  };
+  const auto wait_produced = [&](int n) {
+    for (int i = 0; i < 1000 && produced.load() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return produced.load() >= n;
+  };
+
+  // Three groups go out while the first is held; the fourth waits for room.
+  store.hold(true);
+  std::vector<std::future<Result<std::vector<Event>>>> first;
+  for (int i = 1; i <= 3; ++i) {
+    first.push_back(submit());
+    BOOST_TEST_REQUIRE(store.wait_sends(i));
+  }
+  first.push_back(submit());
+  BOOST_TEST_REQUIRE(wait_produced(4));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(store.sends() == 3);
+  store.hold(false);
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    auto r = first[i].get();
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST(r->front().seq == i + 1);  // completed in the order sent
+  }
+
+  // The oldest of three in flight fails: the two after it and the group
+  // formed meanwhile fail with it, each settled in its order.
+  {
+    std::lock_guard lock(mu);
+    calls.clear();
+  }
+  store.hold(true);
+  store.refuse = true;
+  std::vector<std::future<Result<std::vector<Event>>>> second;
+  for (int i = 1; i <= 3; ++i) {
+    second.push_back(submit());
+    BOOST_TEST_REQUIRE(store.wait_sends(4 + i));
+  }
+  second.push_back(submit());
+  BOOST_TEST_REQUIRE(wait_produced(8));
+  store.hold(false);
+  for (auto& f : second) BOOST_TEST(!f.get().has_value());
+  store.refuse = false;
+  auto after = submit().get();
+  BOOST_TEST_REQUIRE(after.has_value());
+  BOOST_TEST(after->front().seq == 5u);
+  seq.stop();
+  const std::vector<std::string> want = {
+      "sealed", "sealed",         "sealed", "settled failed", "settled failed", "settled failed",
+      "sealed", "settled failed", "sealed", "committed 5",    "settled ok"};
+  std::lock_guard lock(mu);
+  BOOST_TEST(calls == want, boost::test_tools::per_element());
+  BOOST_TEST(verify_log(store.log("p1")).ok);
+}
