@@ -6,6 +6,7 @@
 #include <nats/nats.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -67,6 +68,11 @@ Result<std::shared_ptr<Nats>> Nats::connect(const NatsOptions& options) {
   if (s == NATS_OK) s = natsOptions_SetTimeout(o, options.timeout_ms);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 100);
+  // A server that a partition cut off sends no error: TCP keeps retrying
+  // in silence. Pings find it out: two unanswered, and the connection
+  // moves to a server on this side (within about three intervals).
+  if (s == NATS_OK) s = natsOptions_SetPingInterval(o, std::max(options.timeout_ms / 2, 250));
+  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
   if (s != NATS_OK) {
     natsOptions_Destroy(o);
     return make_error(Errc::invalid_request, "bad NATS options", status_text(s));

@@ -19,6 +19,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/nats_cluster.h"
+#include "tests/support/network_lab.h"
 #include "tests/support/server_process.h"
 
 using namespace latchkey;
@@ -30,7 +31,8 @@ using json = nlohmann::json;
 namespace {
 
 struct Cluster {
-  explicit Cluster(NatsCluster& nats, int count = 3) {
+  // Node n on host n - 1 of `lab`, when given; on loopback otherwise.
+  explicit Cluster(NatsCluster& nats, int count = 3, const NetworkLab* lab = nullptr) {
     const auto init = run_latchkey({"init", "--data", dir / "node-1"});
     const auto keys = json::parse(init.out);
     apikey = keys["apikey"];
@@ -49,16 +51,21 @@ struct Cluster {
                {"LATCHKEY_CLUSTER_NATS", urls},
                {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
                {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
+      if (lab != nullptr) {
+        o.prefix = lab->prefix(n - 1);
+        o.listen = lab->ip(n - 1) + ":0";
+      }
       nodes.push_back(std::make_unique<ServerProcess>(o));
     }
   }
 
-  // The node that writes now, once one does (-1 after `within`).
-  int writer(std::chrono::seconds within = 20s) const {
+  // The node that writes now, once one does (-1 after `within`); with
+  // `not_this`, a node other than that one.
+  int writer(std::chrono::seconds within = 20s, int not_this = -1) const {
     const auto deadline = Steady::now() + within;
     do {
       for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!nodes[i]->running()) continue;
+        if (!nodes[i]->running() || static_cast<int>(i) == not_this) continue;
         const auto m = get(nodes[i]->url("/metrics"));
         if (m.body.find("\nlatchkey_cluster_writer 1") != std::string::npos)
           return static_cast<int>(i);
@@ -70,6 +77,13 @@ struct Cluster {
 
   json login_body() const {
     return {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secretkey}};
+  }
+
+  // The admin's token from a login through node `n`, which must answer 200.
+  std::string token_via(int n) const {
+    const auto r = post_json(nodes[static_cast<std::size_t>(n)]->url("/iam/login"), login_body());
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    return json::parse(r.body)["access_token"];
   }
 
   TempDir dir;
@@ -151,8 +165,7 @@ Steady::duration until_logins_resume(Cluster& c, int via) {
 int stream_leader(NatsCluster& nats) {
   for (int i = 0; i < nats.size(); ++i) {
     if (!nats.running(i)) continue;
-    const auto r =
-        get("http://127.0.0.1:" + std::to_string(nats.monitor_port(i)) + "/jsz?streams=true");
+    const auto r = get(nats.monitor_url(i, "/jsz?streams=true"));
     const auto j = json::parse(r.body, nullptr, false);
     if (j.is_discarded()) continue;
     for (const auto& acc : j.value("account_details", json::array()))
@@ -177,6 +190,35 @@ std::multiset<std::string> logged(const std::string& data, const std::string& ty
     start = end + 1;
   }
   return out;
+}
+
+// Stops every node; then each node's chain verifies, all end at the same
+// head, and each holds every acknowledged login and key exactly once.
+void every_node_holds_the_same_chain(Cluster& c, const Acknowledged* ack) {
+  for (auto& n : c.nodes) n->stop();
+  std::string head;
+  for (std::size_t n = 1; n <= c.nodes.size(); ++n) {
+    const std::string data = c.dir / ("node-" + std::to_string(n));
+    const auto v = run_latchkey({"verify", "--data", data});
+    BOOST_TEST(v.out.find("hash chain intact") != std::string::npos, v.out);
+    const auto h = v.out.substr(v.out.find("head "), 70);
+    if (head.empty()) head = h;
+    BOOST_TEST(h == head, "node-" << n << " has another head");
+    if (ack == nullptr) continue;
+    const auto jtis = logged(data, "token.issued", "jti");
+    const auto keys = logged(data, "key.created", "apikey");
+    std::size_t lost = 0, doubled = 0;
+    for (const auto& j : ack->jtis) {
+      lost += jtis.count(j) == 0;
+      doubled += jtis.count(j) > 1;
+    }
+    for (const auto& k : ack->apikeys) {
+      lost += keys.count(k) == 0;
+      doubled += keys.count(k) > 1;
+    }
+    BOOST_TEST(lost == 0u, "node-" << n << " lost " << lost << " acknowledged writes");
+    BOOST_TEST(doubled == 0u, "node-" << n << " holds " << doubled << " writes twice");
+  }
 }
 
 }  // namespace
@@ -264,30 +306,7 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
     std::this_thread::sleep_for(100ms);
   BOOST_TEST(applied(0) == applied(1));
   BOOST_TEST(applied(1) == applied(2));
-  for (auto& n : c.nodes) n->stop();
-
-  std::string head;
-  for (int n = 1; n <= 3; ++n) {
-    const std::string data = c.dir / ("node-" + std::to_string(n));
-    const auto v = run_latchkey({"verify", "--data", data});
-    BOOST_TEST(v.out.find("hash chain intact") != std::string::npos, v.out);
-    const auto h = v.out.substr(v.out.find("head "), 70);
-    if (head.empty()) head = h;
-    BOOST_TEST(h == head, "node-" << n << " has another head");
-    const auto jtis = logged(data, "token.issued", "jti");
-    const auto keys = logged(data, "key.created", "apikey");
-    std::size_t lost = 0, doubled = 0;
-    for (const auto& j : ack.jtis) {
-      lost += jtis.count(j) == 0;
-      doubled += jtis.count(j) > 1;
-    }
-    for (const auto& k : ack.apikeys) {
-      lost += keys.count(k) == 0;
-      doubled += keys.count(k) > 1;
-    }
-    BOOST_TEST(lost == 0u, "node-" << n << " lost " << lost << " acknowledged writes");
-    BOOST_TEST(doubled == 0u, "node-" << n << " holds " << doubled << " writes twice");
-  }
+  every_node_holds_the_same_chain(c, &ack);
 }
 
 BOOST_AUTO_TEST_CASE(the_writer_acknowledges_only_what_another_node_has_synced) {
@@ -334,22 +353,11 @@ BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes)
   const int old_writer = c.writer();
   BOOST_TEST_REQUIRE(old_writer >= 0);
   auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
-  const auto login = post_json(old.url("/iam/login"), c.login_body());
-  BOOST_TEST_REQUIRE(login.status == 200, login.body);
-  const std::string token = json::parse(login.body)["access_token"];
+  const std::string token = c.token_via(old_writer);
 
   ::kill(old.pid(), SIGSTOP);
   // Another node takes over and writes meanwhile.
-  int next = -1;
-  const auto deadline = Steady::now() + 20s;
-  while (next < 0 && Steady::now() < deadline) {
-    for (int i = 0; i < 3; ++i) {
-      if (i == old_writer) continue;
-      const auto m = get(c.nodes[static_cast<std::size_t>(i)]->url("/metrics"));
-      if (m.body.find("\nlatchkey_cluster_writer 1") != std::string::npos) next = i;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  const int next = c.writer(20s, old_writer);
   BOOST_TEST_REQUIRE(next >= 0);
   auto& now_writer = *c.nodes[static_cast<std::size_t>(next)];
   const auto during =
@@ -372,15 +380,89 @@ BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes)
 
   // Every node ends with the same chain, the paused node's included.
   std::this_thread::sleep_for(1s);
-  for (auto& n : c.nodes) n->stop();
-  std::string head;
-  for (int n = 1; n <= 3; ++n) {
-    const auto v = run_latchkey({"verify", "--data", c.dir / ("node-" + std::to_string(n))});
-    BOOST_TEST(v.out.find("hash chain intact") != std::string::npos, v.out);
-    const auto h = v.out.substr(v.out.find("head "), 70);
-    if (head.empty()) head = h;
-    BOOST_TEST(h == head, "node-" << n << " has another head");
+  every_node_holds_the_same_chain(c, nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_takes_over) {
+  // Three hosts (network namespaces), each with a NATS server and a node.
+  // The writer's host is cut off from the other two, both ways: its NATS
+  // server has no quorum, so it cannot append; the other two elect what
+  // they need and one of their nodes becomes the writer. Then the network
+  // heals and the old writer follows the new one.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  BOOST_TEST_REQUIRE(NetworkLab::available(), "needs root and ip netns");
+  NetworkLab lab(3);
+  NatsCluster nats(3, lab);
+  Cluster c(nats, 3, &lab);
+  const int old_writer = c.writer();
+  BOOST_TEST_REQUIRE(old_writer >= 0);
+  auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
+  const std::string token = c.token_via(old_writer);
+
+  Acknowledged ack;
+  std::atomic<bool> stop{false};
+  // Joined however the test ends (a failed requirement throws).
+  struct Loaders {
+    std::atomic<bool>& stop;
+    std::vector<std::thread> threads;
+    void join() {
+      stop = true;
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+    ~Loaders() { join(); }
+  } loaders{stop, {}};
+  for (int t = 0; t < 2; ++t)
+    loaders.threads.emplace_back([&, t] { load(c, ack, stop, t * 1000, token); });
+  std::this_thread::sleep_for(2s);
+
+  lab.isolate(old_writer);
+  const auto cut = Steady::now();
+  // One of the other two takes over.
+  const int next = c.writer(40s, old_writer);
+  BOOST_TEST_REQUIRE(next >= 0, "no node of the majority became the writer");
+  auto& now_writer = *c.nodes[static_cast<std::size_t>(next)];
+  const long long took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - cut).count();
+  BOOST_TEST_MESSAGE("node-" << next + 1 << " writes " << took << " ms after the cut");
+  HttpResponse issued;
+  const auto until = Steady::now() + 20s;
+  while (issued.status != 200 && Steady::now() < until)
+    issued = post_json(now_writer.url("/iam/login"), c.login_body());
+  BOOST_TEST(issued.status == 200, "the new writer does not issue tokens: " << issued.body);
+  if (issued.status != 200) {
+    for (auto& n : c.nodes) {
+      const auto e = n->stderr_text();
+      BOOST_TEST_MESSAGE("---- node stderr (tail)\n"
+                         << e.substr(e.size() > 6000 ? e.size() - 6000 : 0));
+    }
   }
+  long status = 0;
+
+  // The old writer, cut off, appends nothing: every write through it fails.
+  for (int i = 0; i < 3; ++i) {
+    const auto r = post_json(old.url("/iam/login"), c.login_body());
+    BOOST_TEST(r.status == 503, "a write through the cut-off writer answered " << r.status);
+    const auto k = post_json(old.url("/iam/service-accounts"), {{"name", "cut off"}}, token);
+    BOOST_TEST(k.status == 503, "a write through the cut-off writer answered " << k.status);
+  }
+  BOOST_TEST(c.writer(1s) == next, "one writer, on the majority's side");
+
+  // Healed: the old writer follows, and a write through it reaches the new one.
+  lab.heal(old_writer);
+  status = 0;
+  const auto healed = Steady::now() + 40s;
+  while (status != 201 && Steady::now() < healed)
+    status = post_json(old.url("/iam/service-accounts"), {{"name", "healed"}}, token).status;
+  BOOST_TEST(status == 201, "the old writer does not follow after the network healed");
+  loaders.join();
+  BOOST_TEST_MESSAGE(ack.jtis.size()
+                     << " logins and " << ack.apikeys.size() << " keys acknowledged, "
+                     << ack.failed.load() << " writes failed");
+
+  // Every acknowledged write is on every node, once; the chains are equal.
+  std::this_thread::sleep_for(2s);
+  every_node_holds_the_same_chain(c, &ack);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

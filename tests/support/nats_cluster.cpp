@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/support/child_process.h"
+#include "tests/support/network_lab.h"
 #include "tests/support/server_process.h"
 
 namespace latchkey::test {
@@ -34,11 +35,11 @@ std::vector<int> free_ports(std::size_t n) {
   return ports;
 }
 
-bool accepts(int port) {
+bool accepts(const std::string& host, int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
   a.sin_port = htons(static_cast<std::uint16_t>(port));
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
@@ -51,7 +52,11 @@ bool have_nats_server() {
   return run_command({"sh", "-c", "command -v nats-server"}).exit_code == 0;
 }
 
-NatsCluster::NatsCluster(int servers) {
+NatsCluster::NatsCluster(int servers) : NatsCluster(servers, nullptr) {}
+
+NatsCluster::NatsCluster(int servers, const NetworkLab& lab) : NatsCluster(servers, &lab) {}
+
+NatsCluster::NatsCluster(int servers, const NetworkLab* lab) {
   const auto ports = free_ports(static_cast<std::size_t>(servers) * 3);
   for (int i = 0; i < servers; ++i) {
     Server s;
@@ -62,19 +67,23 @@ NatsCluster::NatsCluster(int servers) {
     s.conf = dir_ / (s.name + ".conf");
     s.out = dir_ / (s.name + ".out");
     s.err = dir_ / (s.name + ".err");
+    if (lab != nullptr) {
+      s.host = lab->ip(i);
+      s.prefix = lab->prefix(i);
+    }
     servers_.push_back(s);
   }
   for (auto& s : servers_) {
     std::ofstream c(s.conf);
     c << "server_name: " << s.name << "\n"
-      << "listen: 127.0.0.1:" << s.client_port << "\n"
-      << "http: 127.0.0.1:" << s.monitor_port << "\n"
+      << "listen: " << s.host << ":" << s.client_port << "\n"
+      << "http: " << s.host << ":" << s.monitor_port << "\n"
       << "jetstream {\n  store_dir: \"" << (dir_ / s.name) << "\"\n"
       << "  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n"
-      << "cluster {\n  name: latchkey-test\n  listen: 127.0.0.1:" << s.route_port
+      << "cluster {\n  name: latchkey-test\n  listen: " << s.host << ":" << s.route_port
       << "\n  routes: [\n";
     for (const auto& o : servers_)
-      if (o.name != s.name) c << "    nats-route://127.0.0.1:" << o.route_port << "\n";
+      if (o.name != s.name) c << "    nats-route://" << o.host << ":" << o.route_port << "\n";
     c << "  ]\n}\n";
   }
   for (int i = 0; i < servers; ++i) start(i);
@@ -92,7 +101,13 @@ std::vector<std::string> NatsCluster::urls() const {
 }
 
 std::string NatsCluster::url(int i) const {
-  return "nats://127.0.0.1:" + std::to_string(servers_.at(static_cast<std::size_t>(i)).client_port);
+  const Server& s = servers_.at(static_cast<std::size_t>(i));
+  return "nats://" + s.host + ":" + std::to_string(s.client_port);
+}
+
+std::string NatsCluster::monitor_url(int i, const std::string& path) const {
+  const Server& s = servers_.at(static_cast<std::size_t>(i));
+  return "http://" + s.host + ":" + std::to_string(s.monitor_port) + path;
 }
 
 std::string NatsCluster::name(int i) const { return servers_.at(static_cast<std::size_t>(i)).name; }
@@ -122,10 +137,13 @@ void NatsCluster::start(int i) {
   Server& s = servers_.at(static_cast<std::size_t>(i));
   if (s.pid > 0) throw std::runtime_error(s.name + " is already running");
   // Appends, so a restarted server's earlier lines stay readable.
-  s.pid = child_detail::spawn({"sh", "-c", "exec nats-server -c \"$0\" 2>>\"$1\"", s.conf, s.err},
-                              {}, s.out, dir_ / (s.name + ".sh.err"));
+  std::vector<std::string> cmd = s.prefix;  // `ip netns exec` execs what follows: same pid
+  for (const std::string a : {"sh", "-c", "exec nats-server -c \"$0\" 2>>\"$1\""}) cmd.push_back(a);
+  cmd.push_back(s.conf);
+  cmd.push_back(s.err);
+  s.pid = child_detail::spawn(cmd, {}, s.out, dir_ / (s.name + ".sh.err"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!accepts(s.client_port)) {
+  while (!accepts(s.host, s.client_port)) {
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error(s.name + " did not start:\n" + stderr_text(i));
     int status = 0;

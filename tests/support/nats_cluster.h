@@ -20,19 +20,24 @@ namespace latchkey::test {
 // Whether nats-server is installed (tools/install-deps test installs it).
 bool have_nats_server();
 
+class NetworkLab;
+
 class NatsCluster {
  public:
   explicit NatsCluster(int servers = 3);
+  // Server i runs on host i of `lab` (which outlives the cluster), at its address.
+  NatsCluster(int servers, const NetworkLab& lab);
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
 
   int size() const { return static_cast<int>(servers_.size()); }
-  std::vector<std::string> urls() const;  // nats://127.0.0.1:PORT of every server
+  std::vector<std::string> urls() const;  // nats://HOST:PORT of every server
   std::string url(int i) const;
   std::string name(int i) const;                // its server_name: "nats-0", ...
   int index_of(const std::string& name) const;  // -1 for none
   int monitor_port(int i) const;
+  std::string monitor_url(int i, const std::string& path) const;  // http://HOST:PORT/path
 
   // SIGKILL, on purpose: its exit status is not checked, its stderr is.
   void kill(int i);
@@ -45,8 +50,11 @@ class NatsCluster {
   std::string stderr_text(int i) const;
 
  private:
+  NatsCluster(int servers, const NetworkLab* lab);
   struct Server {
     std::string name, conf, out, err;
+    std::string host = "127.0.0.1";
+    std::vector<std::string> prefix;  // runs it on a host of a NetworkLab
     int client_port = 0, route_port = 0, monitor_port = 0;
     pid_t pid = -1;
   };

@@ -125,7 +125,8 @@ void ServerProcess::start() {
 }
 
 void ServerProcess::spawn() {
-  std::vector<std::string> args{latchkey_binary(), "serve"};
+  std::vector<std::string> args = options_.prefix;
+  args.insert(args.end(), {latchkey_binary(), "serve"});
   if (options_.data_flag) args.insert(args.end(), {"--data", data_dir_});
   if (!options_.listen.empty()) args.insert(args.end(), {"--listen", options_.listen});
   args.insert(args.end(), options_.serve_args.begin(), options_.serve_args.end());
@@ -222,10 +223,16 @@ std::optional<int> ServerProcess::exited() {
 }
 
 std::string ServerProcess::url(const std::string& path) const {
-  // An IPv6 listen address ("[::1]:0") is reached at that address.
+  // An IPv6 listen address ("[::1]:0") is reached at that address, an
+  // IPv4 one at its own address unless it is any or none.
   const std::string& l = options_.listen;
-  const std::string host =
-      !l.empty() && l.front() == '[' ? l.substr(0, l.find(']') + 1) : "127.0.0.1";
+  std::string host = "127.0.0.1";
+  if (!l.empty() && l.front() == '[') {
+    host = l.substr(0, l.find(']') + 1);
+  } else if (const auto colon = l.rfind(':');
+             colon != std::string::npos && colon > 0 && l.substr(0, colon) != "0.0.0.0") {
+    host = l.substr(0, colon);
+  }
   return std::string(options_.https ? "https" : "http") + "://" + host + ":" +
          std::to_string(port_) + path;
 }

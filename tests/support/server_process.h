@@ -72,6 +72,9 @@ class ServerProcess {
     std::string listen = "127.0.0.1:0";
     bool data_flag = true;  // false: no --data (the configured or default directory)
     std::string cwd;        // the server's working directory; empty: the test's
+    // Put before the command (e.g. NetworkLab::prefix: on a host of a lab);
+    // it must exec the server, so that the server keeps its pid.
+    std::vector<std::string> prefix;
   };
 
   // How long a stopped server may take to exit before it counts as hung.
