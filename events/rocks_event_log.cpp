@@ -687,11 +687,12 @@ class RocksStore final : public EventStore {
 
   Status refresh() override {
     if (mode_ != OpenMode::read_only) return {};
+    // logs_mu_ before handles_mu_, as open_log() takes them.
+    std::lock_guard lock(logs_mu_);
     std::shared_lock handles_lock(handles_mu_);
     if (!h_) return make_error(Errc::unavailable, "the event log is being reopened");
     const rocksdb::Status st = h_->db->TryCatchUpWithPrimary();
     if (!st.ok()) return from_status(st, Errc::unavailable, "cannot catch up with the writer");
-    std::lock_guard lock(logs_mu_);
     for (auto& [_, log] : logs_) {
       if (auto lst = log->load_head(*h_, mode_); !lst) return lst;
     }

@@ -229,14 +229,25 @@ void ClusterNode::start(net::io_context& ioc, Route route, std::string address) 
   ioc_ = &ioc;
   address_ = std::move(address);
   route_ = std::move(route);
-  // The writer announces each block JetStream has acknowledged: a signal
-  // to pull now (the block itself is read from the stream, which holds only
-  // what its fence let in).
-  store_->set_on_published([this](std::uint64_t block) {
-    (void)cl::publish(*nats_, blocks_subject_, std::to_string(block));
+  // The writer announces each block JetStream has acknowledged, with its
+  // bytes (what the stream holds at that sequence, its fence having let it
+  // in): the other nodes apply it without a request to JetStream. A large
+  // block is announced by its number alone, and read from the stream.
+  store_->set_on_published([this](std::uint64_t block, const std::string& bytes) {
+    constexpr std::size_t kMaxAnnounced = 256 * 1024;
+    std::string body = std::to_string(block);
+    if (bytes.size() <= kMaxAnnounced) body += "\n" + bytes;
+    (void)cl::publish(*nats_, blocks_subject_, body);
   });
   auto watcher =
-      cl::Responder::serve(nats_, blocks_subject_, [this](std::string, cl::Responder::Reply) {
+      cl::Responder::serve(nats_, blocks_subject_, [this](std::string body, cl::Responder::Reply) {
+        const auto nl = body.find('\n');
+        const std::uint64_t block = std::strtoull(body.c_str(), nullptr, 10);
+        if (nl == std::string::npos) {
+          store_->expect(block);
+        } else {
+          store_->offer(block, body.substr(nl + 1));
+        }
         if (pull_soon_) pull_soon_();
       });
   // Other nodes' reports of what they synced.
@@ -406,7 +417,10 @@ net::awaitable<Response> ClusterNode::forward(const Request& req) {
   // Read your writes: answer once this node's views hold the write. (A
   // node that does not get there in time still answers: the write is in
   // the log, and a 503 would invite a second one.)
-  if (applied_.value() < answer->second && pull_soon_) pull_soon_();
+  if (applied_.value() < answer->second) {
+    store_->expect(answer->second);
+    if (pull_soon_) pull_soon_();
+  }
   auto applied = reach(applied_, answer->second);
   (void)co_await std::move(applied);
   co_return std::move(answer->first);

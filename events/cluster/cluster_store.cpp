@@ -214,7 +214,7 @@ Result<std::vector<std::vector<Event>>> ClusterStore::complete(Sent& sent) {
     seq = stream_->append(block.expected_last, block.bytes, patience_ms_);
   }
   if (!seq) return fail(seq.error());
-  if (on_published_) on_published_(*seq);
+  if (on_published_) on_published_(*seq, block.bytes);
   const ReplicaPosition after{*seq, block.hash};
   if (auto st = local_.write_prepared(block.prepared, after); !st) {
     // In the replicated log, not here: the next pull applies it.
@@ -285,7 +285,29 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
   };
   // The next block: nullopt at the end of the stream.
   const auto next = [&]() -> Result<std::optional<Block>> {
-    auto bytes = stream_->get(at.block + 1);
+    Result<std::optional<std::string>> bytes = std::optional<std::string>{};
+    bool announced = false;
+    bool past_known = false;
+    {
+      std::lock_guard lock(mu_);
+      offered_.erase(offered_.begin(), offered_.upper_bound(at.block));
+      if (auto it = offered_.find(at.block + 1); it != offered_.end()) {
+        bytes = std::optional<std::string>(std::move(it->second));
+        offered_.erase(it);
+        announced = true;
+      }
+      past_known = at.block >= known_;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!announced) {
+      // Nothing announced beyond this node: the end, unless an announcement
+      // was lost; the stream itself is asked when a newer block is known to
+      // exist, when taking over as the writer, and every 2 s.
+      if (past_known && caught_up_.load() && now - checked_ < std::chrono::seconds(2))
+        return std::optional<Block>{};
+      checked_ = now;
+      bytes = stream_->get(at.block + 1);
+    }
     if (!bytes) return bytes.error();
     if (!*bytes && !caught_up_.load()) {
       // Nothing after this node's position: the end of the stream, or a
@@ -362,6 +384,20 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
   }
   caught_up_ = !more;  // with more left, the next pull goes on
   return found;
+}
+
+void ClusterStore::offer(std::uint64_t seq, std::string bytes) {
+  constexpr std::size_t kMaxOffered = 4096;  // a node that stopped applying keeps no more
+  std::lock_guard lock(mu_);
+  if (seq <= position_.block) return;
+  known_ = std::max(known_, seq);
+  offered_.emplace(seq, std::move(bytes));
+  while (offered_.size() > kMaxOffered) offered_.erase(std::prev(offered_.end()));
+}
+
+void ClusterStore::expect(std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  known_ = std::max(known_, seq);
 }
 
 Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::recover() {

@@ -18,6 +18,7 @@
 // flight; lead and the figures on any thread.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,11 +82,18 @@ class ClusterStore final : public EventStore {
   void set_keys_opener(KeysOpener opener) { keys_opener_ = std::move(opener); }
 
   // Called on the appending thread after each block JetStream has
-  // acknowledged (and before it is written here): the other nodes can read
-  // it from the stream from then on. Set before the first append.
-  void set_on_published(std::function<void(std::uint64_t block)> f) {
-    on_published_ = std::move(f);
-  }
+  // acknowledged (and before it is written here), with its bytes: the other
+  // nodes can read it from the stream from then on. Set before the first
+  // append.
+  using Published = std::function<void(std::uint64_t block, const std::string& bytes)>;
+  void set_on_published(Published f) { on_published_ = std::move(f); }
+
+  // The bytes of block `seq`, as the writer announced them once JetStream
+  // had acknowledged them: pull() applies them without reading the stream
+  // (it still checks every link). Any thread.
+  void offer(std::uint64_t seq, std::string bytes);
+  // Block `seq` exists (a forwarded write's): pull() reads up to it. Any thread.
+  void expect(std::uint64_t seq);
 
   // This node now holds the lease under `epoch` (0: it does not). Appends
   // are taken once a pull() has found nothing more to apply.
@@ -125,7 +133,13 @@ class ClusterStore final : public EventStore {
   ReplicaPosition sent_;
   std::map<const EventLog*, Head> sent_heads_;
   KeysOpener keys_opener_;
-  std::function<void(std::uint64_t)> on_published_;
+  Published on_published_;
+  // Blocks announced by the writer, not yet applied; and the newest block
+  // known to exist. pull() reads the stream itself when a block is missing
+  // here, and at least every 2 s (an announcement is sent once, and may be lost).
+  std::map<std::uint64_t, std::string> offered_;     // GUARDED_BY(mu_)
+  std::uint64_t known_ = 0;                          // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point checked_{};  // pull's thread only
 };
 
 }  // namespace latchkey::events::cluster

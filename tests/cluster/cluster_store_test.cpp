@@ -153,6 +153,41 @@ BOOST_AUTO_TEST_CASE(the_writer_s_commits_reach_every_node_as_the_same_chains) {
   BOOST_TEST(((*reopened)->replica_position()->hash == pos.hash));
 }
 
+BOOST_AUTO_TEST_CASE(a_node_applies_the_blocks_the_writer_announces) {
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a"), b(nats, "node-b");
+  const std::vector<std::string> projects{"default", "acme"};
+  std::vector<std::pair<std::uint64_t, std::string>> announced;
+  a.store->set_on_published(
+      [&](std::uint64_t seq, const std::string& bytes) { announced.emplace_back(seq, bytes); });
+  a.store->lead(1);
+  BOOST_TEST_REQUIRE(a.store->pull().has_value());
+  for (int g = 1; g <= 2; ++g) BOOST_TEST_REQUIRE(append(a, projects, 2, g).has_value());
+  BOOST_TEST_REQUIRE(announced.size() == 2u);
+
+  // Offered: applied as the stream has them.
+  for (auto& [seq, bytes] : announced) b.store->offer(seq, bytes);
+  BOOST_TEST_REQUIRE(b.store->pull().has_value());
+  same_chains(a, b, projects);
+
+  // An announcement lost: once block 3 is expected (or every 2 s), b reads
+  // it from the stream.
+  BOOST_TEST_REQUIRE(append(a, projects, 1, 3).has_value());
+  b.store->expect(3);
+  BOOST_TEST_REQUIRE(b.store->pull().has_value());
+  same_chains(a, b, projects);
+
+  // An offer that does not follow b's position is refused, and nothing is written.
+  BOOST_TEST_REQUIRE(append(a, projects, 1, 4).has_value());
+  std::string forged = announced.front().second;
+  b.store->offer(4, forged);  // block 1's bytes announced as block 4
+  auto refused = b.store->pull();
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST((refused.error().code == Errc::corruption));
+  BOOST_TEST(b.store->position().block == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(blocks_in_flight_follow_each_other_and_fail_together) {
   BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
   latchkey::test::NatsCluster nats(3);
