@@ -11,6 +11,7 @@
 // the tests that crash a server with SIGKILL; even then its stderr is scanned.
 
 #include <sys/types.h>
+#include <atomic>
 
 #include <functional>
 #include <map>
@@ -127,7 +128,8 @@ class ServerProcess {
   AdminKeys admin_;
   AdminKeys platform_;
   pid_t pid_ = -1;
-  int port_ = 0;
+  // Read by clients on other threads while a restart (start()) sets it.
+  std::atomic<int> port_{0};
 };
 
 }  // namespace latchkey::test
