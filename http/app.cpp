@@ -87,7 +87,11 @@ class ServerApp final : public App, public ProjectDirectory {
           });
     }
     // One writer for every project: one group commit, one sync for all.
-    writer_ = std::make_unique<service::Sequencer>(*store_, clock_, service::Sequencer::Options{});
+    service::Sequencer::Options writer_options;
+    // A cluster's group is one NATS message: 1,024 events (a few hundred
+    // KB) stay well under the servers' default 1 MB max_payload.
+    if (cluster_) writer_options.max_batch_events = 1024;
+    writer_ = std::make_unique<service::Sequencer>(*store_, clock_, writer_options);
     if (cluster_) {
       writer_->set_puller(cluster_->puller());
       cluster_->set_pull_soon([this] { writer_->pull_soon(); });

@@ -158,6 +158,15 @@ std::unique_ptr<EventStore::Sent> ClusterStore::send(std::span<const Part> parts
     return block;
   }
   block->bytes = encode_block(encoded);
+  if (const auto limit = stream_->max_payload();
+      limit > 0 && block->bytes.size() > static_cast<std::size_t>(limit)) {
+    // NATS would refuse it (and every retry): refused here, nothing published.
+    keep_unsent(block->keys);
+    block->error = make_error(
+        Errc::unavailable, "a group commit is too large for one NATS message",
+        std::to_string(block->bytes.size()) + " bytes, the servers take " + std::to_string(limit));
+    return block;
+  }
   block->hash = encoded.hash;
   block->expected_last = sent_.block;
   block->prepared = std::move(*prepared);

@@ -168,6 +168,10 @@ Result<std::uint64_t> BlockStream::first_seq() {
   return seq;
 }
 
+std::int64_t BlockStream::max_payload() const {
+  return natsConnection_GetMaxPayload(impl_->nats->impl().nc);
+}
+
 Result<std::string> BlockStream::leader() {
   auto si = impl_->info();
   if (!si) return si.error();

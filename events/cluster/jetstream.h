@@ -104,6 +104,9 @@ class BlockStream {
   // The server name of the stream's current leader ("" while it has none).
   Result<std::string> leader();
 
+  // The largest message the connected server takes (its max_payload).
+  std::int64_t max_payload() const;
+
  private:
   struct Impl;
   explicit BlockStream(std::unique_ptr<Impl> impl);

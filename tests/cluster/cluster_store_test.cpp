@@ -188,6 +188,24 @@ BOOST_AUTO_TEST_CASE(a_node_applies_the_blocks_the_writer_announces) {
   BOOST_TEST(b.store->position().block == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(a_group_too_large_for_one_message_is_refused_and_nothing_is_published) {
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a");
+  a.store->lead(1);
+  BOOST_TEST_REQUIRE(a.store->pull().has_value());
+  auto big = append(a, {"default"}, 12000, 1);  // about 1.4 MB, over the default 1 MB
+  BOOST_TEST_REQUIRE(!big.has_value());
+  BOOST_TEST((big.error().code == Errc::unavailable));
+  BOOST_TEST(big.error().message.find("too large") != std::string::npos);
+  BOOST_TEST(a.local->log("default").head().seq == 0u);
+  BOOST_TEST(a.store->position().block == 0u);
+  // The writer goes on with groups that fit.
+  auto small = append(a, {"default"}, 10, 2);
+  BOOST_TEST_REQUIRE(small.has_value(), (small ? "" : small.error().message));
+  BOOST_TEST(a.store->position().block == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(blocks_in_flight_follow_each_other_and_fail_together) {
   BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
   latchkey::test::NatsCluster nats(3);
