@@ -317,9 +317,7 @@ BOOST_AUTO_TEST_CASE(the_writer_acknowledges_only_what_another_node_has_synced) 
   BOOST_TEST_REQUIRE(w >= 0);
   auto& writer = *c.nodes[static_cast<std::size_t>(w)];
   auto& other = *c.nodes[static_cast<std::size_t>(1 - w)];
-  const auto login = post_json(writer.url("/iam/login"), c.login_body());
-  BOOST_TEST_REQUIRE(login.status == 200, login.body);
-  const std::string token = json::parse(login.body)["access_token"];
+  const std::string token = c.token_via(w);
 
   // The only other node is gone: the writer commits, but cannot say that
   // a second disk holds it, so it does not acknowledge.
