@@ -44,7 +44,7 @@ void CommandService::settled(bool durable) {
   }
   if (sealed_.empty()) return;
   const std::size_t kept = sealed_.front();
-  sealed_.pop_front();
+  sealed_.erase(sealed_.begin());  // at most the groups in flight
   unsettled_.erase(unsettled_.begin(), unsettled_.begin() + static_cast<long>(kept));
   for (auto& n : sealed_) n -= kept;
 }

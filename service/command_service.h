@@ -10,7 +10,6 @@
 // Views change only from committed events. All methods are thread-safe; every
 // completion runs on the writer thread and must only hand its result off.
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -94,7 +93,9 @@ class CommandService {
   // sealed group not yet settled ends with (oldest first).
   domain::LoginThrottle throttle_;
   std::vector<domain::LoginThrottle::Undo> unsettled_;
-  std::deque<std::size_t> sealed_;
+  // A vector, not a deque: a server holds one CommandService per loaded
+  // project, and an empty deque already costs a 512-byte node.
+  std::vector<std::size_t> sealed_;
   std::unique_ptr<Sequencer> own_sequencer_;
   Sequencer& sequencer_;
   std::shared_ptr<Sequencer::Target> target_;
