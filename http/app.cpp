@@ -501,6 +501,16 @@ class ServerApp final : public App, public ProjectDirectory {
     if (!data_keys) return data_keys.error();
     rt->data_keys = std::move(*data_keys);
     rt->log->set_personal_keys(rt->data_keys);
+    if (cluster_) {
+      // A signing key made here (a rotation) travels in the block of the
+      // project's next group, wrapped, so that whichever node writes next
+      // can sign with the key the log names active (docs/cluster.md).
+      rt->data_keys->keep_new_records();
+      rt->secrets->on_new_signing_key(
+          [keys = std::weak_ptr<keys::DataKeys>(rt->data_keys)](const SigningKey& k) {
+            if (auto dk = keys.lock()) dk->share_signing_key(k.kid(), k.to_pem());
+          });
+    }
     rt->config = config_;
     if (id == events::kPlatformLog) {
       rt->config.issuer = base_url() + "/platform";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "base/aead.h"
 #include "base/durable_dirs.h"
 #include "base/encoding.h"
+#include "base/signing.h"
 #include "events/binary.h"
 #include "keys/secret_store.h"
 
@@ -22,9 +24,13 @@ namespace {
 
 constexpr std::uint8_t kKeyRecord = 1;
 constexpr std::uint8_t kErasedRecord = 2;
+constexpr std::uint8_t kSigningKeyRecord = 3;  // replicated only, never in the file
 constexpr std::size_t kWrappedBytes = kAeadNonceBytes + kAeadKeyBytes + kAeadTagBytes;
 
 std::string wrap_aad(std::string_view id) { return "latchkey-datakey:v1:" + std::string(id); }
+std::string signing_aad(std::string_view kid) {
+  return "latchkey-signingkey:v1:" + std::string(kid);
+}
 
 Status write_all(int fd, std::string_view bytes, const std::string& path) {
   std::size_t off = 0;
@@ -287,10 +293,42 @@ std::vector<std::string> DataKeys::take_new_records() {
   return out;
 }
 
+void DataKeys::share_signing_key(std::string_view kid, std::string_view pem) {
+  bin::Writer w;
+  w.u8(kSigningKeyRecord);
+  w.bytes(kid);
+  w.bytes(aead_seal(kek(), random_bytes(kAeadNonceBytes), signing_aad(kid), pem));
+  std::unique_lock lock(mu_);
+  if (keep_new_) new_records_.push_back(w.take());
+}
+
+Status DataKeys::import_signing_key(std::string_view kid, std::string_view wrapped) {
+  if (!is_kid(kid))
+    return make_error(Errc::corruption, "a replicated signing key has a malformed kid");
+  auto pem = aead_open(kek(), signing_aad(kid), wrapped);
+  if (!pem)
+    return make_error(Errc::corruption,
+                      "a replicated signing key does not open under this project's key");
+  auto key = SigningKey::from_pem(*pem);
+  if (!key || key->kid() != kid)
+    return make_error(Errc::corruption, "a replicated signing key is not the key it names");
+  if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
+  const std::string file = dir_ + "/signing/" + std::string(kid) + ".pem";
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return {};
+  return write_private_file(file, *pem);
+}
+
 Status DataKeys::import_record(std::string_view record) {
   bin::Reader r(record);
   const std::uint8_t kind = r.u8();
   const std::string id(r.bytes());
+  if (kind == kSigningKeyRecord) {
+    const std::string wrapped(r.bytes());
+    if (!r.ok() || !r.at_end())
+      return make_error(Errc::corruption, "a replicated signing key record is malformed");
+    return import_signing_key(id, wrapped);
+  }
   const std::string_view wrapped = r.raw(kWrappedBytes);
   if (!r.ok() || !r.at_end() || kind != kKeyRecord)
     return make_error(Errc::corruption, "a replicated data key record is malformed");

@@ -6,6 +6,11 @@
 //                    kind 1 (key):    body = the key wrapped (AES-256-GCM)
 //                    kind 2 (erased): no body; the principal's key is gone
 //
+// In a cluster, a third kind travels in blocks and is never stored in the
+// file: kind 3 (signing key), id = its kid, body = the PKCS#8 PEM wrapped
+// (AES-256-GCM) under the same key-encryption key. A node that imports it
+// writes DIR/signing/KID.pem (0600), the file SecretStore reads.
+//
 // The wrapping key is derived from the pepper (HMAC-SHA256 with a fixed
 // label), so the file alone opens nothing. A new key is appended and synced
 // before any event sealed with it is written. Erasing rewrites the file
@@ -47,7 +52,13 @@ class DataKeys final : public events::PersonalKeys {
   Status erase(std::string_view subject) override;
   void keep_new_records() override;
   std::vector<std::string> take_new_records() override;
+  // Imports a data key (kind 1) or a signing key (kind 3, written to
+  // DIR/signing/KID.pem unless that file is there).
   Status import_record(std::string_view record) override;
+  // While keep_new_records() is on, keeps a record of a signing key made on
+  // this node, for take_new_records(): a cluster's other nodes import it, so
+  // that whichever of them writes next signs with it. Off: nothing.
+  void share_signing_key(std::string_view kid, std::string_view pem);
   bool erased(std::string_view subject) const;
   bool has_key(std::string_view subject) const;
 
@@ -75,6 +86,7 @@ class DataKeys final : public events::PersonalKeys {
   std::string record_of_key(std::string_view id, const Key& key) const;
   std::string file_without(std::string_view erased_id) const;  // REQUIRES: mu_ held
   Status append(std::string_view record);                      // REQUIRES: mu_ held
+  Status import_signing_key(std::string_view kid, std::string_view wrapped);
 
   const std::string dir_;
   const Digest kek_;

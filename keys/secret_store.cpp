@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -117,10 +118,25 @@ Result<std::unique_ptr<SecretStore>> SecretStore::open(const std::string& data_d
   return store;
 }
 
+bool is_kid(std::string_view kid) {
+  if (kid.empty() || kid.size() > 128) return false;
+  return std::all_of(kid.begin(), kid.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
 std::shared_ptr<const SigningKey> SecretStore::signing_key(const std::string& kid) const {
   std::lock_guard lock(mu_);
-  const auto it = keys_.find(kid);
-  return it == keys_.end() ? nullptr : it->second;
+  if (const auto it = keys_.find(kid); it != keys_.end()) return it->second;
+  if (!is_kid(kid)) return nullptr;
+  auto pem = read_file(dir_ + "/signing/" + kid + ".pem");
+  if (!pem) return nullptr;
+  auto key = SigningKey::from_pem(*pem);
+  if (!key || key->kid() != kid) return nullptr;
+  auto shared = std::make_shared<const SigningKey>(std::move(*key));
+  keys_[kid] = shared;
+  return shared;
 }
 
 std::shared_ptr<const SigningKey> SecretStore::newest() const {
@@ -132,6 +148,7 @@ Result<std::shared_ptr<const SigningKey>> SecretStore::add_signing_key(SignAlg a
   auto key = std::make_shared<const SigningKey>(SigningKey::generate(alg));
   if (auto st = write_private_file(dir_ + "/signing/" + key->kid() + ".pem", key->to_pem()); !st)
     return st.error();
+  if (on_new_key_) on_new_key_(*key);
   std::lock_guard lock(mu_);
   keys_[key->kid()] = key;
   newest_ = key;

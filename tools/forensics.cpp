@@ -523,20 +523,28 @@ int cmd_jwks(const ForensicsOptions& o) {
 int cmd_rotate(const ForensicsOptions& o) {
   auto secrets = keys::SecretStore::open(o.data, true);
   if (!secrets) return fail(secrets.error().message);
-  auto log =
-      events::open_rocksdb_log(keys::SecretStore::log_dir(o.data), events::OpenMode::read_write);
-  if (!log) {
-    if (log.error().code == Errc::unavailable) {
-      return fail(log.error().message +
+  auto store =
+      events::open_rocksdb_store(keys::SecretStore::log_dir(o.data), events::OpenMode::read_write);
+  if (!store) {
+    if (store.error().code == Errc::unavailable) {
+      return fail(store.error().message +
                   "; while the server runs, rotate with POST /iam/signing-keys/rotate");
     }
-    return fail(log.error().message);
+    return fail(store.error().message);
   }
-  auto views = replay::rebuild(**log, (*log)->head().seq);
+  // A cluster node's log is the replicated log's copy: an event appended
+  // here alone would part it from the others'.
+  if (auto at = (*store)->replica_position(); !at || at->block != 0) {
+    return fail(o.data +
+                " belongs to a cluster node: rotate with POST /iam/signing-keys/rotate on any "
+                "running node (docs/cluster.md)");
+  }
+  events::EventLog* log = &(*store)->log(events::kDefaultProject);
+  auto views = replay::rebuild(*log, log->head().seq);
   if (!views) return fail(views.error().message);
   projections::LiveViews live(std::move(*views));
   SystemClock clock;
-  service::CommandService commands(**log, live, clock);
+  service::CommandService commands(*log, live, clock);
   auto key = (*secrets)->add_signing_key(alg_from_name(o.alg).value_or(SignAlg::es256));
   if (!key) return fail(key.error().message);
   auto r = commands.execute_and_wait(

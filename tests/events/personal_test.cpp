@@ -12,11 +12,13 @@
 
 #include "base/aead.h"
 #include "base/encoding.h"
+#include "base/signing.h"
 #include "events/binary.h"
 #include "events/codec.h"
 #include "events/event_log.h"
 #include "events/personal.h"
 #include "keys/data_keys.h"
+#include "keys/secret_store.h"
 #include "tests/support/temp_dir.h"
 
 using namespace latchkey;
@@ -348,3 +350,70 @@ BOOST_AUTO_TEST_CASE(many_principals_keep_their_keys_through_growth_reopen_and_e
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_the_same_pepper) {
+  // Two nodes of a cluster, each a copy of one data directory.
+  test::TempDir a_dir;
+  test::TempDir b_dir;
+  auto a = keys::SecretStore::create(a_dir.path(), SignAlg::es256);
+  BOOST_TEST_REQUIRE(a.has_value());
+  std::filesystem::copy(
+      a_dir.path(), b_dir.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  auto b = keys::SecretStore::open(b_dir.path(), false);
+  BOOST_TEST_REQUIRE(b.has_value());
+  auto a_keys = keys::DataKeys::open(a_dir.path(), (*a)->pepper(), false);
+  auto b_keys = keys::DataKeys::open(b_dir.path(), (*b)->pepper(), false);
+  BOOST_TEST_REQUIRE((a_keys.has_value() && b_keys.has_value()));
+  (*a)->on_new_signing_key(
+      [dk = *a_keys](const SigningKey& k) { dk->share_signing_key(k.kid(), k.to_pem()); });
+
+  // Not kept while nothing replicates (a single node).
+  auto unshared = (*a)->add_signing_key(SignAlg::es256);
+  BOOST_TEST_REQUIRE(unshared.has_value());
+  BOOST_TEST((*a_keys)->take_new_records().empty());
+
+  (*a_keys)->keep_new_records();
+  auto made = (*a)->add_signing_key(SignAlg::es256);
+  BOOST_TEST_REQUIRE(made.has_value());
+  const std::string kid = (*made)->kid();
+  auto records = (*a_keys)->take_new_records();
+  BOOST_TEST_REQUIRE(records.size() == 1u);
+  // The record carries the key wrapped: no byte of its PEM body in clear.
+  const std::string pem = (*made)->to_pem();
+  const std::string body = pem.substr(pem.find('\n') + 1, 40);
+  BOOST_TEST(records[0].find(body) == std::string::npos);
+  BOOST_TEST(!(*b)->signing_key(kid));
+
+  // Damaged, it is refused and writes nothing.
+  std::string damaged = records[0];
+  damaged[damaged.size() - 3] ^= 1;
+  const auto refused = (*b_keys)->import_record(damaged);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST((refused.error().code == Errc::corruption));
+  BOOST_TEST(!(*b)->signing_key(kid));
+  // Under another project's key (another pepper), it does not open.
+  test::TempDir c_dir;
+  auto c = keys::SecretStore::create(c_dir.path(), SignAlg::es256);
+  BOOST_TEST_REQUIRE(c.has_value());
+  auto c_keys = keys::DataKeys::open(c_dir.path(), (*c)->pepper(), false);
+  BOOST_TEST_REQUIRE(c_keys.has_value());
+  BOOST_TEST(!(*c_keys)->import_record(records[0]).has_value());
+  BOOST_TEST(!(*c)->signing_key(kid));
+
+  // Imported, it is a 0600 file of b's, and b's store (opened before) signs with it.
+  BOOST_TEST_REQUIRE((*b_keys)->import_record(records[0]).has_value());
+  BOOST_TEST((*b_keys)->import_record(records[0]).has_value());  // idempotent
+  const std::string file = b_dir.path() + "/signing/" + kid + ".pem";
+  BOOST_TEST((std::filesystem::status(file).permissions() ==
+              (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)));
+  const auto on_b = (*b)->signing_key(kid);
+  BOOST_TEST_REQUIRE(on_b != nullptr);
+  BOOST_TEST(on_b->kid() == kid);
+  BOOST_TEST(on_b->to_pem() == pem);
+  // Not a data key: the data key file does not grow.
+  BOOST_TEST(!(*b_keys)->has_key(kid));
+  BOOST_TEST(test::read_file(keys::DataKeys::path(b_dir.path())).find(kid) == std::string::npos);
+  // A kid that is not one never reaches the file system.
+  BOOST_TEST(!(*b)->signing_key("../pepper"));
+}
