@@ -328,7 +328,6 @@ class ServerApp final : public App, public ProjectDirectory {
       config_.public_url =
           std::string(tls_ ? "https://" : "http://") +
           (v6 ? "[" + bound->substr(0, colon) + "]" + bound->substr(colon) : *bound);
-      default_->config.public_url = config_.public_url;
     }
     signals_->serve([this] { stop(); });
     checkpoints_ = std::make_unique<Checkpointer>(*ioc_, *this, config_, server_log_);
@@ -511,12 +510,12 @@ class ServerApp final : public App, public ProjectDirectory {
             if (auto dk = keys.lock()) dk->share_signing_key(k.kid(), k.to_pem());
           });
     }
-    rt->config = config_;
+    rt->issuer = config_.issuer;
     if (id == events::kPlatformLog) {
-      rt->config.issuer = base_url() + "/platform";
+      rt->issuer = base_url() + "/platform";
     } else if (id != events::kDefaultProject) {
-      rt->config.public_url = project_url(base_url(), config_.base_domain, id);
-      rt->config.issuer = rt->config.public_url;
+      rt->public_url = project_url(base_url(), config_.base_domain, id);
+      rt->issuer = rt->public_url;
     }
     replay::RebuildStats stats;
     const auto started = std::chrono::steady_clock::now();
@@ -564,7 +563,7 @@ class ServerApp final : public App, public ProjectDirectory {
           }
           raw->snapshotter->notify(committed.back().seq);
         });
-    rt->tokens = std::make_unique<keys::TokenService>(*rt->secrets, *rt->views, rt->config.issuer);
+    rt->tokens = std::make_unique<keys::TokenService>(*rt->secrets, *rt->views, rt->issuer);
     if (config_.project_login_concurrency > 0 && !is_platform) {
       rt->login_gate = std::make_unique<LoginGate>(
           ioc_->get_executor(), static_cast<std::size_t>(config_.project_login_concurrency));
@@ -577,7 +576,7 @@ class ServerApp final : public App, public ProjectDirectory {
         *rt->tokens,
         clock_,
         metrics_,
-        rt->config,
+        config_,
         is_platform ? nullptr : mailer_.get(),
         &server_log_,
         [this] { return writable_.load(); },
@@ -587,6 +586,7 @@ class ServerApp final : public App, public ProjectDirectory {
     deps.session.name = is_platform ? "lk_platform_session" : "lk_session";
     deps.session.path = is_platform ? "/platform" : "/iam";
     deps.session.secure = !config_.tls_cert.empty() || config_.public_url.starts_with("https://");
+    deps.public_url = rt->public_url;
     deps.finish_erasure = [raw](const std::string& principal_id) {
       return finish_erasure(*raw, principal_id);
     };

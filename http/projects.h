@@ -35,7 +35,11 @@ struct ProjectRuntime {
   std::unique_ptr<replay::Snapshotter> snapshotter;
   std::unique_ptr<service::CommandService> commands;
   std::unique_ptr<keys::TokenService> tokens;
-  Config config;  // the server's, with this project's issuer and public URL
+  // Its token issuer and public URL (empty: the server's, public_url_of).
+  // Not a copy of the server's Config: at 10,000 loaded projects, that was
+  // about a kilobyte each.
+  std::string issuer;
+  std::string public_url;
   std::unique_ptr<Api> api;
   // Its share of the server's logins (none: server.project_login_concurrency = 0).
   std::unique_ptr<LoginGate> login_gate;
