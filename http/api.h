@@ -66,7 +66,7 @@ struct ApiDeps {
   // principal's personal data and destroys its data key (blocking). Empty:
   // nothing beyond the event (test doubles).
   std::function<Status(const std::string& principal_id)> finish_erasure;
-  // The project's public URL; empty: the server's (public_url_of(config)).
+  // The project's public URL; empty: the server's (public_url_of).
   std::string public_url;
 };
 

@@ -33,6 +33,10 @@ std::string public_url_of(const Config& c) {
   return std::string(c.tls_cert.empty() ? "http://" : "https://") + c.listen;
 }
 
+std::string public_url_of(const Config& c, const std::string& project_url) {
+  return project_url.empty() ? public_url_of(c) : project_url;
+}
+
 boost::asio::awaitable<nlohmann::json> Api::send_key_email(const events::RequestContext& ctx,
                                                            const std::string& apikey,
                                                            const std::string& secretkey) const {
@@ -41,7 +45,7 @@ boost::asio::awaitable<nlohmann::json> Api::send_key_email(const events::Request
     const auto& p = v.principals.at(k->principal);
     return std::tuple{p.email, p.id, k->expires_at};
   });
-  const std::string url = d_.public_url.empty() ? public_url_of(d_.config) : d_.public_url;
+  const std::string url = public_url_of(d_.config, d_.public_url);
   MailMessage m;
   m.to = to;
   m.subject = "Your new latchkey API key";
@@ -89,7 +93,7 @@ void Api::notify_blocked_use(const events::RequestContext& ctx, const std::strin
     const auto* k = v.keys.find(apikey);
     return std::pair{v.principals.at(k->principal).id, k->description};
   });
-  const std::string url = d_.public_url.empty() ? public_url_of(d_.config) : d_.public_url;
+  const std::string url = public_url_of(d_.config, d_.public_url);
   const std::string when = format_rfc3339_seconds(d_.clock.now());
   MailMessage m;
   m.to = to;

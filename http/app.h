@@ -28,5 +28,8 @@ class App {
 
 // The public URL of the server as configured (server.public_url, or derived from server.listen).
 std::string public_url_of(const Config& c);
+// A project's public URL: `project_url` when it has one of its own (a
+// project at its subdomain), otherwise the server's.
+std::string public_url_of(const Config& c, const std::string& project_url);
 
 }  // namespace latchkey::http

@@ -90,7 +90,7 @@ void Reminders::pass() {
 void Reminders::send(const std::shared_ptr<ProjectRuntime>& rt, Micros now) {
   const auto due =
       rt->views->read([&](const projections::Views& v) { return reminders_due(v, now); });
-  const std::string url = rt->public_url.empty() ? public_url_of(config_) : rt->public_url;
+  const std::string url = public_url_of(config_, rt->public_url);
   for (const auto& r : due) {
     const std::string flight = rt->id + '/' + r.apikey;
     {

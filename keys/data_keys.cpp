@@ -294,12 +294,13 @@ std::vector<std::string> DataKeys::take_new_records() {
 }
 
 void DataKeys::share_signing_key(std::string_view kid, std::string_view pem) {
+  std::unique_lock lock(mu_);
+  if (!keep_new_) return;
   bin::Writer w;
   w.u8(kSigningKeyRecord);
   w.bytes(kid);
   w.bytes(aead_seal(kek(), random_bytes(kAeadNonceBytes), signing_aad(kid), pem));
-  std::unique_lock lock(mu_);
-  if (keep_new_) new_records_.push_back(w.take());
+  new_records_.push_back(w.take());
 }
 
 Status DataKeys::import_signing_key(std::string_view kid, std::string_view wrapped) {

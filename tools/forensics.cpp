@@ -534,7 +534,9 @@ int cmd_rotate(const ForensicsOptions& o) {
   }
   // A cluster node's log is the replicated log's copy: an event appended
   // here alone would part it from the others'.
-  if (auto at = (*store)->replica_position(); !at || at->block != 0) {
+  const auto at = (*store)->replica_position();
+  if (!at) return fail(at.error().message);
+  if (at->block != 0) {
     return fail(o.data +
                 " belongs to a cluster node: rotate with POST /iam/signing-keys/rotate on any "
                 "running node (docs/cluster.md)");

@@ -56,7 +56,7 @@ std::unique_ptr<Lease> open_lease(std::shared_ptr<Nats> n, const std::string& no
 // served by any replica of the bucket (direct gets), and a replica may not
 // have applied the latest write yet; only the revision-checked writes fence.
 // So a read is retried, for a short while, until it shows what is expected.
-std::optional<LeaseHolder> holder_once(
+std::optional<LeaseHolder> settled_holder(
     Lease& l, const std::function<bool(const std::optional<LeaseHolder>&)>& ok) {
   const auto deadline = Steady::now() + 3s;
   for (;;) {
@@ -127,7 +127,7 @@ BOOST_AUTO_TEST_CASE(the_lease_has_one_holder_at_a_time) {
   BOOST_TEST(a->held());
   BOOST_TEST(!*b->try_acquire());
   BOOST_TEST(!b->held());
-  const auto h = holder_once(*b, [](const auto& x) { return x.has_value(); });
+  const auto h = settled_holder(*b, [](const auto& x) { return x.has_value(); });
   BOOST_TEST_REQUIRE(h.has_value());
   BOOST_TEST(h->node == "node-a");
   BOOST_TEST(h->epoch == a->epoch());
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(the_lease_has_one_holder_at_a_time) {
     BOOST_TEST(!*b->try_acquire());
   }
   const auto renewed_holder =
-      holder_once(*b, [&](const auto& x) { return x && x->epoch == a->epoch(); });
+      settled_holder(*b, [&](const auto& x) { return x && x->epoch == a->epoch(); });
   BOOST_TEST_REQUIRE(renewed_holder.has_value());
   BOOST_TEST(renewed_holder->epoch == a->epoch(), "renewals keep the epoch");
 
@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(the_lease_has_one_holder_at_a_time) {
   const std::uint64_t epoch_b = b->epoch();
   BOOST_TEST(!b->release().has_error());
   BOOST_TEST(!b->held());
-  BOOST_TEST(!holder_once(*a, [](const auto& x) { return !x.has_value(); }).has_value(),
+  BOOST_TEST(!settled_holder(*a, [](const auto& x) { return !x.has_value(); }).has_value(),
              "a lease given up shows no holder");
   // Taken at once, without waiting out the TTL (a replica's read may lag a
   // moment behind the release, hence a few tries).
