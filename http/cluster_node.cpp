@@ -294,6 +294,8 @@ void ClusterNode::stop() {
 
 void ClusterNode::lease_loop() {
   const auto ttl = std::chrono::milliseconds(config_.cluster_lease_ttl_ms);
+  // The lease is surely this node's until half its TTL after the request
+  // that took or renewed it was sent: the bucket's TTL starts later.
   auto renewed = Steady::now();
   for (;;) {
     {
@@ -301,36 +303,35 @@ void ClusterNode::lease_loop() {
       cv_.wait_for(lock, ttl / 4, [&] { return stopping_; });
       if (stopping_) break;
     }
-    (void)board_->put(config_.cluster_node, status().dump());
-    applied_.expire(Steady::now());
-    synced_.expire(Steady::now());
+    const auto asked = Steady::now();
     if (!lease_->held()) {
       auto got = lease_->try_acquire();
       if (got && *got) {
-        renewed = Steady::now();
-        become_writer();
+        renewed = asked;
+        become_writer(asked + ttl / 2);
       }
-      continue;
-    }
-    const auto asked = Steady::now();
-    auto st = lease_->renew();
-    if (st) {
+    } else if (auto st = lease_->renew(); st) {
       renewed = asked;
+      store_->hold_until(asked + ttl / 2);
     } else if (st.error().code == Errc::conflict) {
       stop_writing("the lease was lost");
     } else if (Steady::now() - renewed > ttl / 2) {
-      // Another node may take it once the TTL runs out: stop well before.
+      // Another node may take it once the TTL runs out: stop well before
+      // (the store already refuses appends past that time).
       (void)lease_->release();
       stop_writing("the lease could not be renewed");
     }
+    (void)board_->put(config_.cluster_node, status().dump());
+    applied_.expire(Steady::now());
+    synced_.expire(Steady::now());
   }
   const bool held = lease_->held();
   (void)lease_->release();
   if (held) stop_writing("the node is stopping");
 }
 
-void ClusterNode::become_writer() {
-  store_->lead(lease_->epoch());
+void ClusterNode::become_writer(Steady::time_point until) {
+  store_->lead(lease_->epoch(), until);
   ++writer_changes_;
   auto responder =
       cl::Responder::serve(nats_, subject_, [this](std::string body, cl::Responder::Reply reply) {

@@ -87,7 +87,7 @@ class ClusterNode {
  private:
   ClusterNode(const Config& config, JsonLog& log);
   void lease_loop();
-  void become_writer();
+  void become_writer(std::chrono::steady_clock::time_point until);
   void stop_writing(const std::string& why);
   void serve(std::string body, std::function<void(const std::string&)> reply);
 

@@ -45,9 +45,24 @@ EventStore::ReplicaPosition ClusterStore::position() const {
   return position_;
 }
 
-void ClusterStore::lead(std::uint64_t epoch) {
+void ClusterStore::lead(std::uint64_t epoch, std::chrono::steady_clock::time_point until) {
   if (epoch != epoch_.load()) caught_up_ = false;  // a new term starts with a pull
+  hold_until(until);
   epoch_ = epoch;
+}
+
+void ClusterStore::hold_until(std::chrono::steady_clock::time_point until) {
+  held_until_ = until.time_since_epoch().count();
+}
+
+namespace {
+bool before(const std::atomic<std::chrono::steady_clock::rep>& until) {
+  return std::chrono::steady_clock::now().time_since_epoch().count() < until.load();
+}
+}  // namespace
+
+bool ClusterStore::writing() const {
+  return epoch_.load() != 0 && caught_up_.load() && before(held_until_);
 }
 
 // A block sent and not yet completed.
@@ -104,6 +119,10 @@ std::unique_ptr<EventStore::Sent> ClusterStore::send(std::span<const Part> parts
   }
   if (!caught_up_.load()) {
     block->error = make_error(Errc::unavailable, "the cluster's writer is catching up");
+    return block;
+  }
+  if (!before(held_until_)) {
+    block->error = make_error(Errc::unavailable, "the writer's lease could not be renewed in time");
     return block;
   }
   if (broken_.load()) {

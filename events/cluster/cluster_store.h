@@ -95,12 +95,18 @@ class ClusterStore final : public EventStore {
   // Block `seq` exists (a forwarded write's): pull() reads up to it. Any thread.
   void expect(std::uint64_t seq);
 
-  // This node now holds the lease under `epoch` (0: it does not). Appends
-  // are taken once a pull() has found nothing more to apply.
-  void lead(std::uint64_t epoch);
+  // This node now holds the lease under `epoch` (0: it does not), surely
+  // until `until` (a renewal moves it on). Appends are taken once a pull()
+  // has found nothing more to apply, and never after `until`: a node cut off
+  // from the lease's bucket stops appending then, even while its renewal
+  // still waits for an answer.
+  void lead(std::uint64_t epoch, std::chrono::steady_clock::time_point until =
+                                     std::chrono::steady_clock::time_point::max());
+  void hold_until(std::chrono::steady_clock::time_point until);
   std::uint64_t epoch() const { return epoch_.load(); }
-  // Writing: the lease is held and nothing in the stream is left to apply.
-  bool writing() const { return epoch_.load() != 0 && caught_up_.load(); }
+  // Writing: the lease is held (and not past its sure time) and nothing in
+  // the stream is left to apply.
+  bool writing() const;
   // The last block applied locally.
   ReplicaPosition position() const;
   const std::string& node() const { return node_; }
@@ -118,6 +124,7 @@ class ClusterStore final : public EventStore {
   const int patience_ms_;
   const std::size_t blocks_in_flight_;
   std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<std::chrono::steady_clock::rep> held_until_{0};  // since the clock's epoch
   std::atomic<bool> caught_up_{false};
   // A block in flight failed: every later one fails too, until recover().
   std::atomic<bool> broken_{false};

@@ -193,9 +193,85 @@ std::multiset<std::string> logged(const std::string& data, const std::string& ty
   return out;
 }
 
-// Stops every node; then each node's chain verifies, all end at the same
-// head, and each holds every acknowledged login and key exactly once.
+// The last block node `n` applied, as its /metrics says ("" if it does not).
+std::string applied_block(Cluster& c, std::size_t n) {
+  const auto m = get(c.nodes[n]->url("/metrics")).body;
+  const auto at = m.find("\nlatchkey_cluster_applied_block ");
+  return at == std::string::npos ? std::string() : m.substr(at + 1, m.find('\n', at + 1) - at - 1);
+}
+
+// Waits until every running node has applied the same block, twice in a
+// row; false if they do not within `within`. After a partition heals,
+// JetStream may answer "temporarily unavailable" for many seconds while its
+// groups settle, and a node applies nothing meanwhile.
+bool nodes_converge(Cluster& c, Steady::duration within) {
+  const auto from = Steady::now();
+  std::string last;
+  int same = 0;
+  while (Steady::now() - from < within) {
+    std::string first;
+    bool equal = true;
+    for (std::size_t n = 0; n < c.nodes.size() && equal; ++n) {
+      if (!c.nodes[n]->running()) continue;
+      const auto at = applied_block(c, n);
+      if (first.empty()) first = at;
+      equal = !at.empty() && at == first;
+    }
+    same = equal && first == last ? same + 1 : 0;
+    last = equal ? first : std::string();
+    if (same >= 1) {
+      BOOST_TEST_MESSAGE(
+          "the nodes agree on "
+          << last << " after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - from).count()
+          << " ms");
+      return true;
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  return false;
+}
+
+// The lines of `text` that contain any of `words`.
+std::string lines_with(const std::string& text, std::initializer_list<const char*> words) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const auto line = text.substr(start, end - start);
+    for (const char* w : words) {
+      if (line.find(w) != std::string::npos) {
+        out += line + "\n";
+        break;
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+// What each node said about its lease, and each NATS server about its
+// groups' leaders, for a failed check.
+void say_who_wrote(Cluster& c, const NatsCluster* nats = nullptr) {
+  if (nats != nullptr) {
+    for (int i = 0; i < nats->size(); ++i) {
+      auto said = lines_with(nats->stderr_text(i), {"leader", "Leader", "term", "route", "Route"});
+      if (said.size() > 6000) said = said.substr(said.size() - 6000);
+      BOOST_TEST_MESSAGE(nats->name(i) << " said:\n" << said);
+    }
+  }
+  for (std::size_t n = 0; n < c.nodes.size(); ++n) {
+    BOOST_TEST_MESSAGE("node-" << n + 1 << " said:\n"
+                               << lines_with(c.nodes[n]->stderr_text(), {"writ"}));
+  }
+}
+
+// Once the running nodes agree, stops every node; then each node's chain
+// verifies, all end at the same head, and each holds every acknowledged
+// login and key exactly once.
 void every_node_holds_the_same_chain(Cluster& c, const Acknowledged* ack) {
+  BOOST_TEST(nodes_converge(c, 60s), "the nodes have not applied the same blocks within 60 s");
   for (auto& n : c.nodes) n->stop();
   std::string head;
   for (std::size_t n = 1; n <= c.nodes.size(); ++n) {
@@ -297,16 +373,6 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
                               {{"description", "last"}}, token);
   BOOST_TEST_REQUIRE(last.status == 201, last.body);
   ack.apikeys.push_back(json::parse(last.body)["apikey"]);
-  const auto applied = [&](int n) {
-    const auto m = get(c.nodes[static_cast<std::size_t>(n)]->url("/metrics")).body;
-    const auto at = m.find("\nlatchkey_cluster_applied_block ");
-    return at == std::string::npos ? std::string() : m.substr(at, m.find('\n', at + 1) - at);
-  };
-  const auto deadline = Steady::now() + 20s;
-  while ((applied(0) != applied(1) || applied(1) != applied(2)) && Steady::now() < deadline)
-    std::this_thread::sleep_for(100ms);
-  BOOST_TEST(applied(0) == applied(1));
-  BOOST_TEST(applied(1) == applied(2));
   every_node_holds_the_same_chain(c, &ack);
 }
 
@@ -378,7 +444,6 @@ BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes)
   BOOST_TEST(c.writer(1s) == next, "one writer, the new one");
 
   // Every node ends with the same chain, the paused node's included.
-  std::this_thread::sleep_for(1s);
   every_node_holds_the_same_chain(c, nullptr);
 }
 
@@ -437,7 +502,6 @@ BOOST_AUTO_TEST_CASE(a_signing_key_rotated_through_any_node_signs_on_whichever_n
   const auto introspected = post_json(restarted.url("/iam/introspect"), {{"token", fresh}}, token);
   BOOST_TEST_REQUIRE(introspected.status == 200, introspected.body);
   BOOST_TEST(json::parse(introspected.body)["active"] == true, introspected.body);
-  std::this_thread::sleep_for(1s);
   every_node_holds_the_same_chain(c, nullptr);
 
   // Offline (every node was stopped above), a node's data directory refuses
@@ -509,22 +573,36 @@ BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_
     const auto k = post_json(old.url("/iam/service-accounts"), {{"name", "cut off"}}, token);
     BOOST_TEST(k.status == 503, "a write through the cut-off writer answered " << k.status);
   }
-  BOOST_TEST(c.writer(1s) == next, "one writer, on the majority's side");
+  // The cut-off node does not say it writes; a node of the majority does
+  // (the lease may have moved between them: their NATS clients reconnect
+  // and JetStream's groups elect new leaders after the cut).
+  const bool old_writes =
+      get(old.url("/metrics")).body.find("\nlatchkey_cluster_writer 1") != std::string::npos;
+  BOOST_TEST(!old_writes, "the cut-off node still says it writes");
+  const int seen = c.writer(20s, old_writer);
+  BOOST_TEST(seen >= 0, "no node of the majority writes");
+  if (old_writes || seen < 0) say_who_wrote(c, &nats);
 
   // Healed: the old writer follows, and a write through it reaches the new one.
+  // JetStream 2.9.10 may take many seconds to answer again after the heal,
+  // while its servers reconnect their routes and its groups elect leaders.
   lab.heal(old_writer);
   status = 0;
-  const auto healed = Steady::now() + 40s;
-  while (status != 201 && Steady::now() < healed)
+  const auto heal = Steady::now();
+  while (status != 201 && Steady::now() - heal < 90s)
     status = post_json(old.url("/iam/service-accounts"), {{"name", "healed"}}, token).status;
   BOOST_TEST(status == 201, "the old writer does not follow after the network healed");
+  BOOST_TEST_MESSAGE(
+      "a write through the old writer succeeded "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - heal).count()
+      << " ms after the heal");
+  if (status != 201) say_who_wrote(c, &nats);
   loaders.join();
   BOOST_TEST_MESSAGE(ack.jtis.size()
                      << " logins and " << ack.apikeys.size() << " keys acknowledged, "
                      << ack.failed.load() << " writes failed");
 
   // Every acknowledged write is on every node, once; the chains are equal.
-  std::this_thread::sleep_for(2s);
   every_node_holds_the_same_chain(c, &ack);
 }
 

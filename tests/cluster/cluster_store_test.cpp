@@ -153,6 +153,34 @@ BOOST_AUTO_TEST_CASE(the_writer_s_commits_reach_every_node_as_the_same_chains) {
   BOOST_TEST(((*reopened)->replica_position()->hash == pos.hash));
 }
 
+BOOST_AUTO_TEST_CASE(a_writer_whose_lease_is_not_renewed_in_time_stops_appending) {
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a");
+  const std::vector<std::string> projects{"default"};
+  a.store->lead(1, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  BOOST_TEST_REQUIRE(a.store->pull().has_value());
+  BOOST_TEST(a.store->writing());
+  BOOST_TEST_REQUIRE(append(a, projects, 2, 1).has_value());
+
+  // The renewal that would have moved the time on did not come back: past
+  // it, nothing is published, though the stream would still take it.
+  a.store->hold_until(std::chrono::steady_clock::now() - std::chrono::milliseconds(1));
+  BOOST_TEST(!a.store->writing());
+  auto late = append(a, projects, 2, 2);
+  BOOST_TEST_REQUIRE(!late.has_value());
+  BOOST_TEST((late.error().code == Errc::unavailable));
+  BOOST_TEST(a.store->position().block == 1u);
+  BOOST_TEST(a.local->log("default").head().seq == 2u);
+
+  // Renewed: it appends again, after the block before.
+  a.store->hold_until(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  BOOST_TEST(a.store->writing());
+  BOOST_TEST_REQUIRE(append(a, projects, 2, 3).has_value());
+  BOOST_TEST(a.store->position().block == 2u);
+  BOOST_TEST(a.local->log("default").head().seq == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(a_node_applies_the_blocks_the_writer_announces) {
   BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
   latchkey::test::NatsCluster nats(3);
