@@ -297,13 +297,18 @@ void ClusterNode::lease_loop() {
   // The lease is surely this node's until half its TTL after the request
   // that took or renewed it was sent: the bucket's TTL starts later.
   auto renewed = Steady::now();
+  // Every quarter TTL from the last attempt's start, however long the
+  // attempt and the board's write took: a renewal is asked for well before
+  // the sure time of the one before runs out.
+  auto next = Steady::now() + ttl / 4;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, ttl / 4, [&] { return stopping_; });
+      cv_.wait_until(lock, next, [&] { return stopping_; });
       if (stopping_) break;
     }
     const auto asked = Steady::now();
+    next = asked + ttl / 4;
     if (!lease_->held()) {
       auto got = lease_->try_acquire();
       if (got && *got) {
