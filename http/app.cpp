@@ -77,14 +77,47 @@ class ServerApp final : public App, public ProjectDirectory {
       cluster_ = std::move(*node);
       store_ = &cluster_->store();
       cluster_->set_keys_opener(
-          [this](std::string_view project) -> std::shared_ptr<events::PersonalKeys> {
+          [this](std::string_view project,
+                 std::span<const std::string> records) -> std::shared_ptr<events::PersonalKeys> {
             if (auto rt = open_runtime(project)) return rt->data_keys;
-            // Not loaded on this node: the project's own key store.
-            auto keys = keys::open_data_keys(
-                service::project_secrets_dir(config_.data_dir, std::string(project)), false);
+            // Not loaded on this node: the project's own key store, written
+            // first from the project's secrets when its first block brings them.
+            const std::string dir =
+                service::project_secrets_dir(config_.data_dir, std::string(project));
+            for (const auto& r : records) {
+              if (!keys::DataKeys::is_project_secrets(r)) continue;
+              if (auto st = platform_->data_keys->install_project_secrets(project, r, dir); !st) {
+                server_log_.error(
+                    "cannot write a new project's secrets",
+                    {{"project", std::string(project)}, {"detail", st.error().message}});
+                return nullptr;
+              }
+            }
+            auto keys = keys::open_data_keys(dir, false);
             if (!keys) return nullptr;
             return *keys;
           });
+      // A deleted project's records went at a block of the stream: its
+      // views and secrets go too, here as on the writer.
+      cluster_->set_on_dropped([this](std::string_view project) {
+        const std::string id(project);
+        std::shared_ptr<ProjectRuntime> rt;
+        {
+          std::lock_guard lock(runtimes_mu_);
+          if (auto it = runtimes_.find(id); it != runtimes_.end()) {
+            rt = std::move(it->second);
+            runtimes_.erase(it);
+          }
+        }
+        // A project of that id created again brings its own keys.
+        store_->log(id).set_personal_keys(nullptr);
+        std::error_code ec;
+        std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, id), ec);
+        // Released on an I/O thread: this is the writer's, which its
+        // release waits for.
+        if (rt) net::post(*ioc_, [rt = std::move(rt)]() mutable { rt->commands->stop(); });
+        server_log_.info("project data dropped, as the writer did", {{"project", id}});
+      });
     }
     // One writer for every project: one group commit, one sync for all.
     service::Sequencer::Options writer_options;
@@ -216,13 +249,6 @@ class ServerApp final : public App, public ProjectDirectory {
 
   Result<service::FirstAdmin> create(const std::string& id, const std::string& name,
                                      const events::RequestContext& ctx) override {
-    if (cluster_) {
-      // A project's secrets (signing keys, pepper) are made on one node and
-      // do not travel yet: the others could not serve it.
-      return make_error(Errc::conflict,
-                        "a cluster does not create projects yet: create it before the data "
-                        "directory is copied to the nodes (docs/cluster.md)");
-    }
     std::lock_guard creating(create_mu_);
     if (auto d = domain::create_project(registry_, id, name); !d) return d.error();
     // What an attempt that stopped half-way (a crash) may have left.
@@ -238,6 +264,15 @@ class ServerApp final : public App, public ProjectDirectory {
     if (!secrets) return secrets.error();
     auto data_keys = keys::DataKeys::open(dir, (*secrets)->pepper(), false);
     if (!data_keys) return data_keys.error();
+    if (cluster_) {
+      // The project's pepper and signing key ride, wrapped under the
+      // platform's key, first in its first block: every node writes them
+      // before it stores anything of the project (docs/cluster.md).
+      (*data_keys)->keep_new_records();
+      (*data_keys)
+          ->share_record(platform_->data_keys->wrap_project_secrets(id, (*secrets)->pepper(),
+                                                                    *(*secrets)->newest()));
+    }
     log.set_personal_keys(*data_keys);
     auto admin = [&]() -> Result<service::FirstAdmin> {
       projections::LiveViews views{projections::Views{}};
@@ -312,6 +347,21 @@ class ServerApp final : public App, public ProjectDirectory {
     std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, id), ec);
     server_log_.info("project deleted", {{"project", id}, {"request_id", ctx.request_id}});
     return deleted->front();
+  }
+
+  void finish_deletions() override {
+    for (const auto& p : registry_.all()) {
+      if (p.status != projections::ProjectStatus::deleted) continue;
+      if (store_->log(p.id).head().seq == 0 || open_runtime(p.id)) continue;
+      if (auto st = drop_data(p.id); !st) {
+        server_log_.error("cannot remove a deleted project's data",
+                          {{"project", p.id}, {"detail", st.error().message}});
+        continue;
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, p.id), ec);
+      server_log_.info("a deleted project's data removed", {{"project", p.id}});
+    }
   }
 
   int run(const std::function<void(const std::string&)>& on_listening) override {
@@ -477,8 +527,10 @@ class ServerApp final : public App, public ProjectDirectory {
     auto rt = open_project(std::string(events::kPlatformLog), std::move(*secrets));
     if (!rt) return rt.error();
     platform_ = *rt;
-    // Deleted projects whose data a stop interrupted removing.
-    for (const auto& p : registry_.all()) {
+    // Deleted projects whose data a stop interrupted removing. In a
+    // cluster only the writer removes them, through the replicated log
+    // (finish_deletions).
+    for (const auto& p : cluster_ ? std::vector<projections::ProjectInfo>{} : registry_.all()) {
       if (p.status != projections::ProjectStatus::deleted) continue;
       if (store_->log(p.id).head().seq != 0) {
         if (auto st = drop_data(p.id); !st) return st;

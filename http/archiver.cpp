@@ -64,6 +64,7 @@ void Archiver::run() {
 
 void Archiver::pass() {
   if (!projects_.writes()) return;  // a cluster's other node: the writer does it
+  projects_.finish_deletions();
   const auto started = std::chrono::steady_clock::now();
   const Micros now = clock_.now();
   std::vector<ProjectRuntime*> chains{&projects_.platform()};

@@ -188,9 +188,14 @@ events::EventStore& ClusterNode::store() { return *store_; }
 
 bool ClusterNode::writing() const { return store_->writing(); }
 
-void ClusterNode::set_keys_opener(
-    std::function<std::shared_ptr<events::PersonalKeys>(std::string_view)> f) {
+void ClusterNode::set_keys_opener(std::function<std::shared_ptr<events::PersonalKeys>(
+                                      std::string_view, std::span<const std::string>)>
+                                      f) {
   store_->set_keys_opener(std::move(f));
+}
+
+void ClusterNode::set_on_dropped(std::function<void(std::string_view)> f) {
+  store_->set_on_dropped(std::move(f));
 }
 
 service::Sequencer::Puller ClusterNode::puller() {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <thread>
 
 #include "events/event_log.h"
@@ -53,7 +54,12 @@ class ClusterNode {
   events::EventStore& store();
   // Where the data keys of a project not loaded on this node are stored
   // when a block brings some (see ClusterStore::set_keys_opener).
-  void set_keys_opener(std::function<std::shared_ptr<events::PersonalKeys>(std::string_view)> f);
+  void set_keys_opener(std::function<std::shared_ptr<events::PersonalKeys>(
+                           std::string_view project, std::span<const std::string> records)>
+                           f);
+  // What else the node keeps of a project whose records a block dropped
+  // (see ClusterStore::set_on_dropped).
+  void set_on_dropped(std::function<void(std::string_view project)> f);
   // For the server's Sequencer: applies the blocks of other writers.
   service::Sequencer::Puller puller();
   // How to make the Sequencer pull at once (Sequencer::pull_soon): a

@@ -341,6 +341,13 @@ Result<Config> load_config(const std::string& file, const std::map<std::string, 
       return make_error(Errc::invalid_request,
                         "cluster.stream and cluster.lease_bucket must be letters, digits, '-' or "
                         "'_'");
+    // Each project's (and the platform's) issuer is made from it: without
+    // it, each node would sign under its own address, and a token issued
+    // by one node would be refused by the next.
+    if (c.public_url.empty())
+      return make_error(Errc::invalid_request,
+                        "a cluster node needs server.public_url, the one address clients use "
+                        "for every node: tokens carry it as their issuer");
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return make_error(Errc::invalid_request,

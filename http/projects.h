@@ -70,6 +70,9 @@ class ProjectDirectory {
   // own (checkpoints, archiving, reminders) leave it to the writer.
   [[nodiscard]] virtual bool writes() const { return true; }
   [[nodiscard]] virtual events::EventLog& log_of(std::string_view id) = 0;
+  // Blocking; the writer's. Removes the data of deleted projects that a
+  // stop interrupted removing (a cluster's writer cannot at its start).
+  virtual void finish_deletions() {}
 
   // Blocking. project.created in the platform's log after the project's own
   // first events; the first admin's keys.

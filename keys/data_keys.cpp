@@ -24,12 +24,16 @@ namespace {
 
 constexpr std::uint8_t kKeyRecord = 1;
 constexpr std::uint8_t kErasedRecord = 2;
-constexpr std::uint8_t kSigningKeyRecord = 3;  // replicated only, never in the file
+constexpr std::uint8_t kSigningKeyRecord = 3;      // replicated only, never in the file
+constexpr std::uint8_t kProjectSecretsRecord = 4;  // replicated only, never in the file
 constexpr std::size_t kWrappedBytes = kAeadNonceBytes + kAeadKeyBytes + kAeadTagBytes;
 
 std::string wrap_aad(std::string_view id) { return "latchkey-datakey:v1:" + std::string(id); }
 std::string signing_aad(std::string_view kid) {
   return "latchkey-signingkey:v1:" + std::string(kid);
+}
+std::string project_secrets_aad(std::string_view project) {
+  return "latchkey-projectsecrets:v1:" + std::string(project);
 }
 
 Status write_all(int fd, std::string_view bytes, const std::string& path) {
@@ -303,6 +307,53 @@ void DataKeys::share_signing_key(std::string_view kid, std::string_view pem) {
   new_records_.push_back(w.take());
 }
 
+void DataKeys::share_record(std::string record) {
+  std::unique_lock lock(mu_);
+  if (!keep_new_) return;
+  new_records_.push_back(std::move(record));
+}
+
+std::string DataKeys::wrap_project_secrets(std::string_view project, const Pepper& pepper,
+                                           const SigningKey& key) const {
+  bin::Writer plain;
+  plain.bytes(pepper.bytes());
+  plain.bytes(key.to_pem());
+  bin::Writer w;
+  w.u8(kProjectSecretsRecord);
+  w.bytes(project);
+  w.bytes(
+      aead_seal(kek(), random_bytes(kAeadNonceBytes), project_secrets_aad(project), plain.str()));
+  return w.take();
+}
+
+bool DataKeys::is_project_secrets(std::string_view record) {
+  return !record.empty() && static_cast<std::uint8_t>(record[0]) == kProjectSecretsRecord;
+}
+
+Status DataKeys::install_project_secrets(std::string_view project, std::string_view record,
+                                         const std::string& secrets_dir) const {
+  bin::Reader r(record);
+  const std::uint8_t kind = r.u8();
+  const std::string_view id = r.bytes();
+  const std::string_view wrapped = r.bytes();
+  if (!r.ok() || !r.at_end() || kind != kProjectSecretsRecord)
+    return make_error(Errc::corruption, "a replicated project secrets record is malformed");
+  if (id != project)
+    return make_error(Errc::corruption, "a replicated project secrets record names project " +
+                                            std::string(id) + ", not " + std::string(project));
+  auto plain = aead_open(kek(), project_secrets_aad(project), wrapped);
+  if (!plain)
+    return make_error(Errc::corruption,
+                      "a replicated project secrets record does not open under the platform's key");
+  bin::Reader p(*plain);
+  const std::string pepper(p.bytes());
+  const std::string_view pem = p.bytes();
+  if (!p.ok() || !p.at_end() || pepper.size() != 32)
+    return make_error(Errc::corruption, "a replicated project secrets record is malformed");
+  if (read_only_) return make_error(Errc::unavailable, "the data keys are open read-only");
+  return SecretStore::install(secrets_dir, Pepper(pepper), pem);
+}
+
 Status DataKeys::import_signing_key(std::string_view kid, std::string_view wrapped) {
   if (!is_kid(kid))
     return make_error(Errc::corruption, "a replicated signing key has a malformed kid");
@@ -324,6 +375,8 @@ Status DataKeys::import_record(std::string_view record) {
   bin::Reader r(record);
   const std::uint8_t kind = r.u8();
   const std::string id(r.bytes());
+  // Written before this store was opened (install_project_secrets).
+  if (kind == kProjectSecretsRecord) return {};
   if (kind == kSigningKeyRecord) {
     const std::string wrapped(r.bytes());
     if (!r.ok() || !r.at_end())

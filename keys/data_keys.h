@@ -11,6 +11,13 @@
 // (AES-256-GCM) under the same key-encryption key. A node that imports it
 // writes DIR/signing/KID.pem (0600), the file SecretStore reads.
 //
+// A fourth kind travels in blocks too, and is never stored: kind 4
+// (project secrets), id = a new project's id, body = its pepper and first
+// signing key wrapped under the key-encryption key of the *platform's*
+// store, which every node holds. It rides first in the new project's first
+// block; a node writes the project's secrets directory from it
+// (SecretStore::install) before it opens the project's data keys.
+//
 // The wrapping key is derived from the pepper (HMAC-SHA256 with a fixed
 // label), so the file alone opens nothing. A new key is appended and synced
 // before any event sealed with it is written. Erasing rewrites the file
@@ -26,6 +33,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/signing.h"
 #include "events/personal.h"
 #include "keys/ids.h"
 
@@ -59,6 +67,22 @@ class DataKeys final : public events::PersonalKeys {
   // this node, for take_new_records(): a cluster's other nodes import it, so
   // that whichever of them writes next signs with it. Off: nothing.
   void share_signing_key(std::string_view kid, std::string_view pem);
+  // Keeps `record` (one of this store's project, e.g. a new project's
+  // secrets) for take_new_records(), ahead of what follows, while
+  // keep_new_records() is on; off: nothing.
+  void share_record(std::string record);
+
+  // ---- a new project's secrets (kind 4), made and opened by the platform's store ----
+  // The record of project `project`'s pepper and signing key.
+  std::string wrap_project_secrets(std::string_view project, const Pepper& pepper,
+                                   const SigningKey& key) const;
+  // Writes the secrets `record` holds to `secrets_dir` (SecretStore::install).
+  // Errors: corruption when it is not such a record of `project` or does not
+  // open under this store's key; unavailable on I/O errors.
+  Status install_project_secrets(std::string_view project, std::string_view record,
+                                 const std::string& secrets_dir) const;
+  static bool is_project_secrets(std::string_view record);
+
   bool erased(std::string_view subject) const;
   bool has_key(std::string_view subject) const;
 

@@ -79,6 +79,28 @@ Result<std::unique_ptr<SecretStore>> SecretStore::create(const std::string& data
   return store;
 }
 
+Status SecretStore::install(const std::string& data_dir, const Pepper& pepper,
+                            std::string_view pem) {
+  auto key = SigningKey::from_pem(pem);
+  if (!key) return make_error(Errc::corruption, "a replicated signing key is not a key");
+  std::error_code ec;
+  if (auto have = read_file(data_dir + "/pepper"); have) {
+    if (*have == pepper.bytes() && fs::exists(data_dir + "/signing/" + key->kid() + ".pem", ec))
+      return {};
+    if (*have != pepper.bytes()) {
+      fs::remove_all(data_dir, ec);
+      if (ec) return make_error(Errc::unavailable, "cannot remove " + data_dir, ec.message());
+    }
+  }
+  if (auto st = create_directories_durably(data_dir + "/signing"); !st) return st.error();
+  ::chmod(data_dir.c_str(), 0700);
+  ::chmod((data_dir + "/signing").c_str(), 0700);
+  if (auto st = write_private_file(data_dir + "/signing/" + key->kid() + ".pem", std::string(pem));
+      !st)
+    return st.error();
+  return write_private_file(data_dir + "/pepper", pepper.bytes());
+}
+
 Result<std::unique_ptr<SecretStore>> SecretStore::open(const std::string& data_dir,
                                                        bool check_permissions) {
   if (check_permissions) {

@@ -27,6 +27,13 @@ class SecretStore {
   // Creates the pepper and a first signing key in `data_dir`. Fails with
   // `exists` if a pepper is already there.
   static Result<std::unique_ptr<SecretStore>> create(const std::string& data_dir, SignAlg alg);
+  // Writes the material of a project made on another node of a cluster
+  // (docs/cluster.md): its pepper and first signing key, as create() would
+  // have, the pepper last (a directory with a pepper is whole). A directory
+  // that holds another pepper (a project of that id deleted before) is
+  // replaced; one that holds this pepper is left as it is. Errors:
+  // corruption when `pem` is not a key; unavailable on I/O errors.
+  static Status install(const std::string& data_dir, const Pepper& pepper, std::string_view pem);
   // Loads the material. With `check_permissions`, refuses (invalid_request)
   // if the directory or any file can be read by group or others.
   static Result<std::unique_ptr<SecretStore>> open(const std::string& data_dir,

@@ -72,6 +72,7 @@ start() {  # start NAME PORT [cluster]
   port[$name]=$2
   if [[ "${3:-}" == cluster ]]; then
     LATCHKEY_CLUSTER_NODE="$name" LATCHKEY_CLUSTER_NATS="$urls" LATCHKEY_CLUSTER_LEASE_TTL_MS="$ttl" \
+      LATCHKEY_SERVER_PUBLIC_URL="http://localhost:$((base + 30))" \
       "$bin" serve --data "$work/$name" --listen "127.0.0.1:$2" --set server.access_log=off \
       2>>"$work/$name.log" &
   else

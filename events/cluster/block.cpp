@@ -20,6 +20,11 @@ std::string encode_block(Block& b) {
   w.varint(b.parts.size());
   for (auto& part : b.parts) {
     w.bytes(part.project);
+    if (part.drop) {  // no events, no keys
+      w.varint(0);
+      w.varint(0);
+      continue;
+    }
     w.varint(part.records.size());
     for (const auto& r : part.records) w.bytes(r);
     w.varint(part.keys.size());
@@ -72,6 +77,7 @@ Result<Block> decode_block(std::string_view bytes) {
     if (!r.ok() || keys > r.remaining()) return bad("bad keys");
     for (std::uint64_t k = 0; k < keys; ++k) part.keys.emplace_back(r.bytes());
     if (!r.ok()) return bad("bad key");
+    part.drop = part.events.empty() && part.keys.empty();
     b.parts.push_back(std::move(part));
   }
   if (!r.at_end()) return bad("trailing bytes");

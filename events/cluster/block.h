@@ -9,6 +9,9 @@
 // the parts (varint count; per part: project (bytes), events (varint count;
 // per event: its stored bytes, as the log stores them), data keys (varint
 // count; per key: its record)), then the SHA-256 of everything before it.
+// A part with no events and no keys is the removal of the project's data
+// (a deleted project's): every node drops the project's records at that
+// block, so a project id created again later starts a fresh chain.
 
 #include <cstdint>
 #include <string>
@@ -32,6 +35,8 @@ struct BlockPart {
   // which every node of the project holds): a node stores them before the
   // events, so it opens what they seal (events/personal.h).
   std::vector<std::string> keys;
+  // The project's records are removed at this block (no events, no keys).
+  bool drop = false;
 };
 
 struct Block {

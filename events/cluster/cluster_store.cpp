@@ -277,9 +277,15 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
   const auto take = [&](Block& block) -> Status {
     for (auto& p : block.parts) {
       EventLog& l = log(p.project);
+      if (p.drop) {
+        // Applied alone (see the loop below): nothing gathered can follow it.
+        if (auto st = local_.drop(p.project); !st) return st;
+        if (on_dropped_) on_dropped_(p.project);
+        continue;
+      }
       if (!p.keys.empty()) {
         auto keys = l.personal_keys();
-        if (!keys && keys_opener_) keys = keys_opener_(p.project);
+        if (!keys && keys_opener_) keys = keys_opener_(p.project, p.keys);
         if (!keys)
           return make_error(Errc::unavailable,
                             "cannot store the data keys of project " + p.project);
@@ -289,13 +295,14 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
       for (const auto& e : p.events) {
         if (e.type != EventType::principal_erased) continue;
         auto keys = l.personal_keys();
-        if (!keys && keys_opener_) keys = keys_opener_(p.project);
+        if (!keys && keys_opener_) keys = keys_opener_(p.project, p.keys);
         if (!keys) return make_error(Errc::unavailable, "cannot erase a principal's data key");
         if (auto st = keys->erase(std::get<PrincipalErased>(e.data).id); !st) return st;
       }
     }
     // Nothing can fail from here on: a block is merged whole or not at all.
     for (auto& p : block.parts) {
+      if (p.drop) continue;
       EventLog& l = log(p.project);
       events += p.events.size();
       auto [it, fresh] = part_of.try_emplace(&l, parts.size());
@@ -313,6 +320,11 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
   };
   // The next block: nullopt at the end of the stream.
   const auto next = [&]() -> Result<std::optional<Block>> {
+    if (held_) {
+      std::optional<Block> b = std::move(held_);
+      held_.reset();
+      if (b->prev == at.hash) return b;  // else read again, and checked, below
+    }
     Result<std::optional<std::string>> bytes = std::optional<std::string>{};
     bool announced = false;
     bool past_known = false;
@@ -372,6 +384,15 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
     }
     if (!*block) {
       more = false;
+      break;
+    }
+    const bool drops = std::any_of((*block)->parts.begin(), (*block)->parts.end(),
+                                   [](const BlockPart& p) { return p.drop; });
+    if (drops && n > 0) {
+      // The blocks before it are written first: a drop removes what is
+      // stored, not what is still gathered here.
+      held_ = std::move(**block);
+      more = true;
       break;
     }
     if (auto st = take(**block); !st) {
@@ -444,10 +465,57 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::reco
   return found;
 }
 
-Status ClusterStore::drop(std::string_view /*project*/) {
-  // Not yet a block of its own: dropping on one node alone would make the
-  // nodes' stores differ.
-  return make_error(Errc::unavailable, "deleting a project's data is not replicated yet");
+Status ClusterStore::drop(std::string_view project) {
+  {
+    std::lock_guard lock(mu_);
+    if (in_flight_ != 0)
+      return make_error(Errc::internal, "a project is dropped with blocks in flight");
+  }
+  const std::uint64_t epoch = epoch_.load();
+  if (epoch == 0) return make_error(Errc::unavailable, "this node is not the cluster's writer");
+  if (!caught_up_.load())
+    return make_error(Errc::unavailable, "the cluster's writer is catching up");
+  if (!before(held_until_))
+    return make_error(Errc::unavailable, "the writer's lease could not be renewed in time");
+  if (broken_.load())
+    return make_error(Errc::unavailable, "an earlier block of this writer failed");
+  const ReplicaPosition at = position();
+  Block block;
+  block.epoch = epoch;
+  block.writer = node_;
+  block.prev = at.hash;
+  BlockPart gone;
+  gone.project = std::string(project);
+  gone.drop = true;
+  block.parts.push_back(std::move(gone));
+  const std::string bytes = encode_block(block);
+  // Fenced on the last block, and on a lost answer read back, never
+  // published twice: as every block.
+  auto seq = stream_->append(at.block, bytes, patience_ms_);
+  if (!seq) {
+    // Refused: this node is behind. Unknown: the block may be there; the
+    // next pull applies it, here too, if it is.
+    caught_up_ = false;
+    Error e = seq.error();
+    if (e.code != Errc::internal) e.code = Errc::unavailable;
+    return e;
+  }
+  if (on_published_) on_published_(*seq, bytes);
+  const ReplicaPosition after{*seq, block.hash};
+  // Dropped, then the position: a crash in between drops it again at the
+  // next start's pull (a drop of nothing is nothing).
+  auto st = local_.drop(project);
+  if (st) st = local_.write_prepared({}, after);
+  if (!st) {
+    caught_up_ = false;
+    broken_ = true;
+    return st.error().code == Errc::internal
+               ? st.error()
+               : make_error(Errc::unavailable, st.error().message, st.error().detail);
+  }
+  std::lock_guard lock(mu_);
+  position_ = after;
+  return {};
 }
 
 }  // namespace latchkey::events::cluster

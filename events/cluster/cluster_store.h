@@ -23,8 +23,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 
+#include "events/cluster/block.h"
 #include "events/cluster/jetstream.h"
 #include "events/event_log.h"
 #include "events/personal.h"
@@ -54,6 +57,9 @@ class ClusterStore final : public EventStore {
   Result<std::vector<std::vector<Event>>> complete(Sent& sent) override;
   // The local store's recovery, then every block not yet applied.
   Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> recover() override;
+  // Publishes a block that removes the project's records (fenced as any
+  // block), then removes them here: every node removes them at that block
+  // of the stream. Errors as append(). REQUIRES: nothing in flight.
   Status drop(std::string_view project) override;
   Result<std::vector<std::string>> projects() const override { return local_.projects(); }
   std::optional<StorageStats> storage_stats() const override { return local_.storage_stats(); }
@@ -77,8 +83,11 @@ class ClusterStore final : public EventStore {
 
   // Where pull() stores the data keys of a project whose log has none set
   // (its views are not loaded on this node): the project's key store, or
-  // null if it cannot be opened. Set before the first pull.
-  using KeysOpener = std::function<std::shared_ptr<PersonalKeys>(std::string_view project)>;
+  // null if it cannot be opened. It is given the key records of the part
+  // at hand: a new project's first part carries the project's own secrets
+  // (docs/cluster.md), from which its store is made. Set before the first pull.
+  using KeysOpener = std::function<std::shared_ptr<PersonalKeys>(
+      std::string_view project, std::span<const std::string> records)>;
   void set_keys_opener(KeysOpener opener) { keys_opener_ = std::move(opener); }
 
   // Called on the appending thread after each block JetStream has
@@ -87,6 +96,12 @@ class ClusterStore final : public EventStore {
   // append.
   using Published = std::function<void(std::uint64_t block, const std::string& bytes)>;
   void set_on_published(Published f) { on_published_ = std::move(f); }
+
+  // Called on pull()'s thread once a block that drops a project's records
+  // has been applied here (what else the node keeps of the project goes
+  // too). Set before the first pull.
+  using Dropped = std::function<void(std::string_view project)>;
+  void set_on_dropped(Dropped f) { on_dropped_ = std::move(f); }
 
   // The bytes of block `seq`, as the writer announced them once JetStream
   // had acknowledged them: pull() applies them without reading the stream
@@ -141,6 +156,10 @@ class ClusterStore final : public EventStore {
   std::map<const EventLog*, Head> sent_heads_;
   KeysOpener keys_opener_;
   Published on_published_;
+  Dropped on_dropped_;
+  // A block that drops a project, read after other blocks in one pull: it
+  // is applied alone, first in the next pull. Pull's thread only.
+  std::optional<Block> held_;
   // Blocks announced by the writer, not yet applied; and the newest block
   // known to exist. pull() reads the stream itself when a block is missing
   // here, and at least every 2 s (an announcement is sent once, and may be lost).

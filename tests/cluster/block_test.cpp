@@ -87,6 +87,27 @@ BOOST_AUTO_TEST_CASE(an_empty_block_is_a_block) {
   BOOST_TEST(d->parts.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_part_that_drops_a_project_decodes_as_one) {
+  // A deleted project's data goes at this block on every node; the parts
+  // beside it are unchanged.
+  Block b = sample();
+  BlockPart gone;
+  gone.project = "acme";
+  gone.drop = true;
+  gone.records.push_back("not encoded: a drop carries nothing");
+  b.parts.insert(b.parts.begin() + 1, gone);
+  auto d = decode_block(encode_block(b));
+  BOOST_TEST_REQUIRE(d.has_value());
+  BOOST_TEST_REQUIRE(d->parts.size() == 3u);
+  BOOST_TEST(!d->parts[0].drop);
+  BOOST_TEST(d->parts[1].drop);
+  BOOST_TEST(d->parts[1].project == "acme");
+  BOOST_TEST(d->parts[1].events.empty());
+  BOOST_TEST(d->parts[1].records.empty());
+  BOOST_TEST(!d->parts[2].drop);
+  BOOST_TEST(event_count(*d) == 5u);
+}
+
 BOOST_AUTO_TEST_CASE(every_damaged_byte_is_found) {
   Block b = sample();
   const std::string bytes = encode_block(b);

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "base/encoding.h"
@@ -38,6 +39,8 @@ struct Cluster {
     const auto keys = json::parse(init.out);
     apikey = keys["apikey"];
     secretkey = keys["secretkey"];
+    platform_apikey = keys["platform"]["apikey"];
+    platform_secretkey = keys["platform"]["secretkey"];
     for (int n = 2; n <= count; ++n) {
       const auto cp =
           run_command({"cp", "-a", dir / "node-1", dir / ("node-" + std::to_string(n))});
@@ -51,6 +54,7 @@ struct Cluster {
       o.env = {{"LATCHKEY_CLUSTER_NODE", "node-" + std::to_string(n)},
                {"LATCHKEY_CLUSTER_NATS", urls},
                {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
+               {"LATCHKEY_SERVER_PUBLIC_URL", "http://localhost:8080"},
                {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
       if (lab != nullptr) {
         o.prefix = lab->prefix(n - 1);
@@ -76,6 +80,13 @@ struct Cluster {
     return -1;
   }
 
+  // The first writer, which the test needs.
+  int first_writer() const {
+    const int w = writer();
+    BOOST_TEST_REQUIRE(w >= 0, "no node became the writer");
+    return w;
+  }
+
   json login_body() const {
     return {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secretkey}};
   }
@@ -89,6 +100,7 @@ struct Cluster {
 
   TempDir dir;
   std::string apikey, secretkey;
+  std::string platform_apikey, platform_secretkey;
   std::vector<std::unique_ptr<ServerProcess>> nodes;
 };
 
@@ -298,6 +310,23 @@ void every_node_holds_the_same_chain(Cluster& c, const Acknowledged* ack) {
   }
 }
 
+// A request to project `project` of node `n` (its Host names the project).
+HttpResponse at_project(const Cluster& c, int n, const std::string& project,
+                        const std::string& method, const std::string& path, const json& body = {},
+                        const std::string& token = {}) {
+  HttpOptions o;
+  o.timeout_ms = 20000;
+  o.headers = {"Host: " + project + ".localhost"};
+  if (!token.empty()) o.headers.push_back("Authorization: Bearer " + token);
+  if (!body.is_null()) o.headers.push_back("Content-Type: application/json");
+  return http(method, c.nodes[static_cast<std::size_t>(n)]->url(path),
+              body.is_null() ? std::string() : body.dump(), o);
+}
+
+json login_of(const std::string& apikey, const std::string& secretkey) {
+  return {{"auth_mode", "apikey"}, {"apikey", apikey}, {"secretkey", secretkey}};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster_e2e)
@@ -306,8 +335,7 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
   BOOST_TEST_REQUIRE(have_nats_server());
   NatsCluster nats(3);
   Cluster c(nats);
-  const int first = c.writer();
-  BOOST_TEST_REQUIRE(first >= 0);
+  const int first = c.first_writer();
 
   // An admin token and a service account for the keys, through a follower.
   const int follower = (first + 1) % 3;
@@ -380,8 +408,7 @@ BOOST_AUTO_TEST_CASE(the_writer_acknowledges_only_what_another_node_has_synced) 
   BOOST_TEST_REQUIRE(have_nats_server());
   NatsCluster nats(3);
   Cluster c(nats, 2);
-  const int w = c.writer();
-  BOOST_TEST_REQUIRE(w >= 0);
+  const int w = c.first_writer();
   auto& writer = *c.nodes[static_cast<std::size_t>(w)];
   auto& other = *c.nodes[static_cast<std::size_t>(1 - w)];
   const std::string token = c.token_via(w);
@@ -415,8 +442,7 @@ BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes)
   BOOST_TEST_REQUIRE(have_nats_server());
   NatsCluster nats(3);
   Cluster c(nats, 3);
-  const int old_writer = c.writer();
-  BOOST_TEST_REQUIRE(old_writer >= 0);
+  const int old_writer = c.first_writer();
   auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
   const std::string token = c.token_via(old_writer);
 
@@ -454,8 +480,7 @@ BOOST_AUTO_TEST_CASE(a_signing_key_rotated_through_any_node_signs_on_whichever_n
   BOOST_TEST_REQUIRE(have_nats_server());
   NatsCluster nats(3);
   Cluster c(nats, 3);
-  const int first = c.writer();
-  BOOST_TEST_REQUIRE(first >= 0);
+  const int first = c.first_writer();
   const int via = (first + 1) % 3;
   const std::string token = c.token_via(via);
   const auto kid_of = [](const std::string& jwt) -> std::string {
@@ -510,6 +535,150 @@ BOOST_AUTO_TEST_CASE(a_signing_key_rotated_through_any_node_signs_on_whichever_n
   BOOST_TEST(offline.err.find("belongs to a cluster node") != std::string::npos, offline.err);
 }
 
+BOOST_AUTO_TEST_CASE(
+    a_project_created_through_any_node_is_served_everywhere_and_deleted_everywhere) {
+  // The writer makes the project's secrets; they reach the other nodes,
+  // wrapped under the platform's key, in the project's first block. A
+  // deletion is a block of its own, at which every node drops the project.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 3);
+  const int first = c.first_writer();
+  const int via = (first + 1) % 3;
+  const int third = (first + 2) % 3;
+  const auto op = post_json(c.nodes[static_cast<std::size_t>(via)]->url("/platform/login"),
+                            login_of(c.platform_apikey, c.platform_secretkey));
+  BOOST_TEST_REQUIRE(op.status == 200, op.body);
+  const std::string op_token = json::parse(op.body)["access_token"];
+  const auto create = [&](int n, const std::string& id) {
+    const auto r = post_json(c.nodes[static_cast<std::size_t>(n)]->url("/platform/projects"),
+                             {{"id", id}, {"name", id}}, op_token);
+    BOOST_TEST_REQUIRE(r.status == 201, r.body);
+    return json::parse(r.body)["admin"];
+  };
+
+  // Created through a node that forwards it; every node serves it at once
+  // (read your write on the forwarding node, the others once they apply).
+  const json admin = create(via, "acme");
+  const json admin_login = login_of(admin["apikey"], admin["secretkey"]);
+  std::string token;
+  // A login at node `n`, repeated for up to 15 s until it answers 200.
+  const auto login_soon = [&](int n, const std::string& project, const json& body) {
+    HttpResponse r;
+    const auto until = Steady::now() + 15s;
+    do {
+      r = at_project(c, n, project, "POST", "/iam/login", body);
+    } while (r.status != 200 && Steady::now() < until);
+    return r;
+  };
+  for (int n : {via, first, third}) {
+    const HttpResponse r = login_soon(n, "acme", admin_login);
+    BOOST_TEST_REQUIRE(r.status == 200, "node-" << n + 1 << ": " << r.body);
+    token = json::parse(r.body)["access_token"];
+    // The project's secrets are that node's private files.
+    const auto dir = c.nodes[static_cast<std::size_t>(n)]->data_dir() + "/projects/acme";
+    BOOST_TEST((std::filesystem::status(dir + "/pepper").permissions() ==
+                (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)));
+  }
+  // Isolated as on one node: acme's admin is unknown to the default project.
+  BOOST_TEST(
+      post_json(c.nodes[static_cast<std::size_t>(third)]->url("/iam/login"), admin_login).status ==
+      401);
+  // A key made through one node is listed through another.
+  const auto sa =
+      at_project(c, third, "acme", "POST", "/iam/service-accounts", {{"name", "ingest"}}, token);
+  BOOST_TEST_REQUIRE(sa.status == 201, sa.body);
+  const std::string sa_id = json::parse(sa.body)["id"];
+  const auto key = at_project(c, third, "acme", "POST", "/iam/service-accounts/" + sa_id + "/keys",
+                              {{"description", "ingest"}}, token);
+  BOOST_TEST_REQUIRE(key.status == 201, key.body);
+  const std::string key_id = json::parse(key.body)["apikey"];
+  const auto listed =
+      at_project(c, via, "acme", "GET", "/iam/service-accounts/" + sa_id + "/keys", {}, token);
+  BOOST_TEST(listed.status == 200);
+  BOOST_TEST(listed.body.find(key_id) != std::string::npos, listed.body);
+
+  // The writer stops; the node that takes over signs acme's tokens with the
+  // key it received, and the stopped node's are still accepted.
+  ::kill(c.nodes[static_cast<std::size_t>(first)]->pid(), SIGSTOP);
+  const int next = c.writer(20s, first);
+  BOOST_TEST_REQUIRE(next >= 0);
+  const HttpResponse issued = login_soon(next, "acme", admin_login);
+  BOOST_TEST_REQUIRE(issued.status == 200, issued.body);
+  const auto introspected =
+      at_project(c, next, "acme", "POST", "/iam/introspect", {{"token", token}}, token);
+  BOOST_TEST(json::parse(introspected.body)["active"] == true, introspected.body);
+  ::kill(c.nodes[static_cast<std::size_t>(first)]->pid(), SIGCONT);
+
+  // A node restarted opens the project from the secrets it wrote.
+  const int other = 3 - first - next;
+  c.nodes[static_cast<std::size_t>(other)]->stop();
+  c.nodes[static_cast<std::size_t>(other)]->start();
+  BOOST_TEST(at_project(c, other, "acme", "POST", "/iam/login", admin_login).status == 200);
+
+  // Deleted through a node that forwards it (whichever writes now): gone
+  // from every node, its data and its secrets with it.
+  const int deleter = next == 0 ? 1 : 0;
+  HttpOptions bearer;
+  bearer.headers = {"Authorization: Bearer " + op_token};
+  const auto deleted =
+      http("DELETE", c.nodes[static_cast<std::size_t>(deleter)]->url("/platform/projects/acme"), {},
+           bearer);
+  BOOST_TEST_REQUIRE(deleted.status == 204, deleted.body);
+  BOOST_TEST(nodes_converge(c, 60s));
+  for (int n = 0; n < 3; ++n) {
+    BOOST_TEST(at_project(c, n, "acme", "POST", "/iam/login", admin_login).status == 404);
+    BOOST_TEST(!std::filesystem::exists(c.nodes[static_cast<std::size_t>(n)]->data_dir() +
+                                        "/projects/acme"),
+               "node-" << n + 1 << " keeps the deleted project's secrets");
+  }
+
+  // Its id stays taken (the platform's log names it); another project is
+  // created through the same nodes, and the deleted one's admin is unknown there.
+  const auto reused =
+      post_json(c.nodes[static_cast<std::size_t>(deleter)]->url("/platform/projects"),
+                {{"id", "acme"}, {"name", "Acme"}}, op_token);
+  BOOST_TEST(reused.status == 409, reused.body);
+  const json again = create(deleter, "beta");
+  const json again_login = login_of(again["apikey"], again["secretkey"]);
+  for (int n = 0; n < 3; ++n) {
+    const HttpResponse r = login_soon(n, "beta", again_login);
+    BOOST_TEST(r.status == 200, "node-" << n + 1 << ": " << r.body);
+    BOOST_TEST(at_project(c, n, "beta", "POST", "/iam/login", admin_login).status == 401);
+  }
+
+  // Every node holds the same chains: the platform's (which records the
+  // deletion) and the new project's; acme's is empty everywhere.
+  every_node_holds_the_same_chain(c, nullptr);
+  // No node failed to apply a block, store a project's secrets or open it.
+  for (std::size_t n = 0; n < 3; ++n) {
+    const std::string err = c.nodes[n]->stderr_text();
+    for (const char* bad : {"cannot apply the replicated log", "cannot write a new project",
+                            "cannot open a project", "cannot remove"})
+      BOOST_TEST(err.find(bad) == std::string::npos, "node-" << n + 1 << ": " << bad);
+    BOOST_TEST_MESSAGE("node-" << n + 1 << " errors:");
+    std::istringstream lines(err);
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("\"level\":\"error\"") != std::string::npos) BOOST_TEST_MESSAGE(line);
+  }
+  for (const char* project : {"platform", "beta"}) {
+    std::string head;
+    for (std::size_t n = 1; n <= 3; ++n) {
+      const auto v = run_latchkey(
+          {"verify", "--data", c.dir / ("node-" + std::to_string(n)), "--project", project});
+      const auto at = v.out.find("head ");
+      BOOST_TEST_REQUIRE(at != std::string::npos, v.out);
+      if (head.empty()) head = v.out.substr(at, 70);
+      BOOST_TEST(v.out.substr(at, 70) == head, "node-" << n << " has another head for " << project);
+    }
+  }
+  for (std::size_t n = 1; n <= 3; ++n) {
+    const auto v = run_latchkey({"verify", "--data", c.dir / ("node-" + std::to_string(n))});
+    BOOST_TEST(v.out.find("project beta: ok") != std::string::npos, v.out);
+    BOOST_TEST(v.out.find("project acme") == std::string::npos, "node-" << n << " keeps acme");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_takes_over) {
   // Three hosts (network namespaces), each with a NATS server and a node.
   // The writer's host is cut off from the other two, both ways: its NATS
@@ -521,8 +690,7 @@ BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_
   NetworkLab lab(3);
   NatsCluster nats(3, lab);
   Cluster c(nats, 3, &lab);
-  const int old_writer = c.writer();
-  BOOST_TEST_REQUIRE(old_writer >= 0);
+  const int old_writer = c.first_writer();
   auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
   const std::string token = c.token_via(old_writer);
 

@@ -281,4 +281,52 @@ BOOST_AUTO_TEST_CASE(blocks_in_flight_follow_each_other_and_fail_together) {
   BOOST_TEST(a.store->position().block == 5u);
 }
 
+BOOST_AUTO_TEST_CASE(a_project_dropped_by_the_writer_is_dropped_at_the_same_block_everywhere) {
+  // The drop is a block of its own: a node that reads it after other blocks
+  // writes those first, then drops; a project of that id created again
+  // starts a fresh chain on every node.
+  BOOST_TEST_REQUIRE(latchkey::test::have_nats_server());
+  latchkey::test::NatsCluster nats(3);
+  Node a(nats, "node-a"), b(nats, "node-b");
+  std::vector<std::string> dropped;
+  b.store->set_on_dropped([&](std::string_view p) { dropped.emplace_back(p); });
+  // Not the writer: nothing is published, nothing dropped.
+  BOOST_TEST((b.store->drop("acme").error().code == Errc::unavailable));
+
+  a.store->lead(1);
+  BOOST_TEST(a.store->pull()->empty());
+  BOOST_TEST_REQUIRE(append(a, {"default", "acme"}, 3, 1).has_value());
+  BOOST_TEST_REQUIRE(b.store->pull().has_value());  // b holds acme's first chain
+  BOOST_TEST(b.local->log("acme").head().seq == 3u);
+  BOOST_TEST_REQUIRE(append(a, {"acme"}, 2, 2).has_value());
+  BOOST_TEST_REQUIRE(a.store->drop("acme").has_value());
+  BOOST_TEST(a.local->log("acme").head().seq == 0u);
+  BOOST_TEST(a.store->position().block == 3u);
+  BOOST_TEST_REQUIRE(append(a, {"default", "acme"}, 1, 3).has_value());  // acme again
+  BOOST_TEST(a.local->log("acme").head().seq == 1u);
+
+  // One pull reads the first of the three blocks and stops before the drop,
+  // which the next pull applies.
+  b.store->expect(4);
+  auto first = b.store->pull();
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(b.store->position().block == 2u);
+  BOOST_TEST(b.local->log("acme").head().seq == 5u);
+  BOOST_TEST(dropped.empty());
+  auto rest = b.store->pull();
+  BOOST_TEST_REQUIRE(rest.has_value());
+  BOOST_TEST_REQUIRE(dropped.size() == 1u);
+  BOOST_TEST(dropped[0] == "acme");
+  if (b.store->position().block < 4) BOOST_TEST_REQUIRE(b.store->pull().has_value());
+  same_chains(a, b, {"default", "acme"});
+  BOOST_TEST(b.local->log("acme").head().seq == 1u);
+  BOOST_TEST(b.local->log("default").head().seq == 4u);
+
+  // A node that starts later finds the same, from the stream alone.
+  Node c(nats, "node-c");
+  for (int i = 0; i < 4 && c.store->position().block < 4; ++i)
+    BOOST_TEST_REQUIRE(c.store->pull().has_value());
+  same_chains(a, c, {"default", "acme"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -351,19 +351,27 @@ BOOST_AUTO_TEST_CASE(many_principals_keep_their_keys_through_growth_reopen_and_e
 
 BOOST_AUTO_TEST_SUITE_END()
 
+namespace {
+// A second node's copy of the secrets in `from`, opened from `to`.
+std::unique_ptr<keys::SecretStore> node_copy(const std::string& from, const std::string& to) {
+  std::filesystem::copy(
+      from, to,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  auto opened = keys::SecretStore::open(to, false);
+  BOOST_TEST_REQUIRE(opened.has_value());
+  return std::move(*opened);
+}
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_the_same_pepper) {
   // Two nodes of a cluster, each a copy of one data directory.
   test::TempDir a_dir;
   test::TempDir b_dir;
   auto a = keys::SecretStore::create(a_dir.path(), SignAlg::es256);
   BOOST_TEST_REQUIRE(a.has_value());
-  std::filesystem::copy(
-      a_dir.path(), b_dir.path(),
-      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
-  auto b = keys::SecretStore::open(b_dir.path(), false);
-  BOOST_TEST_REQUIRE(b.has_value());
+  auto b = node_copy(a_dir.path(), b_dir.path());
   auto a_keys = keys::DataKeys::open(a_dir.path(), (*a)->pepper(), false);
-  auto b_keys = keys::DataKeys::open(b_dir.path(), (*b)->pepper(), false);
+  auto b_keys = keys::DataKeys::open(b_dir.path(), b->pepper(), false);
   BOOST_TEST_REQUIRE((a_keys.has_value() && b_keys.has_value()));
   (*a)->on_new_signing_key(
       [dk = *a_keys](const SigningKey& k) { dk->share_signing_key(k.kid(), k.to_pem()); });
@@ -383,7 +391,7 @@ BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_
   const std::string pem = (*made)->to_pem();
   const std::string body = pem.substr(pem.find('\n') + 1, 40);
   BOOST_TEST(records[0].find(body) == std::string::npos);
-  BOOST_TEST(!(*b)->signing_key(kid));
+  BOOST_TEST(!b->signing_key(kid));
 
   // Damaged, it is refused and writes nothing.
   std::string damaged = records[0];
@@ -391,7 +399,7 @@ BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_
   const auto refused = (*b_keys)->import_record(damaged);
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST((refused.error().code == Errc::corruption));
-  BOOST_TEST(!(*b)->signing_key(kid));
+  BOOST_TEST(!b->signing_key(kid));
   // Under another project's key (another pepper), it does not open.
   test::TempDir c_dir;
   auto c = keys::SecretStore::create(c_dir.path(), SignAlg::es256);
@@ -407,7 +415,7 @@ BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_
   const std::string file = b_dir.path() + "/signing/" + kid + ".pem";
   BOOST_TEST((std::filesystem::status(file).permissions() ==
               (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)));
-  const auto on_b = (*b)->signing_key(kid);
+  const auto on_b = b->signing_key(kid);
   BOOST_TEST_REQUIRE(on_b != nullptr);
   BOOST_TEST(on_b->kid() == kid);
   BOOST_TEST(on_b->to_pem() == pem);
@@ -415,5 +423,84 @@ BOOST_AUTO_TEST_CASE(a_signing_key_made_on_one_node_opens_on_another_that_holds_
   BOOST_TEST(!(*b_keys)->has_key(kid));
   BOOST_TEST(test::read_file(keys::DataKeys::path(b_dir.path())).find(kid) == std::string::npos);
   // A kid that is not one never reaches the file system.
-  BOOST_TEST(!(*b)->signing_key("../pepper"));
+  BOOST_TEST(!b->signing_key("../pepper"));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_project_s_secrets_travel_under_the_platform_s_key_and_only_there) {
+  // Two nodes' platforms, copies of one; a third platform of another pepper.
+  test::TempDir a_dir, b_dir, other_dir, project_dir, made_dir;
+  auto a = keys::SecretStore::create(a_dir.path(), SignAlg::es256);
+  BOOST_TEST_REQUIRE(a.has_value());
+  auto b = node_copy(a_dir.path(), b_dir.path());
+  auto other = keys::SecretStore::create(other_dir.path(), SignAlg::es256);
+  BOOST_TEST_REQUIRE(other.has_value());
+  auto a_platform = keys::DataKeys::open(a_dir.path(), (*a)->pepper(), false);
+  auto b_platform = keys::DataKeys::open(b_dir.path(), b->pepper(), false);
+  auto other_platform = keys::DataKeys::open(other_dir.path(), (*other)->pepper(), false);
+  BOOST_TEST_REQUIRE(
+      (a_platform.has_value() && b_platform.has_value() && other_platform.has_value()));
+
+  // The project as the writer makes it.
+  const std::string made = made_dir.path() + "/acme";
+  auto project = keys::SecretStore::create(made, SignAlg::es256);
+  BOOST_TEST_REQUIRE(project.has_value());
+  const auto key = (*project)->newest();
+  const std::string record =
+      (*a_platform)->wrap_project_secrets("acme", (*project)->pepper(), *key);
+  BOOST_TEST(keys::DataKeys::is_project_secrets(record));
+  // Nothing of the pepper or the key in clear.
+  BOOST_TEST(record.find((*project)->pepper().bytes()) == std::string::npos);
+  const std::string pem = key->to_pem();
+  BOOST_TEST(record.find(pem.substr(pem.find('\n') + 1, 40)) == std::string::npos);
+
+  const std::string dir = project_dir.path() + "/acme";
+  // Refused, writing nothing: under another platform's key, for another
+  // project, damaged.
+  BOOST_TEST(!(*other_platform)->install_project_secrets("acme", record, dir).has_value());
+  BOOST_TEST(!(*b_platform)->install_project_secrets("beta", record, dir).has_value());
+  std::string damaged = record;
+  damaged[damaged.size() - 5] ^= 1;
+  const auto refused = (*b_platform)->install_project_secrets("acme", damaged, dir);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST((refused.error().code == Errc::corruption));
+  BOOST_TEST(!std::filesystem::exists(dir));
+
+  // Installed on the other node: the same pepper and key, private files.
+  BOOST_TEST_REQUIRE((*b_platform)->install_project_secrets("acme", record, dir).has_value());
+  BOOST_TEST((*b_platform)->install_project_secrets("acme", record, dir).has_value());  // again
+  auto there = keys::SecretStore::open(dir, /*check_permissions=*/true);
+  BOOST_TEST_REQUIRE(there.has_value());
+  BOOST_TEST((*there)->pepper().bytes() == (*project)->pepper().bytes());
+  const auto signer = (*there)->signing_key(key->kid());
+  BOOST_TEST_REQUIRE(signer != nullptr);
+  BOOST_TEST(signer->to_pem() == pem);
+  // What the project's own data keys seal on the writer opens there.
+  auto writer_keys = keys::DataKeys::open(made, (*project)->pepper(), false);
+  auto node_keys = keys::DataKeys::open(dir, (*there)->pepper(), false);
+  BOOST_TEST_REQUIRE((writer_keys.has_value() && node_keys.has_value()));
+  (*writer_keys)->keep_new_records();
+  (*writer_keys)->share_record(record);
+  auto sealed = (*writer_keys)->seal("usr_1", "Ada");
+  BOOST_TEST_REQUIRE((sealed.has_value() && sealed->has_value()));
+  auto records = (*writer_keys)->take_new_records();
+  BOOST_TEST_REQUIRE(records.size() == 2u);
+  BOOST_TEST(records[0] == record);  // first, ahead of the key it goes with
+  for (const auto& r : records) BOOST_TEST((*node_keys)->import_record(r).has_value());
+  BOOST_TEST((*node_keys)->open("usr_1", **sealed).value_or("") == "Ada");
+
+  // A project of that id deleted and made again: its new secrets replace the old.
+  test::TempDir again_dir;
+  auto again = keys::SecretStore::create(again_dir.path() + "/acme", SignAlg::es256);
+  BOOST_TEST_REQUIRE(again.has_value());
+  BOOST_TEST_REQUIRE(
+      (*b_platform)
+          ->install_project_secrets(
+              "acme",
+              (*a_platform)->wrap_project_secrets("acme", (*again)->pepper(), *(*again)->newest()),
+              dir)
+          .has_value());
+  auto replaced = keys::SecretStore::open(dir, true);
+  BOOST_TEST_REQUIRE(replaced.has_value());
+  BOOST_TEST((*replaced)->pepper().bytes() == (*again)->pepper().bytes());
+  BOOST_TEST(!(*replaced)->signing_key(key->kid()));
 }
