@@ -97,6 +97,12 @@ class ServerApp final : public App, public ProjectDirectory {
             if (!keys) return nullptr;
             return *keys;
           });
+      // An erasure from the writer: the key is gone; no snapshot of this
+      // node may show what it sealed (on the writer, finish_erasure).
+      cluster_->set_on_erased([this](std::string_view project, const std::string& principal) {
+        if (auto rt = open_runtime(project)) return rt->snapshotter->erase_principal(principal);
+        return replay::erase_from_snapshots(store_->log(project), principal);
+      });
       // A deleted project's records went at a block of the stream: its
       // views and secrets go too, here as on the writer.
       cluster_->set_on_dropped([this](std::string_view project) {

@@ -198,6 +198,10 @@ void ClusterNode::set_on_dropped(std::function<void(std::string_view)> f) {
   store_->set_on_dropped(std::move(f));
 }
 
+void ClusterNode::set_on_erased(std::function<Status(std::string_view, const std::string&)> f) {
+  store_->set_on_erased(std::move(f));
+}
+
 service::Sequencer::Puller ClusterNode::puller() {
   service::Sequencer::Puller p;
   p.pull = [this] { return store_->pull(); };

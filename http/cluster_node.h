@@ -60,6 +60,10 @@ class ClusterNode {
   // What else the node keeps of a project whose records a block dropped
   // (see ClusterStore::set_on_dropped).
   void set_on_dropped(std::function<void(std::string_view project)> f);
+  // What rewrites the node's snapshots after an erasure a block brought
+  // (see ClusterStore::set_on_erased).
+  void set_on_erased(
+      std::function<Status(std::string_view project, const std::string& principal)> f);
   // For the server's Sequencer: applies the blocks of other writers.
   service::Sequencer::Puller puller();
   // How to make the Sequencer pull at once (Sequencer::pull_soon): a

@@ -123,12 +123,8 @@ Result<Digest> Snapshotter::store_built(Built built) {
   return snapshot_at(built.seq);
 }
 
-Status Snapshotter::erase_principal(const std::string& principal_id) {
-  // Under take_mu_: a snapshot being taken from views that still held the
-  // data finishes first, and is then rewritten like the others.
-  std::lock_guard lock(take_mu_);
-  ++erasures_;
-  return log_.rewrite_snapshots([&](Seq, std::string_view bytes) -> std::optional<std::string> {
+Status erase_from_snapshots(events::EventLog& log, const std::string& principal_id) {
+  return log.rewrite_snapshots([&](Seq, std::string_view bytes) -> std::optional<std::string> {
     auto views = projections::restore(bytes);
     // One this build cannot read is of no use: replace it with nothing
     // personal rather than keep it.
@@ -136,6 +132,14 @@ Status Snapshotter::erase_principal(const std::string& principal_id) {
     if (!projections::erase_personal_data(*views, principal_id)) return std::nullopt;
     return projections::snapshot(*views);
   });
+}
+
+Status Snapshotter::erase_principal(const std::string& principal_id) {
+  // Under take_mu_: a snapshot being taken from views that still held the
+  // data finishes first, and is then rewritten like the others.
+  std::lock_guard lock(take_mu_);
+  ++erasures_;
+  return erase_from_snapshots(log_, principal_id);
 }
 
 Status Snapshotter::take(Seq head) {

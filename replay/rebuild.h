@@ -30,6 +30,12 @@ Result<projections::Views> rebuild(const events::EventLog& log, Seq at, bool use
 Result<projections::Views> rebuild_at_time(const events::EventLog& log, Micros t,
                                            RebuildStats* stats = nullptr);
 
+// After `principal_id`'s data key is destroyed: every snapshot stored in
+// `log` that still shows its personal data is rewritten to show "[erased]",
+// and the old bytes are compacted away. Not concurrently with a
+// Snapshotter of the same log (use its erase_principal then).
+Status erase_from_snapshots(events::EventLog& log, const std::string& principal_id);
+
 // Keeps snapshots of the views in the log, every `every` events, on its own
 // thread (started when the first snapshot is due): it rebuilds from the
 // previous snapshot plus the tail, so it never blocks the writer or the

@@ -297,7 +297,11 @@ Result<std::vector<std::pair<EventLog*, std::vector<Event>>>> ClusterStore::pull
         auto keys = l.personal_keys();
         if (!keys && keys_opener_) keys = keys_opener_(p.project, p.keys);
         if (!keys) return make_error(Errc::unavailable, "cannot erase a principal's data key");
-        if (auto st = keys->erase(std::get<PrincipalErased>(e.data).id); !st) return st;
+        const std::string& principal = std::get<PrincipalErased>(e.data).id;
+        if (auto st = keys->erase(principal); !st) return st;
+        if (on_erased_) {
+          if (auto st = on_erased_(p.project, principal); !st) return st;
+        }
       }
     }
     // Nothing can fail from here on: a block is merged whole or not at all.

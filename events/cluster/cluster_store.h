@@ -97,6 +97,14 @@ class ClusterStore final : public EventStore {
   using Published = std::function<void(std::uint64_t block, const std::string& bytes)>;
   void set_on_published(Published f) { on_published_ = std::move(f); }
 
+  // Called on pull()'s thread for each principal.erased a block brings,
+  // once the principal's data key is destroyed and before the event is
+  // written: the node's stored snapshots must then stop showing the
+  // principal's personal data (an error stops the pull, which repeats it).
+  // Set before the first pull.
+  using Erased = std::function<Status(std::string_view project, const std::string& principal)>;
+  void set_on_erased(Erased f) { on_erased_ = std::move(f); }
+
   // Called on pull()'s thread once a block that drops a project's records
   // has been applied here (what else the node keeps of the project goes
   // too). Set before the first pull.
@@ -157,6 +165,7 @@ class ClusterStore final : public EventStore {
   KeysOpener keys_opener_;
   Published on_published_;
   Dropped on_dropped_;
+  Erased on_erased_;
   // A block that drops a project, read after other blocks in one pull: it
   // is applied alone, first in the next pull. Pull's thread only.
   std::optional<Block> held_;

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "tests/support/nats_cluster.h"
 #include "tests/support/network_lab.h"
 #include "tests/support/server_process.h"
+#include "tests/support/temp_dir.h"
 
 using namespace latchkey;
 using namespace latchkey::test;
@@ -34,7 +36,9 @@ namespace {
 
 struct Cluster {
   // Node n on host n - 1 of `lab`, when given; on loopback otherwise.
-  explicit Cluster(NatsCluster& nats, int count = 3, const NetworkLab* lab = nullptr) {
+  // `settings`: more environment for every node.
+  explicit Cluster(NatsCluster& nats, int count = 3, const NetworkLab* lab = nullptr,
+                   const std::map<std::string, std::string>& settings = {}) {
     const auto init = run_latchkey({"init", "--data", dir / "node-1"});
     const auto keys = json::parse(init.out);
     apikey = keys["apikey"];
@@ -56,6 +60,7 @@ struct Cluster {
                {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
                {"LATCHKEY_SERVER_PUBLIC_URL", "http://localhost:8080"},
                {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
+      o.env.insert(settings.begin(), settings.end());
       if (lab != nullptr) {
         o.prefix = lab->prefix(n - 1);
         o.listen = lab->ip(n - 1) + ":0";
@@ -676,6 +681,54 @@ BOOST_AUTO_TEST_CASE(
     const auto v = run_latchkey({"verify", "--data", c.dir / ("node-" + std::to_string(n))});
     BOOST_TEST(v.out.find("project beta: ok") != std::string::npos, v.out);
     BOOST_TEST(v.out.find("project acme") == std::string::npos, "node-" << n << " keeps acme");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_erased_principal_leaves_its_data_in_no_node_s_files) {
+  // Every node takes snapshots of the views it serves; an erasure asked of
+  // any node destroys the principal's key on every node, and every node
+  // rewrites the snapshots that showed its personal data.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 3, nullptr, {{"LATCHKEY_DATA_SNAPSHOT_EVERY_EVENTS", "4"}});
+  const int first = c.first_writer();
+  const int via = (first + 1) % 3;
+  const std::string token = c.token_via(via);
+  const std::string base = c.nodes[static_cast<std::size_t>(via)]->url();
+  const std::string name = "Zelda Quixotic " + std::to_string(::getpid());
+  const std::string email = "zelda." + std::to_string(::getpid()) + "@example.org";
+  const auto user =
+      post_json(base + "/iam/users",
+                {{"name", name}, {"email", email}, {"roles", json::array({"auditor"})}}, token);
+  BOOST_TEST_REQUIRE(user.status == 201, user.body);
+  const std::string id = json::parse(user.body)["id"];
+  // Enough events after it for a snapshot on every node.
+  for (int i = 0; i < 3; ++i)
+    for (int n = 0; n < 3; ++n) BOOST_TEST(c.token_via(n).size() > 0u);
+  // The control: every node's files hold the live name (in a snapshot).
+  for (const auto& n : c.nodes) {
+    bool found = false;
+    for (auto until = Steady::now() + 20s; !found && Steady::now() < until;) {
+      found = !files_containing(n->data_dir(), name).empty();
+      if (!found) std::this_thread::sleep_for(200ms);
+    }
+    BOOST_TEST_REQUIRE(found, n->data_dir() << ": no snapshot holds the live name");
+  }
+
+  const auto erased = post_json(base + "/iam/users/" + id + "/erase", json::object(), token);
+  BOOST_TEST_REQUIRE(erased.status == 200, erased.body);
+  BOOST_TEST(nodes_converge(c, 60s));
+  for (std::size_t n = 0; n < 3; ++n) {
+    const auto audit = get(c.nodes[n]->url("/iam/audit?principal_id=" + id + "&limit=100"), token);
+    BOOST_TEST(audit.body.find(name) == std::string::npos, "node-" << n + 1);
+    BOOST_TEST(audit.body.find("[erased]") != std::string::npos, audit.body);
+  }
+  every_node_holds_the_same_chain(c, nullptr);  // stops the nodes
+  for (std::size_t n = 0; n < 3; ++n) {
+    for (const std::string& needle : {name, email}) {
+      const auto holding = files_containing(c.nodes[n]->data_dir(), needle);
+      BOOST_TEST(holding.empty(), "node-" << n + 1 << ": " << (holding.empty() ? "" : holding[0]));
+    }
   }
 }
 
