@@ -391,7 +391,8 @@ class EventStore {
 // exist). With no other process holding the log this is a RocksDB checkpoint
 // (hard links where possible); while a server runs, it is a consistent copy of
 // every record up to the head, made through a reader, with indexes and
-// snapshots rebuilt beside it. `how` says which was done; `progress` is
+// snapshots rebuilt beside it, and a cluster node's position in the
+// replicated log as of the same instant. `how` says which was done; `progress` is
 // called as events are copied (the copy only: a checkpoint is instant).
 [[nodiscard]] Status backup_rocksdb_log(
     const std::string& from_dir, const std::string& to_dir, std::string* how = nullptr,

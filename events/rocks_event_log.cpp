@@ -1907,6 +1907,14 @@ Status backup_rocksdb_log(const std::string& from_dir, const std::string& to_dir
     copied += upto;
     step(0);
   }
+  // A cluster node's place in the replicated log, as of the same instant as
+  // every head above (the reader does not move while it copies): a node
+  // started from the copy goes on from the next block.
+  auto position = (*reader)->replica_position();
+  if (!position) return position.error();
+  if (position->block > 0) {
+    if (auto st = (*out)->write_prepared({}, *position); !st) return st;
+  }
   {
     std::shared_lock lock((*out)->handles_mu_);
     rocksdb::FlushOptions fo;

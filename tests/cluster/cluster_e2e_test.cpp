@@ -50,23 +50,29 @@ struct Cluster {
           run_command({"cp", "-a", dir / "node-1", dir / ("node-" + std::to_string(n))});
       if (cp.exit_code != 0) throw std::runtime_error("cp failed: " + cp.err);
     }
-    std::string urls;
     for (const auto& u : nats.urls()) urls += (urls.empty() ? "" : ",") + u;
     for (int n = 1; n <= count; ++n) {
-      ServerProcess::Options o;
-      o.data_dir = dir / ("node-" + std::to_string(n));
-      o.env = {{"LATCHKEY_CLUSTER_NODE", "node-" + std::to_string(n)},
-               {"LATCHKEY_CLUSTER_NATS", urls},
-               {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
-               {"LATCHKEY_SERVER_PUBLIC_URL", "http://localhost:8080"},
-               {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
-      o.env.insert(settings.begin(), settings.end());
+      ServerProcess::Options o = options_of(dir / ("node-" + std::to_string(n)), settings);
       if (lab != nullptr) {
         o.prefix = lab->prefix(n - 1);
         o.listen = lab->ip(n - 1) + ":0";
       }
       nodes.push_back(std::make_unique<ServerProcess>(o));
     }
+  }
+
+  // A node on `data_dir` (its id: the directory's name), started.
+  ServerProcess::Options options_of(const std::string& data_dir,
+                                    const std::map<std::string, std::string>& settings = {}) {
+    ServerProcess::Options o;
+    o.data_dir = data_dir;
+    o.env = {{"LATCHKEY_CLUSTER_NODE", std::filesystem::path(data_dir).filename().string()},
+             {"LATCHKEY_CLUSTER_NATS", urls},
+             {"LATCHKEY_CLUSTER_LEASE_TTL_MS", "2000"},
+             {"LATCHKEY_SERVER_PUBLIC_URL", "http://localhost:8080"},
+             {"LATCHKEY_SERVER_ACCESS_LOG", "off"}};
+    o.env.insert(settings.begin(), settings.end());
+    return o;
   }
 
   // The node that writes now, once one does (-1 after `within`); with
@@ -104,6 +110,7 @@ struct Cluster {
   }
 
   TempDir dir;
+  std::string urls;  // the NATS servers'
   std::string apikey, secretkey;
   std::string platform_apikey, platform_secretkey;
   std::vector<std::unique_ptr<ServerProcess>> nodes;
@@ -166,6 +173,30 @@ void load(Cluster& c, Acknowledged& ack, std::atomic<bool>& stop, int seed, std:
     }
   }
 }
+
+// Threads running load() over the cluster, each from seed `t * spread`,
+// until join(), which every way out of a test calls (a failed requirement
+// throws).
+class Load {
+ public:
+  Load(Cluster& c, Acknowledged& ack, const std::string& token, int threads, int spread) {
+    for (int t = 0; t < threads; ++t)
+      threads_.emplace_back(
+          [this, &c, &ack, token, t, spread] { load(c, ack, stop_, t * spread, token); });
+  }
+  Load(const Load&) = delete;
+  Load& operator=(const Load&) = delete;
+  ~Load() { join(); }
+  void join() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
 
 // How long until a login through node `via` succeeds again.
 Steady::duration until_logins_resume(Cluster& c, int via) {
@@ -355,18 +386,7 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
   BOOST_TEST(get(c.nodes[follower]->url("/iam/service-accounts/" + sa_id), token).status == 200);
 
   Acknowledged ack;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  struct Join {  // on every way out, a failed check included
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& workers;
-    ~Join() {
-      stop = true;
-      for (auto& t : workers)
-        if (t.joinable()) t.join();
-    }
-  } join{stop, workers};
-  for (int w = 0; w < 3; ++w) workers.emplace_back([&, w] { load(c, ack, stop, w, token); });
+  Load loaders(c, ack, token, 3, 1);
   std::this_thread::sleep_for(3s);
 
   // The writer dies.
@@ -393,8 +413,7 @@ BOOST_AUTO_TEST_CASE(no_acknowledged_write_is_lost_when_the_writer_and_the_strea
   nats.start(leader);
   c.nodes[first]->start();
   std::this_thread::sleep_for(3s);
-  stop = true;
-  for (auto& t : workers) t.join();
+  loaders.join();
   BOOST_TEST_MESSAGE(ack.jtis.size()
                      << " logins and " << ack.apikeys.size() << " keys acknowledged, "
                      << ack.failed.load() << " requests refused");
@@ -732,6 +751,44 @@ BOOST_AUTO_TEST_CASE(an_erased_principal_leaves_its_data_in_no_node_s_files) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_node_added_from_a_backup_of_a_running_node_catches_up) {
+  // `latchkey backup` of a running node is a consistent copy that holds the
+  // node's place in the stream: a new node started from it applies the
+  // blocks after that place, while the cluster keeps taking writes.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 3);
+  const int first = c.first_writer();
+  const int follower = (first + 1) % 3;
+  const std::string token = c.token_via(follower);
+  Acknowledged ack;
+  Load loaders(c, ack, token, 2, 1000);
+  std::this_thread::sleep_for(2s);
+
+  // Under load, from the follower's directory while it runs.
+  const std::string added = c.dir / "node-4";
+  const auto backup = run_latchkey(
+      {"backup", "--data", c.nodes[static_cast<std::size_t>(follower)]->data_dir(), "--to", added});
+  BOOST_TEST_REQUIRE(backup.exit_code == 0, backup.err);
+  BOOST_TEST_MESSAGE(backup.out);
+  // The cluster goes on writing past the copy's place.
+  std::this_thread::sleep_for(2s);
+  loaders.join();
+  c.nodes.push_back(std::make_unique<ServerProcess>(c.options_of(added)));
+  // It serves: a write through it reaches the writer.
+  const auto through =
+      post_json(c.nodes[3]->url("/iam/service-accounts"), {{"name", "added"}}, token);
+  BOOST_TEST(through.status == 201, through.body);
+  BOOST_TEST_MESSAGE(ack.jtis.size()
+                     << " logins and " << ack.apikeys.size() << " keys acknowledged, "
+                     << ack.failed.load() << " writes failed");
+  BOOST_TEST(ack.jtis.size() > 0u);
+  // Every acknowledged write is on all four nodes, once; the chains are equal.
+  every_node_holds_the_same_chain(c, &ack);
+  BOOST_TEST(c.nodes[3]->stderr_text().find("cannot apply the replicated log") == std::string::npos,
+             c.nodes[3]->stderr_text());
+}
+
 BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_takes_over) {
   // Three hosts (network namespaces), each with a NATS server and a node.
   // The writer's host is cut off from the other two, both ways: its NATS
@@ -748,20 +805,7 @@ BOOST_AUTO_TEST_CASE(a_writer_cut_off_from_the_others_cannot_append_and_another_
   const std::string token = c.token_via(old_writer);
 
   Acknowledged ack;
-  std::atomic<bool> stop{false};
-  // Joined however the test ends (a failed requirement throws).
-  struct Loaders {
-    std::atomic<bool>& stop;
-    std::vector<std::thread> threads;
-    void join() {
-      stop = true;
-      for (auto& t : threads)
-        if (t.joinable()) t.join();
-    }
-    ~Loaders() { join(); }
-  } loaders{stop, {}};
-  for (int t = 0; t < 2; ++t)
-    loaders.threads.emplace_back([&, t] { load(c, ack, stop, t * 1000, token); });
+  Load loaders(c, ack, token, 2, 1000);
   std::this_thread::sleep_for(2s);
 
   lab.isolate(old_writer);
