@@ -61,6 +61,17 @@ bool before(const std::atomic<std::chrono::steady_clock::rep>& until) {
 }
 }  // namespace
 
+std::optional<Error> ClusterStore::refusal(std::uint64_t epoch) const {
+  if (epoch == 0) return make_error(Errc::unavailable, "this node is not the cluster's writer");
+  if (!caught_up_.load())
+    return make_error(Errc::unavailable, "the cluster's writer is catching up");
+  if (!before(held_until_))
+    return make_error(Errc::unavailable, "the writer's lease could not be renewed in time");
+  if (broken_.load())
+    return make_error(Errc::unavailable, "an earlier block of this writer failed");
+  return std::nullopt;
+}
+
 bool ClusterStore::writing() const {
   return epoch_.load() != 0 && caught_up_.load() && before(held_until_);
 }
@@ -113,20 +124,8 @@ std::unique_ptr<EventStore::Sent> ClusterStore::send(std::span<const Part> parts
     }
   }
   const std::uint64_t epoch = epoch_.load();
-  if (epoch == 0) {
-    block->error = make_error(Errc::unavailable, "this node is not the cluster's writer");
-    return block;
-  }
-  if (!caught_up_.load()) {
-    block->error = make_error(Errc::unavailable, "the cluster's writer is catching up");
-    return block;
-  }
-  if (!before(held_until_)) {
-    block->error = make_error(Errc::unavailable, "the writer's lease could not be renewed in time");
-    return block;
-  }
-  if (broken_.load()) {
-    block->error = make_error(Errc::unavailable, "an earlier block of this writer failed");
+  if (auto refused = refusal(epoch)) {
+    block->error = std::move(*refused);
     return block;
   }
   std::vector<Part> chained(parts.begin(), parts.end());
@@ -476,13 +475,7 @@ Status ClusterStore::drop(std::string_view project) {
       return make_error(Errc::internal, "a project is dropped with blocks in flight");
   }
   const std::uint64_t epoch = epoch_.load();
-  if (epoch == 0) return make_error(Errc::unavailable, "this node is not the cluster's writer");
-  if (!caught_up_.load())
-    return make_error(Errc::unavailable, "the cluster's writer is catching up");
-  if (!before(held_until_))
-    return make_error(Errc::unavailable, "the writer's lease could not be renewed in time");
-  if (broken_.load())
-    return make_error(Errc::unavailable, "an earlier block of this writer failed");
+  if (auto refused = refusal(epoch)) return *refused;
   const ReplicaPosition at = position();
   Block block;
   block.epoch = epoch;

@@ -139,6 +139,8 @@ class ClusterStore final : public EventStore {
   ClusterStore(EventStore& local, std::unique_ptr<BlockStream> stream, std::string node,
                int patience_ms, std::size_t blocks_in_flight, ReplicaPosition position);
   std::string project_of(const EventLog* log);
+  // Why this node may not publish a block under `epoch` now, if it may not.
+  std::optional<Error> refusal(std::uint64_t epoch) const;
   void keep_unsent(std::map<const EventLog*, std::vector<std::string>>& keys);
 
   EventStore& local_;
