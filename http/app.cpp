@@ -76,27 +76,32 @@ class ServerApp final : public App, public ProjectDirectory {
       if (!node) return node.error();
       cluster_ = std::move(*node);
       store_ = &cluster_->store();
-      cluster_->set_keys_opener(
-          [this](std::string_view project,
-                 std::span<const std::string> records) -> std::shared_ptr<events::PersonalKeys> {
-            if (auto rt = open_runtime(project)) return rt->data_keys;
-            // Not loaded on this node: the project's own key store, written
-            // first from the project's secrets when its first block brings them.
-            const std::string dir =
-                service::project_secrets_dir(config_.data_dir, std::string(project));
-            for (const auto& r : records) {
-              if (!keys::DataKeys::is_project_secrets(r)) continue;
-              if (auto st = platform_->data_keys->install_project_secrets(project, r, dir); !st) {
-                server_log_.error(
-                    "cannot write a new project's secrets",
-                    {{"project", std::string(project)}, {"detail", st.error().message}});
-                return nullptr;
-              }
-            }
-            auto keys = keys::open_data_keys(dir, false);
-            if (!keys) return nullptr;
-            return *keys;
-          });
+      cluster_->set_keys_opener([this](std::string_view project,
+                                       std::span<const std::string> records)
+                                    -> std::shared_ptr<events::PersonalKeys> {
+        if (auto rt = open_runtime(project)) return rt->data_keys;
+        // Not loaded on this node (or not yet: this runs while the server
+        // starts): the log's own key store, written first from the
+        // project's secrets when its first block brings them.
+        const std::string dir = service::log_secrets_dir(config_.data_dir, project);
+        for (const auto& r : records) {
+          if (!keys::DataKeys::is_project_secrets(r)) continue;
+          if (auto st = platform_->data_keys->install_project_secrets(project, r, dir); !st) {
+            server_log_.error("cannot write a new project's secrets",
+                              {{"project", std::string(project)}, {"detail", st.error().message}});
+            return nullptr;
+          }
+        }
+        auto secrets = keys::SecretStore::open(dir, /*check_permissions=*/false);
+        if (!secrets) return nullptr;
+        auto keys = data_keys_of(store_->log(project), dir, (*secrets)->pepper());
+        if (!keys) {
+          server_log_.error("cannot open a project's data keys",
+                            {{"project", std::string(project)}, {"detail", keys.error().message}});
+          return nullptr;
+        }
+        return *keys;
+      });
       // An erasure from the writer: the key is gone; no snapshot of this
       // node may show what it sealed (on the writer, finish_erasure).
       cluster_->set_on_erased([this](std::string_view project, const std::string& principal) {
@@ -107,14 +112,7 @@ class ServerApp final : public App, public ProjectDirectory {
       // views and secrets go too, here as on the writer.
       cluster_->set_on_dropped([this](std::string_view project) {
         const std::string id(project);
-        std::shared_ptr<ProjectRuntime> rt;
-        {
-          std::lock_guard lock(runtimes_mu_);
-          if (auto it = runtimes_.find(id); it != runtimes_.end()) {
-            rt = std::move(it->second);
-            runtimes_.erase(it);
-          }
-        }
+        std::shared_ptr<ProjectRuntime> rt = take_runtime(id);
         // A project of that id created again brings its own keys.
         store_->log(id).set_personal_keys(nullptr);
         std::error_code ec;
@@ -336,21 +334,11 @@ class ServerApp final : public App, public ProjectDirectory {
     if (!deleted) return deleted.error();
     // The registry says deleted: no new request reaches the project. Those in
     // flight finish (a write of theirs is refused), then its data goes.
-    std::shared_ptr<ProjectRuntime> rt;
-    {
-      std::lock_guard lock(runtimes_mu_);
-      if (auto it = runtimes_.find(id); it != runtimes_.end()) {
-        rt = std::move(it->second);
-        runtimes_.erase(it);
-      }
-    }
-    if (rt) rt->commands->stop();
-    if (auto st = drop_data(id); !st) {
+    if (auto rt = take_runtime(id)) rt->commands->stop();
+    if (auto st = remove_data(id); !st) {
       server_log_.error("cannot remove a deleted project's data (it is removed at the next start)",
                         {{"project", id}, {"detail", st.error().message}});
     }
-    std::error_code ec;
-    std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, id), ec);
     server_log_.info("project deleted", {{"project", id}, {"request_id", ctx.request_id}});
     return deleted->front();
   }
@@ -359,13 +347,11 @@ class ServerApp final : public App, public ProjectDirectory {
     for (const auto& p : registry_.all()) {
       if (p.status != projections::ProjectStatus::deleted) continue;
       if (store_->log(p.id).head().seq == 0 || open_runtime(p.id)) continue;
-      if (auto st = drop_data(p.id); !st) {
+      if (auto st = remove_data(p.id); !st) {
         server_log_.error("cannot remove a deleted project's data",
                           {{"project", p.id}, {"detail", st.error().message}});
         continue;
       }
-      std::error_code ec;
-      std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, p.id), ec);
       server_log_.info("a deleted project's data removed", {{"project", p.id}});
     }
   }
@@ -536,15 +522,46 @@ class ServerApp final : public App, public ProjectDirectory {
     // Deleted projects whose data a stop interrupted removing. In a
     // cluster only the writer removes them, through the replicated log
     // (finish_deletions).
-    for (const auto& p : cluster_ ? std::vector<projections::ProjectInfo>{} : registry_.all()) {
+    if (cluster_) return {};
+    for (const auto& p : registry_.all()) {
       if (p.status != projections::ProjectStatus::deleted) continue;
-      if (store_->log(p.id).head().seq != 0) {
-        if (auto st = drop_data(p.id); !st) return st;
-      }
-      std::error_code ec;
-      std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, p.id), ec);
+      if (auto st = remove_data(p.id); !st) return st;
     }
     return {};
+  }
+
+  // A project's runtime, no longer among the open ones (null if it was not).
+  std::shared_ptr<ProjectRuntime> take_runtime(const std::string& id) {
+    std::lock_guard lock(runtimes_mu_);
+    auto it = runtimes_.find(id);
+    if (it == runtimes_.end()) return nullptr;
+    auto rt = std::move(it->second);
+    runtimes_.erase(it);
+    return rt;
+  }
+
+  // A deleted project's records (in a cluster, through a block every node
+  // applies), then its secret directory, whether the records went or not.
+  Status remove_data(const std::string& id) {
+    Status st;
+    if (store_->log(id).head().seq != 0) st = drop_data(id);
+    std::error_code ec;
+    std::filesystem::remove_all(service::project_secrets_dir(config_.data_dir, id), ec);
+    return st;
+  }
+
+  // A log's data keys: one store per log, whoever opens it first. A cluster
+  // node applies blocks while it loads its projects; two stores of one file
+  // would each miss the keys the other added.
+  Result<std::shared_ptr<keys::DataKeys>> data_keys_of(events::EventLog& log,
+                                                       const std::string& dir,
+                                                       const keys::Pepper& pepper) {
+    std::lock_guard lock(data_keys_mu_);
+    if (auto held = std::dynamic_pointer_cast<keys::DataKeys>(log.personal_keys())) return held;
+    auto opened = keys::DataKeys::open(dir, pepper, false);
+    if (!opened) return opened.error();
+    log.set_personal_keys(*opened);
+    return *opened;
   }
 
   // A project's (or the platform's) views, writer target and API.
@@ -554,10 +571,9 @@ class ServerApp final : public App, public ProjectDirectory {
     rt->id = id;
     rt->log = &store_->log(id);
     rt->secrets = std::move(secrets);
-    auto data_keys = keys::DataKeys::open(rt->secrets->dir(), rt->secrets->pepper(), false);
+    auto data_keys = data_keys_of(*rt->log, rt->secrets->dir(), rt->secrets->pepper());
     if (!data_keys) return data_keys.error();
     rt->data_keys = std::move(*data_keys);
-    rt->log->set_personal_keys(rt->data_keys);
     if (cluster_) {
       // A signing key made here (a rotation) travels in the block of the
       // project's next group, wrapped, so that whichever node writes next
@@ -860,6 +876,7 @@ class ServerApp final : public App, public ProjectDirectory {
   std::mutex create_mu_;  // one project created at a time
   std::shared_ptr<ProjectRuntime> platform_;
   std::shared_ptr<ProjectRuntime> default_;
+  std::mutex data_keys_mu_;  // see data_keys_of
   mutable std::mutex runtimes_mu_;
   std::map<std::string, std::shared_ptr<ProjectRuntime>, std::less<>> runtimes_;  // GUARDED_BY
   std::unique_ptr<Mailer> mailer_;

@@ -58,6 +58,12 @@ std::string project_secrets_dir(const std::string& data_dir, std::string_view pr
   return data_dir + "/projects/" + std::string(project);
 }
 
+std::string log_secrets_dir(const std::string& data_dir, std::string_view log) {
+  if (log == events::kDefaultProject) return data_dir;
+  if (log == events::kPlatformLog) return platform_secrets_dir(data_dir);
+  return project_secrets_dir(data_dir, log);
+}
+
 Result<FirstAdmin> bootstrap_platform(Sequencer& writer, events::EventStore& store,
                                       const std::string& data_dir, SignAlg alg,
                                       const BootstrapOptions& options,

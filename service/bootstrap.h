@@ -39,6 +39,9 @@ struct BootstrapOptions {
 [[nodiscard]] std::string platform_secrets_dir(const std::string& data_dir);
 [[nodiscard]] std::string project_secrets_dir(const std::string& data_dir,
                                               std::string_view project);
+// Where the secret material of a log is: the default project's, the
+// platform's or another project's.
+[[nodiscard]] std::string log_secrets_dir(const std::string& data_dir, std::string_view log);
 
 // The platform: its secret material in platform_secrets_dir(), its first
 // events in the store's platform log (bootstrap_iam: the first platform

@@ -45,13 +45,6 @@ struct Reader {
   events::EventLog* operator->() const { return log; }
 };
 
-// Where a log's secrets (pepper, signing and data keys) are under `data`.
-std::string secrets_dir_of(const std::string& data, std::string_view log) {
-  if (log == events::kDefaultProject) return data;
-  if (log == events::kPlatformLog) return service::platform_secrets_dir(data);
-  return service::project_secrets_dir(data, std::string(log));
-}
-
 std::string_view log_name(const std::string& project) {
   return project == "platform" ? events::kPlatformLog : std::string_view(project);
 }
@@ -72,7 +65,7 @@ Result<Reader> open_reader(const std::string& data, const std::string& project =
   r.store = std::move(*store);
   // The data keys open the personal data of the events; without them (a
   // copy made with --no-secrets) it reads "[sealed]".
-  const std::string secrets_dir = secrets_dir_of(data, log_name(project));
+  const std::string secrets_dir = service::log_secrets_dir(data, log_name(project));
   if (fs::exists(secrets_dir + "/pepper")) {
     auto data_keys = keys::open_data_keys(secrets_dir, /*read_only=*/true);
     if (!data_keys) return data_keys.error();
@@ -486,7 +479,8 @@ int cmd_restore(const ForensicsOptions& o) {
         return abandon(name + " fails verification at seq " + std::to_string(r.first_bad) + ": " +
                        r.reason);
       }
-      if (auto keys = keys::open_data_keys(secrets_dir_of(staging.string(), id), true); !keys) {
+      if (auto keys = keys::open_data_keys(service::log_secrets_dir(staging.string(), id), true);
+          !keys) {
         return abandon(name + "'s keys do not open: " + keys.error().message);
       }
       events += r.events;
