@@ -319,11 +319,18 @@ void ClusterNode::lease_loop() {
     const auto asked = Steady::now();
     next = asked + ttl / 4;
     if (!lease_->held()) {
-      auto got = lease_->try_acquire();
+      cl::LeaseHolder holder;
+      auto got = lease_->try_acquire(&holder);
       if (got && *got) {
         renewed = asked;
         become_writer(asked + ttl / 2);
+        holder.epoch = lease_->epoch();
       }
+      // A request forwarded to an earlier writer gets its answer soon if
+      // that writer lives; if it died with the request, no answer comes.
+      if (holder.epoch != 0)
+        forwards_->writer_seen(
+            holder.epoch, Steady::now() + std::chrono::milliseconds(config_.cluster_timeout_ms));
     } else if (auto st = lease_->renew(); st) {
       renewed = asked;
       store_->hold_until(asked + ttl / 2);
@@ -336,6 +343,7 @@ void ClusterNode::lease_loop() {
       stop_writing("the lease could not be renewed");
     }
     (void)board_->put(config_.cluster_node, status().dump());
+    forwards_->cut(Steady::now());
     applied_.expire(Steady::now());
     synced_.expire(Steady::now());
   }
@@ -411,8 +419,14 @@ net::awaitable<Response> ClusterNode::forward(const Request& req) {
   const std::string subject = subject_;
   // Named first: GCC 12 mishandles temporaries inside a co_await expression.
   std::function<void(std::function<void(Result<std::string>)>)> start =
-      [requester, subject, bytes, timeout](std::function<void(Result<std::string>)> done) {
-        requester->request(subject, bytes, timeout, std::move(done));
+      [requester, subject, bytes, timeout,
+       forwards = forwards_](std::function<void(Result<std::string>)> done) {
+        // Answered by the writer, by the timeout, or sooner once another
+        // writer is seen (the one asked may have died with the request).
+        const std::uint64_t id = forwards->add(std::move(done));
+        requester->request(subject, bytes, timeout, [forwards, id](Result<std::string> r) {
+          forwards->answer(id, std::move(r));
+        });
       };
   auto op = reply_of(std::move(start));
   auto reply = co_await std::move(op);
@@ -439,6 +453,52 @@ net::awaitable<Response> ClusterNode::forward(const Request& req) {
   auto applied = reach(applied_, answer->second);
   (void)co_await std::move(applied);
   co_return std::move(answer->first);
+}
+
+std::uint64_t ClusterNode::Forwards::add(std::function<void(Result<std::string>)> done) {
+  std::lock_guard lock(mu);
+  const std::uint64_t id = ++next;
+  pending.emplace(id, Pending{writer_epoch, Steady::time_point::max(), std::move(done)});
+  return id;
+}
+
+void ClusterNode::Forwards::answer(std::uint64_t id, Result<std::string> r) {
+  std::function<void(Result<std::string>)> done;
+  {
+    std::lock_guard lock(mu);
+    auto it = pending.find(id);
+    if (it == pending.end()) return;  // answered already
+    done = std::move(it->second.done);
+    pending.erase(it);
+  }
+  done(std::move(r));
+}
+
+void ClusterNode::Forwards::writer_seen(std::uint64_t epoch, Steady::time_point until) {
+  std::lock_guard lock(mu);
+  if (epoch == writer_epoch) return;
+  const bool changed = writer_epoch != 0;  // not the first read
+  writer_epoch = epoch;
+  if (!changed) return;
+  for (auto& [id, p] : pending)
+    if (p.epoch != epoch) p.cut = std::min(p.cut, until);
+}
+
+void ClusterNode::Forwards::cut(Steady::time_point now) {
+  std::vector<std::function<void(Result<std::string>)>> due;
+  {
+    std::lock_guard lock(mu);
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->second.cut > now) {
+        ++it;
+        continue;
+      }
+      due.push_back(std::move(it->second.done));
+      it = pending.erase(it);
+    }
+  }
+  for (auto& done : due)
+    done(make_error(Errc::unavailable, "the writer changed while the request waited for it"));
 }
 
 net::awaitable<Response> ClusterNode::confirmed(Response answer, std::string request_id) {

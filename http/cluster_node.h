@@ -128,6 +128,30 @@ class ClusterNode {
   };
   boost::asio::awaitable<bool> reach(Waiters& waiters, std::uint64_t block);
 
+  // The forwarded requests waiting for the writer's answer, each with the
+  // writer's epoch as this node knew it when sending. Shared with the
+  // requests' callbacks, which may come after the node is gone.
+  struct Forwards {
+    struct Pending {
+      std::uint64_t epoch = 0;
+      std::chrono::steady_clock::time_point cut = std::chrono::steady_clock::time_point::max();
+      std::function<void(Result<std::string>)> done;  // called once, once taken out
+    };
+    std::mutex mu;
+    std::uint64_t writer_epoch = 0;            // GUARDED_BY(mu)
+    std::uint64_t next = 0;                    // GUARDED_BY(mu)
+    std::map<std::uint64_t, Pending> pending;  // GUARDED_BY(mu)
+    // Registers `done` under the writer's epoch known now; its id.
+    std::uint64_t add(std::function<void(Result<std::string>)> done);
+    // Calls the pending one's `done` (if still pending) with `r`.
+    void answer(std::uint64_t id, Result<std::string> r);
+    // The lease's holder as the lease loop read it: forwards sent to an
+    // earlier writer (dead, or fenced) wait until `cut` at most.
+    void writer_seen(std::uint64_t epoch, std::chrono::steady_clock::time_point cut);
+    // Answers 503 to the forwards whose cut has come.
+    void cut(std::chrono::steady_clock::time_point now);
+  };
+
   Config config_;
   JsonLog& log_;
   std::string subject_;         // where forwarded writes go
@@ -153,6 +177,7 @@ class ClusterNode {
   Waiters synced_;   // the last block another node reported synced (on the writer)
   std::string synced_subject_;
   std::unique_ptr<events::cluster::Responder> synced_watch_;  // GUARDED_BY(mu_)
+  std::shared_ptr<Forwards> forwards_ = std::make_shared<Forwards>();
   std::atomic<std::uint64_t> forwarded_{0};
   std::atomic<std::uint64_t> forward_failures_{0};
   std::atomic<std::uint64_t> writer_changes_{0};

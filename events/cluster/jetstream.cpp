@@ -353,7 +353,7 @@ Result<std::unique_ptr<Lease>> Lease::open(std::shared_ptr<Nats> nats, LeaseConf
   return std::unique_ptr<Lease>(new Lease(std::move(impl)));
 }
 
-Result<bool> Lease::try_acquire() {
+Result<bool> Lease::try_acquire(LeaseHolder* holder) {
   Impl& m = *impl_;
   auto current = m.entry();
   if (!current) return current.error();
@@ -366,6 +366,9 @@ Result<bool> Lease::try_acquire() {
     s = kvStore_Update(&rev, m.kv, kLeaseKey, value.data(), static_cast<int>(value.size()),
                        (*current)->second);
   } else {
+    if (holder != nullptr) {
+      if (auto h = parse_holder((*current)->first, (*current)->second)) *holder = std::move(*h);
+    }
     return false;
   }
   if (s == NATS_OK) {

@@ -138,8 +138,9 @@ class Lease {
   ~Lease();
 
   // Takes the lease if nobody holds it. true: this node holds it now (under
-  // a new epoch); false: another node does. Errors: unavailable.
-  Result<bool> try_acquire();
+  // a new epoch); false: another node does, and `*holder` (if given) is
+  // that node, when it was read. Errors: unavailable.
+  Result<bool> try_acquire(LeaseHolder* holder = nullptr);
   // Renews the held lease. Errors: conflict when it is lost (it aged out and
   // possibly another node took it): stop writing; unavailable when no
   // answer came (retry until the TTL runs out, then count it lost).

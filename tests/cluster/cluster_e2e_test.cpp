@@ -497,6 +497,39 @@ BOOST_AUTO_TEST_CASE(a_writer_paused_past_its_lease_cannot_append_when_it_wakes)
   every_node_holds_the_same_chain(c, nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(a_write_forwarded_to_a_writer_that_stops_answering_fails_once_another_writes) {
+  // The writer holds a forwarded request and never answers (it died, or is
+  // paused): the forwarding node answers 503 soon after it sees another
+  // writer, not at the end of its 10 s wait.
+  BOOST_TEST_REQUIRE(have_nats_server());
+  NatsCluster nats(3);
+  Cluster c(nats, 3);
+  const int old_writer = c.first_writer();
+  const int via = (old_writer + 1) % 3;
+  const std::string token = c.token_via(via);
+  auto& old = *c.nodes[static_cast<std::size_t>(old_writer)];
+
+  ::kill(old.pid(), SIGSTOP);
+  const auto sent = Steady::now();
+  const auto held = post_json(c.nodes[static_cast<std::size_t>(via)]->url("/iam/service-accounts"),
+                              {{"name", "held"}}, token);
+  const auto waited = Steady::now() - sent;
+  BOOST_TEST_MESSAGE("the forwarded write was answered "
+                     << held.status << " after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+                     << " ms");
+  BOOST_TEST(held.status == 503, held.body);
+  BOOST_TEST((waited < 9s), "the forwarding node waited out its whole timeout");
+  const int next = c.writer(20s, old_writer);
+  BOOST_TEST_REQUIRE(next >= 0);
+  // The next write through the same node reaches the new writer.
+  const auto after = post_json(c.nodes[static_cast<std::size_t>(via)]->url("/iam/service-accounts"),
+                               {{"name", "after"}}, token);
+  BOOST_TEST(after.status == 201, after.body);
+  ::kill(old.pid(), SIGCONT);
+  every_node_holds_the_same_chain(c, nullptr);
+}
+
 BOOST_AUTO_TEST_CASE(a_signing_key_rotated_through_any_node_signs_on_whichever_node_writes_next) {
   // The private key is made on the writer; the others get it, wrapped, in
   // the block that carries the rotation, so a new writer signs with the
