@@ -109,7 +109,7 @@ void Sequencer::submit(const std::shared_ptr<Target>& target, Isolation isolatio
     if (!stopping_ && !target->removed) {
       ++target->outstanding;
       queue_.push_back(Item{target, isolation, std::move(producer), std::move(done)});
-      cv_.notify_one();
+      if (wants_work_) cv_.notify_one();
       return;
     }
   }
@@ -149,9 +149,11 @@ void Sequencer::stop() {
   if (syncer_.joinable()) syncer_.join();
 }
 
-void Sequencer::finish(Target& target) {
+void Sequencer::release(std::span<Target* const> completed) {
   std::lock_guard lock(mu_);
-  if (--target.outstanding == 0) drained_.notify_all();
+  for (Target* t : completed) {
+    if (--t->outstanding == 0) drained_.notify_all();
+  }
 }
 
 Sequencer::Group& Sequencer::group_of(const std::shared_ptr<Target>& target) {
@@ -210,10 +212,17 @@ void Sequencer::run() {
     bool quit = false;
     {
       std::unique_lock lock(mu_);
+      // While the store holds all the groups it takes, new work waits in the
+      // queue: the writer sleeps until a group is done, then runs every
+      // producer that arrived meanwhile in one go. Waking it for each login
+      // instead cost a futex call and a switch per login, more than the
+      // producer's own work, and sends nothing sooner.
+      const bool saturated = in_flight_.size() >= max_in_flight_;
       const auto ready = [&] {
-        return stopping_ || !queue_.empty() || pull_soon_ ||
+        return stopping_ || (!saturated && !queue_.empty()) || pull_soon_ ||
                (!in_flight_.empty() && in_flight_.front()->done);
       };
+      wants_work_ = !saturated;
       if (puller_.pull) {
         const auto due = last_pull_ + puller_.every;
         cv_.wait_until(lock, due, ready);
@@ -223,6 +232,7 @@ void Sequencer::run() {
         // A puller set meanwhile wakes it too.
         cv_.wait(lock, [&] { return ready() || puller_.pull; });
       }
+      wants_work_ = false;
       quit = queue_.empty() && stopping_;
       work.swap(queue_);
     }
@@ -419,9 +429,19 @@ void Sequencer::finish(Batch& batch) {
   for (const auto& t : batch.touched) {
     if (t->hooks.settled) t->hooks.settled(durable);
   }
+  // The completions' targets are released together, with one lock of mu_
+  // for the whole group commit: the I/O threads submitting meanwhile wait
+  // on that lock once, not once per completion.
+  std::vector<Target*> completed;
+  completed.reserve(batch.after_settle.size() + count);
+  complete_all(batch, durable, completed);
+  release(completed);
+}
+
+void Sequencer::complete_all(Batch& batch, bool durable, std::vector<Target*>& completed) {
   for (auto& s : batch.after_settle) {
     s.done(std::move(s.result));
-    finish(*s.target);
+    completed.push_back(s.target.get());
   }
   if (durable) {
     for (std::size_t i = 0; i < batch.groups.size(); ++i) {
@@ -431,7 +451,7 @@ void Sequencer::finish(Batch& batch) {
             std::make_move_iterator(events.begin() + static_cast<long>(p.first)),
             std::make_move_iterator(events.begin() + static_cast<long>(p.first + p.count)));
         p.done(std::move(mine));
-        finish(*batch.groups[i].target);
+        completed.push_back(batch.groups[i].target.get());
       }
     }
   } else {
@@ -440,7 +460,7 @@ void Sequencer::finish(Batch& batch) {
     for (auto& g : batch.groups) {
       for (auto& p : g.pending) {
         p.done(err);
-        finish(*g.target);
+        completed.push_back(g.target.get());
       }
     }
   }

@@ -12,9 +12,13 @@
 //
 // Pipelined: a second thread, the syncer, completes the groups sent to the
 // store (writes them, or waits for a replicated log to take them) while the
-// writer thread runs the producers of the next. A store may take several
-// groups in flight (EventStore::max_in_flight; RocksDB takes one, the
-// cluster's log several blocks). A shared producer therefore sees what it
+// writer thread forms the next, and announces the one before (hooks,
+// completions). A store may take several groups in flight
+// (EventStore::max_in_flight; RocksDB takes one, the cluster's log several
+// blocks). While it holds all it takes, what is submitted waits in the queue,
+// and the writer sleeps until a group is done: then it runs every producer
+// that arrived meanwhile, sends them as the next group, and only then
+// announces the group that was done. A shared producer therefore sees what it
 // would have seen had it joined the groups in flight: the views without
 // their events, the writer's own state (e.g. login counts) with them.
 // Nothing is announced before it is durable.
@@ -37,6 +41,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -187,7 +192,10 @@ class Sequencer {
   void hand_off_forming();
   void seal(Batch& batch);
   void finish(Batch& batch);
-  void finish(Target& target);
+  // Calls the completions of `batch`, noting the target of each in `completed`.
+  void complete_all(Batch& batch, bool durable, std::vector<Target*>& completed);
+  // Each completion that ran ends one outstanding submission of its target.
+  void release(std::span<Target* const> completed);
   Group& group_of(const std::shared_ptr<Target>& target);
 
   std::unique_ptr<events::EventStore> own_store_;  // the one-log adapter, for the first constructor
@@ -210,10 +218,11 @@ class Sequencer {
   std::vector<std::weak_ptr<Target>> targets_;  // GUARDED_BY(mu_), for recovery
   bool stopping_ = false;                       // GUARDED_BY(mu_)
   bool pull_soon_ = false;                      // GUARDED_BY(mu_)
-  std::condition_variable drained_;             // a target's outstanding count fell
-  std::condition_variable sync_cv_;             // the syncer's: a group to write, or stop
-  std::deque<Batch*> sync_jobs_;                // GUARDED_BY(mu_), oldest first
-  bool sync_stopping_ = false;                  // GUARDED_BY(mu_)
+  bool wants_work_ = false;  // GUARDED_BY(mu_): the writer waits, and would take new work now
+  std::condition_variable drained_;  // a target's outstanding count fell
+  std::condition_variable sync_cv_;  // the syncer's: a group to write, or stop
+  std::deque<Batch*> sync_jobs_;     // GUARDED_BY(mu_), oldest first
+  bool sync_stopping_ = false;       // GUARDED_BY(mu_)
   std::thread syncer_;
   std::thread writer_;
 };
