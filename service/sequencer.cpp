@@ -434,11 +434,6 @@ void Sequencer::finish(Batch& batch) {
   // on that lock once, not once per completion.
   std::vector<Target*> completed;
   completed.reserve(batch.after_settle.size() + count);
-  complete_all(batch, durable, completed);
-  release(completed);
-}
-
-void Sequencer::complete_all(Batch& batch, bool durable, std::vector<Target*>& completed) {
   for (auto& s : batch.after_settle) {
     s.done(std::move(s.result));
     completed.push_back(s.target.get());
@@ -464,6 +459,7 @@ void Sequencer::complete_all(Batch& batch, bool durable, std::vector<Target*>& c
       }
     }
   }
+  release(completed);
 }
 
 }  // namespace latchkey::service

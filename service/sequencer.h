@@ -192,8 +192,6 @@ class Sequencer {
   void hand_off_forming();
   void seal(Batch& batch);
   void finish(Batch& batch);
-  // Calls the completions of `batch`, noting the target of each in `completed`.
-  void complete_all(Batch& batch, bool durable, std::vector<Target*>& completed);
   // Each completion that ran ends one outstanding submission of its target.
   void release(std::span<Target* const> completed);
   Group& group_of(const std::shared_ptr<Target>& target);

@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(each_group_is_settled_once_before_its_completions) {
   BOOST_TEST(world.log->head().seq == 1u);  // the refused group left nothing
 }
 
-BOOST_AUTO_TEST_CASE(the_next_group_is_formed_while_the_previous_one_is_written) {
+BOOST_AUTO_TEST_CASE(the_next_group_waits_for_the_one_written_and_goes_out_before_it_is_announced) {
   RefusingWorld world;
   auto& gated = world.refusing;
   std::mutex mu;  // the hooks run on the writer thread, the checks on this one
